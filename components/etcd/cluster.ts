@@ -1,0 +1,76 @@
+import * as fs from "fs";
+import * as path from "path";
+import * as pulumi from "@pulumi/pulumi";
+import type { EtcdSpec } from "../../config";
+import type { Host } from "../host/host";
+import { Member } from "./member";
+import { clientUrl } from "./render";
+import type { MemberPlacement } from "./render";
+
+export interface ClusterArgs {
+  spec: EtcdSpec;
+  /** The lab's hosts by name; members are placed on them. */
+  hosts: Record<string, Host>;
+  /** Distinguishes this cluster from any other (the stack's lab name). */
+  token: string;
+}
+
+/** What a member set of this size can survive, for preview warnings and docs. */
+export function faultTolerance(size: number): { quorum: number; tolerates: number } {
+  const quorum = Math.floor(size / 2) + 1;
+  return { quorum, tolerates: size - quorum };
+}
+
+/** Warnings that `pulumi preview` shows for a member set of this size. */
+export function sizeWarnings(members: string[]): string[] {
+  const n = members.length;
+  const { quorum, tolerates } = faultTolerance(n);
+  if (n === 2) {
+    return [
+      `etcd has 2 members (${members.join(", ")}): quorum is 2 of 2, so this pair survives no failure. ` +
+        "Add a third member before relying on it.",
+    ];
+  }
+  if (n > 2 && n % 2 === 0) {
+    return [`etcd has ${n} members: quorum is ${quorum}, so it tolerates ${tolerates} failure(s), no more than ${n - 1} members would.`];
+  }
+  return [];
+}
+
+/** The etcd member set, placed on hosts by config, changed one member at a time. */
+export class Cluster extends pulumi.ComponentResource {
+  public readonly members: Member[] = [];
+  public readonly endpoints: string[];
+
+  constructor(name: string, args: ClusterArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("rwk:etcd:Cluster", name, {}, opts);
+    const script = fs.readFileSync(path.join(__dirname, "rwk-etcd.sh"), "utf8");
+    const inventory: MemberPlacement[] = Object.values(args.hosts).map((h) => ({ name: h.hostName, address: h.address }));
+    const placements = args.spec.members.map((name) => inventory.find((p) => p.name === name)!);
+
+    for (const warning of sizeWarnings(args.spec.members)) pulumi.log.warn(warning, this);
+
+    let previous: Member | undefined;
+    placements.forEach((placement, i) => {
+      const host = args.hosts[placement.name]!;
+      previous = new Member(
+        `${name}-${placement.name}`,
+        {
+          placement,
+          connection: host.connection,
+          hostIdentity: host.identity,
+          others: inventory.filter((p) => p.name !== placement.name),
+          clusterToken: args.token,
+          learner: args.spec.learner,
+          bootstrap: i === 0,
+          script,
+          previous,
+        },
+        { parent: this },
+      );
+      this.members.push(previous);
+    });
+    this.endpoints = placements.map(clientUrl);
+    this.registerOutputs({ endpoints: this.endpoints });
+  }
+}

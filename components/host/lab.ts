@@ -1,0 +1,49 @@
+import * as pulumi from "@pulumi/pulumi";
+import * as tls from "@pulumi/tls";
+import type { StackConfig } from "../../config";
+import { driverScripts, Host } from "./host";
+import { Switch } from "./switch";
+
+export interface LabArgs {
+  config: StackConfig;
+}
+
+/** The workshop's hosts and what connects them: the stack's SSH key, the lab switch, one Host per entry. */
+export class Lab extends pulumi.ComponentResource {
+  public readonly hosts: Record<string, Host> = {};
+  public readonly sshPrivateKey: pulumi.Output<string>;
+
+  constructor(name: string, args: LabArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("rwk:host:Lab", name, {}, opts);
+    const { config } = args;
+
+    // One key per stack, kept as a Pulumi secret: stacks never share access to each other's hosts.
+    const key = new tls.PrivateKey(`${name}-ssh-key`, { algorithm: "ED25519" }, { parent: this });
+    this.sshPrivateKey = pulumi.secret(key.privateKeyOpenssh);
+
+    const lanSwitch =
+      config.driver === "machines"
+        ? new Switch(
+            `${name}-switch`,
+            { script: driverScripts.machines, lab: config.lab, subnet: config.subnet.cidr },
+            { parent: this },
+          )
+        : undefined;
+
+    for (const spec of config.hosts) {
+      this.hosts[spec.name] = new Host(
+        `${name}-${spec.name}`,
+        {
+          spec,
+          driver: config.driver,
+          lab: config.lab,
+          publicKeyOpenssh: key.publicKeyOpenssh,
+          privateKeyOpenssh: this.sshPrivateKey,
+        },
+        // Hosts are plugged into the switch: it comes first and goes last.
+        { parent: this, dependsOn: lanSwitch ? [lanSwitch] : [] },
+      );
+    }
+    this.registerOutputs({ sshPrivateKey: this.sshPrivateKey });
+  }
+}

@@ -1,0 +1,136 @@
+import { ConfigError, labName, validateConfig } from "./config";
+import type { RawConfig } from "./config";
+
+const ctx = { project: "real-world-kubernetes", stack: "dev" };
+const hosts = [
+  { name: "core-01", address: "172.17.8.101" },
+  { name: "core-02", address: "172.17.8.102" },
+  { name: "core-03", address: "172.17.8.103" },
+];
+
+function problems(raw: RawConfig): string[] {
+  try {
+    validateConfig(raw, ctx);
+  } catch (e) {
+    if (e instanceof ConfigError) return e.problems;
+    throw e;
+  }
+  return [];
+}
+
+describe("validateConfig", () => {
+  it("accepts the defaults of Pulumi.yaml", () => {
+    const c = validateConfig({ hosts, etcdMembers: ["core-01"] }, ctx);
+    expect(c.driver).toBe("machines");
+    expect(c.lab).toBe("rwk-dev");
+    expect(c.subnet).toEqual({ cidr: "172.17.8.0/24", network: 0xac110800, prefix: 24, gateway: "172.17.8.1" });
+    expect(c.hosts.map((h) => [h.name, h.state])).toEqual([
+      ["core-01", "running"],
+      ["core-02", "running"],
+      ["core-03", "running"],
+    ]);
+    expect(c.etcd).toEqual({ members: ["core-01"], learner: true });
+  });
+
+  it("applies host states and accepts string booleans from the CLI", () => {
+    const c = validateConfig({ hosts, hostStates: { "core-02": "stopped" }, etcdLearner: "false" }, ctx);
+    expect(c.hosts[1]!.state).toBe("stopped");
+    expect(c.etcd.learner).toBe(false);
+  });
+
+  it.each<[string, RawConfig, string[]]>([
+    [
+      "duplicate names",
+      { hosts: [...hosts, { name: "core-01", address: "172.17.8.104" }] },
+      ['real-world-kubernetes:hosts[3].name: duplicate host name "core-01" (also hosts[0])'],
+    ],
+    [
+      "an address outside the subnet",
+      { hosts: [{ name: "core-01", address: "10.0.0.5" }] },
+      ["real-world-kubernetes:hosts[0].address: 10.0.0.5 is outside the lab subnet 172.17.8.0/24 (usable: 172.17.8.2 to 172.17.8.254)"],
+    ],
+    [
+      "the switch's own address",
+      { hosts: [{ name: "core-01", address: "172.17.8.1" }] },
+      ["real-world-kubernetes:hosts[0].address: 172.17.8.1 is outside the lab subnet 172.17.8.0/24 (usable: 172.17.8.2 to 172.17.8.254)"],
+    ],
+    [
+      "an unknown driver",
+      { driver: "docker", hosts },
+      ['real-world-kubernetes:driver: "docker" is not one of machines, vagrant, ssh'],
+    ],
+    [
+      "an unknown state",
+      { hosts, hostStates: { "core-01": "paused" } },
+      ['real-world-kubernetes:hostStates.core-01: "paused" is not one of running, stopped, destroyed'],
+    ],
+    [
+      "a state for a host that does not exist",
+      { hosts, hostStates: { "core-09": "stopped" } },
+      ['real-world-kubernetes:hostStates.core-09: no host named "core-09" in real-world-kubernetes:hosts'],
+    ],
+    [
+      "a member on an unknown host and a repeated member",
+      { hosts, etcdMembers: ["core-01", "core-07", "core-01"] },
+      [
+        'real-world-kubernetes:etcdMembers[1]: "core-07" is not a host in real-world-kubernetes:hosts (core-01, core-02, core-03)',
+        'real-world-kubernetes:etcdMembers[2]: "core-01" is listed twice',
+      ],
+    ],
+    [
+      "the ssh driver asked to stop a host",
+      { driver: "ssh", hosts, hostStates: { "core-02": "stopped" } },
+      ['real-world-kubernetes:hostStates.core-02: the ssh driver cannot power hosts off or destroy them; only "running" is allowed'],
+    ],
+    [
+      "a bad subnet",
+      { subnet: "172.17.8.5/24", hosts },
+      ['real-world-kubernetes:subnet: "172.17.8.5/24" has host bits set; did you mean 172.17.8.0/24?'],
+    ],
+    [
+      "a mistyped vagrant block",
+      { hosts, vagrant: { box: "a b", provider: "hyperv", memory: 64, cpu: 2 } },
+      [
+        "real-world-kubernetes:vagrant: unknown key(s) cpu; allowed: box, provider, memory, cpus",
+        'real-world-kubernetes:vagrant.box: "a b" is not a box name like "owner/name"',
+        'real-world-kubernetes:vagrant.provider: "hyperv" is not one of libvirt, virtualbox',
+        "real-world-kubernetes:vagrant.memory: 64 must be an integer number of MiB from 256 to 16384",
+      ],
+    ],
+  ])("rejects %s, naming the key", (_what, raw, expected) => {
+    expect(problems(raw)).toEqual(expected);
+  });
+
+  it("reports every problem at once", () => {
+    const found = problems({
+      driver: "kvm",
+      hosts: [{ name: "Core_01", address: "300.1.1.1", extra: 1 }],
+      etcdLearner: "maybe",
+    });
+    expect(found).toHaveLength(5);
+    expect(found.join("\n")).toMatch(/driver/);
+    expect(found.join("\n")).toMatch(/hosts\[0\]\.name/);
+    expect(found.join("\n")).toMatch(/hosts\[0\]\.address/);
+    expect(found.join("\n")).toMatch(/unknown key\(s\) extra/);
+    expect(found.join("\n")).toMatch(/etcdLearner/);
+  });
+
+  it("reads as a message that names the count", () => {
+    expect(() => validateConfig({ driver: "kvm", hosts }, ctx)).toThrow(/invalid stack configuration \(1 problem\):\n {2}- /);
+  });
+});
+
+describe("labName", () => {
+  it.each([
+    ["dev", "rwk-dev"],
+    ["member-failure", "rwk-member-failure"],
+  ])("keeps short plain stack names: %s", (stack, lab) => expect(labName(stack)).toBe(lab));
+
+  it("shortens long or unusual names and keeps them distinct", () => {
+    const a = labName("organization/Very_Long.Stack.Name-One");
+    const b = labName("organization/Very_Long.Stack.Name-Two");
+    expect(a).toMatch(/^rwk-[a-z0-9-]+$/);
+    expect(a.length).toBeLessThanOrEqual(24);
+    expect(a).not.toBe(b);
+  });
+});

@@ -1,0 +1,312 @@
+// The one place stack configuration is read and checked. Everything else receives a validated
+// StackConfig, so no component ever sees a value that was not checked here first.
+import * as pulumi from "@pulumi/pulumi";
+
+export const drivers = ["machines", "vagrant", "ssh"] as const;
+export type Driver = (typeof drivers)[number];
+
+export const hostStates = ["running", "stopped", "destroyed"] as const;
+export type HostState = (typeof hostStates)[number];
+
+export const vagrantProviders = ["libvirt", "virtualbox"] as const;
+export type VagrantProvider = (typeof vagrantProviders)[number];
+
+export interface Subnet {
+  cidr: string;
+  /** Network address as a 32-bit number. */
+  network: number;
+  prefix: number;
+  /** First usable address, reserved for the lab switch (the workshop's 172.17.8.1). */
+  gateway: string;
+}
+
+export interface HostSpec {
+  name: string;
+  address: string;
+  state: HostState;
+  /** Login for the ssh driver; the local drivers always use root with the stack's key. */
+  sshUser: string;
+  sshPort: number;
+}
+
+export interface VagrantSpec {
+  box: string;
+  provider: VagrantProvider;
+  memory: number;
+  cpus: number;
+}
+
+export interface EtcdSpec {
+  /** Hosts running a member, in the order they joined. */
+  members: string[];
+  learner: boolean;
+}
+
+export interface StackConfig {
+  project: string;
+  stack: string;
+  /** Name of this stack's lab: prefixes namespaces, machine names and state dirs, so stacks never clash. */
+  lab: string;
+  driver: Driver;
+  subnet: Subnet;
+  hosts: HostSpec[];
+  vagrant: VagrantSpec;
+  etcd: EtcdSpec;
+}
+
+/** Every problem found in the configuration, reported at once. */
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`invalid stack configuration (${problems.length} problem${problems.length === 1 ? "" : "s"}):\n` +
+      problems.map((p) => `  - ${p}`).join("\n"));
+    this.name = "ConfigError";
+  }
+}
+
+/** Raw values as the engine hands them over (defaults from Pulumi.yaml already applied). */
+export type RawConfig = Partial<Record<
+  "driver" | "subnet" | "hosts" | "hostStates" | "vagrant" | "etcdMembers" | "etcdLearner",
+  unknown
+>>;
+
+const hostNamePattern = /^[a-z0-9]([a-z0-9-]{0,14}[a-z0-9])?$/;
+const vagrantBoxPattern = /^[A-Za-z0-9._-]+(\/[A-Za-z0-9._-]+)?$/;
+
+/** Reads this stack's configuration and validates it; throws ConfigError before anything is registered. */
+export function loadConfig(): StackConfig {
+  const config = new pulumi.Config();
+  const raw: RawConfig = {};
+  for (const key of ["driver", "subnet", "hosts", "hostStates", "vagrant", "etcdMembers", "etcdLearner"] as const) {
+    const text = config.get(key);
+    raw[key] = text === undefined ? undefined : parseValue(text);
+  }
+  return validateConfig(raw, { project: pulumi.getProject(), stack: pulumi.getStack() });
+}
+
+function parseValue(text: string): unknown {
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    return text;
+  }
+}
+
+export function validateConfig(raw: RawConfig, ctx: { project: string; stack: string }): StackConfig {
+  const problems: string[] = [];
+  const key = (k: string) => `${ctx.project}:${k}`;
+
+  const driver = oneOf(raw.driver ?? "machines", drivers, key("driver"), problems) ?? "machines";
+  const subnet = parseSubnet(raw.subnet ?? "172.17.8.0/24", key("subnet"), problems);
+  const hosts = parseHosts(raw.hosts, raw.hostStates ?? {}, subnet, driver, key, problems);
+  const vagrant = parseVagrant(raw.vagrant ?? {}, key("vagrant"), problems);
+  const etcd = parseEtcd(raw.etcdMembers ?? [], raw.etcdLearner ?? true, hosts, key, problems);
+  const lab = labName(ctx.stack);
+
+  if (problems.length > 0) throw new ConfigError(problems);
+  return { project: ctx.project, stack: ctx.stack, lab, driver, subnet: subnet!, hosts, vagrant, etcd };
+}
+
+/**
+ * Lab names prefix Linux network namespaces and state directories: keep them short and plain, and
+ * distinct per stack (a hash keeps two long stack names from colliding after truncation).
+ */
+export function labName(stack: string): string {
+  const plain = stack.toLowerCase().replace(/[^a-z0-9-]+/g, "-").replace(/^-+|-+$/g, "");
+  const name = `rwk-${plain || "stack"}`;
+  if (name.length <= 24 && plain === stack) return name;
+  return `${name.slice(0, 17).replace(/-+$/, "")}-${shortHash(stack)}`;
+}
+
+function shortHash(text: string): string {
+  let h = 0x811c9dc5;
+  for (const c of text) {
+    h ^= c.codePointAt(0)!;
+    h = Math.imul(h, 0x01000193) >>> 0;
+  }
+  return h.toString(16).padStart(8, "0").slice(0, 6);
+}
+
+function oneOf<T extends string>(value: unknown, allowed: readonly T[], name: string, problems: string[]) {
+  if (typeof value === "string" && (allowed as readonly string[]).includes(value)) return value as T;
+  problems.push(`${name}: ${JSON.stringify(value)} is not one of ${allowed.join(", ")}`);
+  return undefined;
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
+export function parseIPv4(text: string): number | undefined {
+  const m = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.exec(text);
+  if (!m) return undefined;
+  const octets = m.slice(1).map(Number);
+  if (octets.some((o) => o > 255)) return undefined;
+  return octets.reduce((acc, o) => acc * 256 + o, 0);
+}
+
+export function formatIPv4(n: number): string {
+  return [24, 16, 8, 0].map((s) => (n >>> s) & 255).join(".");
+}
+
+function parseSubnet(value: unknown, name: string, problems: string[]): Subnet | undefined {
+  const m = typeof value === "string" ? /^([\d.]+)\/(\d{1,2})$/.exec(value) : null;
+  const ip = m ? parseIPv4(m[1]!) : undefined;
+  const prefix = m ? Number(m[2]) : NaN;
+  if (ip === undefined || !(prefix >= 8 && prefix <= 30)) {
+    problems.push(`${name}: ${JSON.stringify(value)} is not an IPv4 CIDR with a prefix from /8 to /30 (e.g. 172.17.8.0/24)`);
+    return undefined;
+  }
+  const mask = prefix === 0 ? 0 : (0xffffffff << (32 - prefix)) >>> 0;
+  const network = (ip & mask) >>> 0;
+  if (network !== ip) {
+    problems.push(`${name}: ${JSON.stringify(value)} has host bits set; did you mean ${formatIPv4(network)}/${prefix}?`);
+  }
+  return { cidr: `${formatIPv4(network)}/${prefix}`, network, prefix, gateway: formatIPv4(network + 1) };
+}
+
+function inSubnet(address: number, subnet: Subnet): boolean {
+  const size = 2 ** (32 - subnet.prefix);
+  return address > subnet.network + 1 && address < subnet.network + size - 1;
+}
+
+function parseHosts(
+  value: unknown,
+  statesValue: unknown,
+  subnet: Subnet | undefined,
+  driver: Driver,
+  key: (k: string) => string,
+  problems: string[],
+): HostSpec[] {
+  const hosts: HostSpec[] = [];
+  if (!Array.isArray(value) || value.length === 0) {
+    problems.push(`${key("hosts")}: must be a non-empty list of { name, address } objects`);
+    return hosts;
+  }
+  const states = isRecord(statesValue) ? statesValue : {};
+  if (!isRecord(statesValue)) {
+    problems.push(`${key("hostStates")}: must be an object of host name → ${hostStates.join("|")}`);
+  }
+  const seenNames = new Map<string, number>();
+  const seenAddresses = new Map<string, number>();
+  value.forEach((entry: unknown, i) => {
+    const at = key(`hosts[${i}]`);
+    if (!isRecord(entry)) {
+      problems.push(`${at}: must be an object { name, address }`);
+      return;
+    }
+    const unknownKeys = Object.keys(entry).filter((k) => !["name", "address", "sshUser", "sshPort"].includes(k));
+    if (unknownKeys.length > 0) {
+      problems.push(`${at}: unknown key(s) ${unknownKeys.join(", ")}; allowed: name, address, sshUser, sshPort`);
+    }
+    const name = entry["name"];
+    if (typeof name !== "string" || !hostNamePattern.test(name)) {
+      problems.push(`${at}.name: ${JSON.stringify(name)} must be 1-16 characters of a-z, 0-9 and inner "-"`);
+    } else if (seenNames.has(name)) {
+      problems.push(`${at}.name: duplicate host name "${name}" (also hosts[${seenNames.get(name)}])`);
+    } else {
+      seenNames.set(name, i);
+    }
+    const address = entry["address"];
+    const ip = typeof address === "string" ? parseIPv4(address) : undefined;
+    if (ip === undefined) {
+      problems.push(`${at}.address: ${JSON.stringify(address)} is not an IPv4 address`);
+    } else if (subnet && driver !== "ssh" && !inSubnet(ip, subnet)) {
+      problems.push(
+        `${at}.address: ${String(address)} is outside the lab subnet ${subnet.cidr} (usable: ` +
+          `${formatIPv4(subnet.network + 2)} to ${formatIPv4(subnet.network + 2 ** (32 - subnet.prefix) - 2)})`,
+      );
+    } else if (seenAddresses.has(String(address))) {
+      problems.push(`${at}.address: ${String(address)} is already used by hosts[${seenAddresses.get(String(address))}]`);
+    } else {
+      seenAddresses.set(String(address), i);
+    }
+    const sshUser = entry["sshUser"] ?? "root";
+    if (typeof sshUser !== "string" || !/^[a-z_][a-z0-9_-]*$/.test(sshUser)) {
+      problems.push(`${at}.sshUser: ${JSON.stringify(sshUser)} is not a valid user name`);
+    }
+    const sshPort = entry["sshPort"] ?? 22;
+    if (!Number.isInteger(sshPort) || (sshPort as number) < 1 || (sshPort as number) > 65535) {
+      problems.push(`${at}.sshPort: ${JSON.stringify(sshPort)} must be an integer from 1 to 65535`);
+    }
+    const stateValue = typeof name === "string" ? (states[name] ?? "running") : "running";
+    const state = oneOf(stateValue, hostStates, key(`hostStates.${String(name)}`), problems) ?? "running";
+    if (driver === "ssh" && state !== "running") {
+      problems.push(
+        `${key(`hostStates.${String(name)}`)}: the ssh driver cannot power hosts off or destroy them; only "running" is allowed`,
+      );
+    }
+    hosts.push({
+      name: String(name),
+      address: String(address),
+      state,
+      sshUser: String(sshUser),
+      sshPort: Number(sshPort),
+    });
+  });
+  for (const stateName of Object.keys(states)) {
+    if (!seenNames.has(stateName)) {
+      problems.push(`${key(`hostStates.${stateName}`)}: no host named "${stateName}" in ${key("hosts")}`);
+    }
+  }
+  return hosts;
+}
+
+function parseVagrant(value: unknown, name: string, problems: string[]): VagrantSpec {
+  const defaults: VagrantSpec = { box: "rwk/bookworm", provider: "libvirt", memory: 512, cpus: 1 };
+  if (!isRecord(value)) {
+    problems.push(`${name}: must be an object { box, provider, memory, cpus }`);
+    return defaults;
+  }
+  const unknownKeys = Object.keys(value).filter((k) => !["box", "provider", "memory", "cpus"].includes(k));
+  if (unknownKeys.length > 0) {
+    problems.push(`${name}: unknown key(s) ${unknownKeys.join(", ")}; allowed: box, provider, memory, cpus`);
+  }
+  const box = value["box"] ?? defaults.box;
+  if (typeof box !== "string" || !vagrantBoxPattern.test(box)) {
+    problems.push(`${name}.box: ${JSON.stringify(box)} is not a box name like "owner/name"`);
+  }
+  const provider = oneOf(value["provider"] ?? defaults.provider, vagrantProviders, `${name}.provider`, problems);
+  const memory = value["memory"] ?? defaults.memory;
+  if (!Number.isInteger(memory) || (memory as number) < 256 || (memory as number) > 16384) {
+    problems.push(`${name}.memory: ${JSON.stringify(memory)} must be an integer number of MiB from 256 to 16384`);
+  }
+  const cpus = value["cpus"] ?? defaults.cpus;
+  if (!Number.isInteger(cpus) || (cpus as number) < 1 || (cpus as number) > 16) {
+    problems.push(`${name}.cpus: ${JSON.stringify(cpus)} must be an integer from 1 to 16`);
+  }
+  return {
+    box: String(box),
+    provider: provider ?? defaults.provider,
+    memory: Number(memory),
+    cpus: Number(cpus),
+  };
+}
+
+function parseEtcd(
+  membersValue: unknown,
+  learnerValue: unknown,
+  hosts: HostSpec[],
+  key: (k: string) => string,
+  problems: string[],
+): EtcdSpec {
+  const members: string[] = [];
+  if (!Array.isArray(membersValue) || membersValue.some((m) => typeof m !== "string")) {
+    problems.push(`${key("etcdMembers")}: must be a list of host names`);
+  } else {
+    const known = new Set(hosts.map((h) => h.name));
+    membersValue.forEach((m: string, i) => {
+      if (!known.has(m)) {
+        problems.push(`${key(`etcdMembers[${i}]`)}: "${m}" is not a host in ${key("hosts")} (${[...known].join(", ")})`);
+      } else if (members.includes(m)) {
+        problems.push(`${key(`etcdMembers[${i}]`)}: "${m}" is listed twice`);
+      } else {
+        members.push(m);
+      }
+    });
+  }
+  const learner = learnerValue === "true" ? true : learnerValue === "false" ? false : learnerValue;
+  if (typeof learner !== "boolean") {
+    problems.push(`${key("etcdLearner")}: ${JSON.stringify(learnerValue)} must be true or false`);
+  }
+  return { members, learner: learner === true };
+}
