@@ -57,17 +57,18 @@ export interface StackConfig {
 /** Every problem found in the configuration, reported at once. */
 export class ConfigError extends Error {
   constructor(readonly problems: string[]) {
-    super(`invalid stack configuration (${problems.length} problem${problems.length === 1 ? "" : "s"}):\n` +
-      problems.map((p) => `  - ${p}`).join("\n"));
+    super(
+      `invalid stack configuration (${problems.length} problem${problems.length === 1 ? "" : "s"}):\n` +
+        problems.map((p) => `  - ${p}`).join("\n"),
+    );
     this.name = "ConfigError";
   }
 }
 
 /** Raw values as the engine hands them over (defaults from Pulumi.yaml already applied). */
-export type RawConfig = Partial<Record<
-  "driver" | "subnet" | "hosts" | "hostStates" | "vagrant" | "etcdMembers" | "etcdLearner",
-  unknown
->>;
+export type RawConfig = Partial<
+  Record<"driver" | "subnet" | "hosts" | "hostStates" | "vagrant" | "etcdMembers" | "etcdLearner", unknown>
+>;
 
 const hostNamePattern = /^[a-z0-9]([a-z0-9-]{0,14}[a-z0-9])?$/;
 const vagrantBoxPattern = /^[A-Za-z0-9._-]+(\/[A-Za-z0-9._-]+)?$/;
@@ -76,7 +77,15 @@ const vagrantBoxPattern = /^[A-Za-z0-9._-]+(\/[A-Za-z0-9._-]+)?$/;
 export function loadConfig(): StackConfig {
   const config = new pulumi.Config();
   const raw: RawConfig = {};
-  for (const key of ["driver", "subnet", "hosts", "hostStates", "vagrant", "etcdMembers", "etcdLearner"] as const) {
+  for (const key of [
+    "driver",
+    "subnet",
+    "hosts",
+    "hostStates",
+    "vagrant",
+    "etcdMembers",
+    "etcdLearner",
+  ] as const) {
     const text = config.get(key);
     raw[key] = text === undefined ? undefined : parseValue(text);
   }
@@ -111,7 +120,10 @@ export function validateConfig(raw: RawConfig, ctx: { project: string; stack: st
  * distinct per stack (a hash keeps two long stack names from colliding after truncation).
  */
 export function labName(stack: string): string {
-  const plain = stack.toLowerCase().replace(/[^a-z0-9-]+/g, "-").replace(/^-+|-+$/g, "");
+  const plain = stack
+    .toLowerCase()
+    .replace(/[^a-z0-9-]+/g, "-")
+    .replace(/^-+|-+$/g, "");
   const name = `rwk-${plain || "stack"}`;
   if (name.length <= 24 && plain === stack) return name;
   return `${name.slice(0, 17).replace(/-+$/, "")}-${shortHash(stack)}`;
@@ -153,13 +165,17 @@ function parseSubnet(value: unknown, name: string, problems: string[]): Subnet |
   const ip = m ? parseIPv4(m[1]!) : undefined;
   const prefix = m ? Number(m[2]) : NaN;
   if (ip === undefined || !(prefix >= 8 && prefix <= 30)) {
-    problems.push(`${name}: ${JSON.stringify(value)} is not an IPv4 CIDR with a prefix from /8 to /30 (e.g. 172.17.8.0/24)`);
+    problems.push(
+      `${name}: ${JSON.stringify(value)} is not an IPv4 CIDR with a prefix from /8 to /30 (e.g. 172.17.8.0/24)`,
+    );
     return undefined;
   }
   const mask = prefix === 0 ? 0 : (0xffffffff << (32 - prefix)) >>> 0;
   const network = (ip & mask) >>> 0;
   if (network !== ip) {
-    problems.push(`${name}: ${JSON.stringify(value)} has host bits set; did you mean ${formatIPv4(network)}/${prefix}?`);
+    problems.push(
+      `${name}: ${JSON.stringify(value)} has host bits set; did you mean ${formatIPv4(network)}/${prefix}?`,
+    );
   }
   return { cidr: `${formatIPv4(network)}/${prefix}`, network, prefix, gateway: formatIPv4(network + 1) };
 }
@@ -194,9 +210,13 @@ function parseHosts(
       problems.push(`${at}: must be an object { name, address }`);
       return;
     }
-    const unknownKeys = Object.keys(entry).filter((k) => !["name", "address", "sshUser", "sshPort"].includes(k));
+    const unknownKeys = Object.keys(entry).filter(
+      (k) => !["name", "address", "sshUser", "sshPort"].includes(k),
+    );
     if (unknownKeys.length > 0) {
-      problems.push(`${at}: unknown key(s) ${unknownKeys.join(", ")}; allowed: name, address, sshUser, sshPort`);
+      problems.push(
+        `${at}: unknown key(s) ${unknownKeys.join(", ")}; allowed: name, address, sshUser, sshPort`,
+      );
     }
     const name = entry["name"];
     if (typeof name !== "string" || !hostNamePattern.test(name)) {
@@ -216,7 +236,9 @@ function parseHosts(
           `${formatIPv4(subnet.network + 2)} to ${formatIPv4(subnet.network + 2 ** (32 - subnet.prefix) - 2)})`,
       );
     } else if (seenAddresses.has(String(address))) {
-      problems.push(`${at}.address: ${String(address)} is already used by hosts[${seenAddresses.get(String(address))}]`);
+      problems.push(
+        `${at}.address: ${String(address)} is already used by hosts[${seenAddresses.get(String(address))}]`,
+      );
     } else {
       seenAddresses.set(String(address), i);
     }
@@ -239,7 +261,7 @@ function parseHosts(
       name: String(name),
       address: String(address),
       state,
-      sshUser: String(sshUser),
+      sshUser: typeof sshUser === "string" ? sshUser : "root",
       sshPort: Number(sshPort),
     });
   });
@@ -265,17 +287,24 @@ function parseVagrant(value: unknown, name: string, problems: string[]): Vagrant
   if (typeof box !== "string" || !vagrantBoxPattern.test(box)) {
     problems.push(`${name}.box: ${JSON.stringify(box)} is not a box name like "owner/name"`);
   }
-  const provider = oneOf(value["provider"] ?? defaults.provider, vagrantProviders, `${name}.provider`, problems);
+  const provider = oneOf(
+    value["provider"] ?? defaults.provider,
+    vagrantProviders,
+    `${name}.provider`,
+    problems,
+  );
   const memory = value["memory"] ?? defaults.memory;
   if (!Number.isInteger(memory) || (memory as number) < 256 || (memory as number) > 16384) {
-    problems.push(`${name}.memory: ${JSON.stringify(memory)} must be an integer number of MiB from 256 to 16384`);
+    problems.push(
+      `${name}.memory: ${JSON.stringify(memory)} must be an integer number of MiB from 256 to 16384`,
+    );
   }
   const cpus = value["cpus"] ?? defaults.cpus;
   if (!Number.isInteger(cpus) || (cpus as number) < 1 || (cpus as number) > 16) {
     problems.push(`${name}.cpus: ${JSON.stringify(cpus)} must be an integer from 1 to 16`);
   }
   return {
-    box: String(box),
+    box: typeof box === "string" ? box : defaults.box,
     provider: provider ?? defaults.provider,
     memory: Number(memory),
     cpus: Number(cpus),
@@ -296,7 +325,9 @@ function parseEtcd(
     const known = new Set(hosts.map((h) => h.name));
     membersValue.forEach((m: string, i) => {
       if (!known.has(m)) {
-        problems.push(`${key(`etcdMembers[${i}]`)}: "${m}" is not a host in ${key("hosts")} (${[...known].join(", ")})`);
+        problems.push(
+          `${key(`etcdMembers[${i}]`)}: "${m}" is not a host in ${key("hosts")} (${[...known].join(", ")})`,
+        );
       } else if (members.includes(m)) {
         problems.push(`${key(`etcdMembers[${i}]`)}: "${m}" is listed twice`);
       } else {

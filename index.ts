@@ -11,7 +11,14 @@ const etcd = new Cluster("etcd", { spec: config.etcd, hosts: lab.hosts, token: c
 export const labName = config.lab;
 export const driver = config.driver;
 export const hosts = Object.fromEntries(
-  Object.values(lab.hosts).map((h) => [h.hostName, { address: h.address, state: h.state, ssh: h.connection.apply((c) => ({ host: c.host, port: c.port, user: c.user })) }]),
+  Object.values(lab.hosts).map((h) => [
+    h.hostName,
+    {
+      address: h.address,
+      state: h.state,
+      ssh: h.connection.apply((c) => ({ host: c.host, port: c.port, user: c.user })),
+    },
+  ]),
 );
 export const sshPrivateKey = lab.sshPrivateKey;
 export const etcdMembers = config.etcd.members;

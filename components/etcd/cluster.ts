@@ -32,7 +32,9 @@ export function sizeWarnings(members: string[]): string[] {
     ];
   }
   if (n > 2 && n % 2 === 0) {
-    return [`etcd has ${n} members: quorum is ${quorum}, so it tolerates ${tolerates} failure(s), no more than ${n - 1} members would.`];
+    return [
+      `etcd has ${n} members: quorum is ${quorum}, so it tolerates ${tolerates} failure(s), no more than ${n - 1} members would.`,
+    ];
   }
   return [];
 }
@@ -45,10 +47,13 @@ export class Cluster extends pulumi.ComponentResource {
   constructor(name: string, args: ClusterArgs, opts?: pulumi.ComponentResourceOptions) {
     super("rwk:etcd:Cluster", name, {}, opts);
     const script = fs.readFileSync(path.join(__dirname, "rwk-etcd.sh"), "utf8");
-    const inventory: MemberPlacement[] = Object.values(args.hosts).map((h) => ({ name: h.hostName, address: h.address }));
+    const inventory: MemberPlacement[] = Object.values(args.hosts).map((h) => ({
+      name: h.hostName,
+      address: h.address,
+    }));
     const placements = args.spec.members.map((name) => inventory.find((p) => p.name === name)!);
 
-    for (const warning of sizeWarnings(args.spec.members)) pulumi.log.warn(warning, this);
+    for (const warning of sizeWarnings(args.spec.members)) void pulumi.log.warn(warning, this);
 
     let previous: Member | undefined;
     placements.forEach((placement, i) => {

@@ -1,6 +1,14 @@
 import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
-import { clientUrl, hashFiles, memberFiles, paths, peerUrl, renderInstallScript, renderRemoveScript } from "./render";
+import {
+  clientUrl,
+  hashFiles,
+  memberFiles,
+  paths,
+  peerUrl,
+  renderInstallScript,
+  renderRemoveScript,
+} from "./render";
 import type { MemberPlacement } from "./render";
 
 export interface MemberArgs {

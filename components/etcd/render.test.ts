@@ -51,7 +51,9 @@ describe("etcd renderers", () => {
     const files = memberFiles(core01, "rwk-dev", script);
     expect(hashFiles([...files].reverse())).toBe(hashFiles(files));
     expect(hashFiles(memberFiles(core01, "rwk-other", script))).not.toBe(hashFiles(files));
-    expect(hashFiles(memberFiles({ ...core01, address: "172.17.8.111" }, "rwk-dev", script))).not.toBe(hashFiles(files));
+    expect(hashFiles(memberFiles({ ...core01, address: "172.17.8.111" }, "rwk-dev", script))).not.toBe(
+      hashFiles(files),
+    );
   });
 
   it("gathers one member's files in one map", () => {

@@ -40,7 +40,8 @@ export function renderEnvFile(comment: string, vars: Record<string, string>): st
     .sort()
     .map((k) => {
       const v = vars[k]!;
-      if (!/^[A-Z][A-Z0-9_]*$/.test(k) || /[\n"\\]/.test(v)) throw new Error(`cannot render ${k}=${JSON.stringify(v)}`);
+      if (!/^[A-Z][A-Z0-9_]*$/.test(k) || /[\n"\\]/.test(v))
+        throw new Error(`cannot render ${k}=${JSON.stringify(v)}`);
       return `${k}=${v}`;
     });
   return [`# ${comment}`, ...lines, ""].join("\n");
@@ -51,26 +52,32 @@ export function renderEnvFile(comment: string, vars: Record<string, string>): st
  * start and come from the cluster itself (`member add` prints them) or from the bootstrap file.
  */
 export function renderMemberEnv(m: MemberPlacement, clusterToken: string): string {
-  return renderEnvFile(`etcd member ${m.name}: managed by real-world-kubernetes (Pulumi); changes are overwritten`, {
-    ETCD_ADVERTISE_CLIENT_URLS: clientUrl(m),
-    ETCD_DATA_DIR: paths.dataDir,
-    ETCD_INITIAL_CLUSTER_TOKEN: clusterToken,
-    ETCD_LISTEN_CLIENT_URLS: `${clientUrl(m)},http://127.0.0.1:${ports.client}`,
-    // Loopback too: the first member announces itself on localhost, as the workshop's did, until
-    // `member update` moves its peer URL to the host address.
-    ETCD_LISTEN_PEER_URLS: `${peerUrl(m)},http://127.0.0.1:${ports.peer}`,
-    ETCD_NAME: m.name,
-  });
+  return renderEnvFile(
+    `etcd member ${m.name}: managed by real-world-kubernetes (Pulumi); changes are overwritten`,
+    {
+      ETCD_ADVERTISE_CLIENT_URLS: clientUrl(m),
+      ETCD_DATA_DIR: paths.dataDir,
+      ETCD_INITIAL_CLUSTER_TOKEN: clusterToken,
+      ETCD_LISTEN_CLIENT_URLS: `${clientUrl(m)},http://127.0.0.1:${ports.client}`,
+      // Loopback too: the first member announces itself on localhost, as the workshop's did, until
+      // `member update` moves its peer URL to the host address.
+      ETCD_LISTEN_PEER_URLS: `${peerUrl(m)},http://127.0.0.1:${ports.peer}`,
+      ETCD_NAME: m.name,
+    },
+  );
 }
 
 /** How the very first member starts: a cluster of one that only knows itself on localhost. */
 export function renderBootstrapEnv(m: MemberPlacement): string {
   const local = `http://localhost:${ports.peer}`;
-  return renderEnvFile(`first start of ${m.name} as a new one-member cluster (the workshop's starting point)`, {
-    ETCD_INITIAL_ADVERTISE_PEER_URLS: local,
-    ETCD_INITIAL_CLUSTER: `${m.name}=${local}`,
-    ETCD_INITIAL_CLUSTER_STATE: "new",
-  });
+  return renderEnvFile(
+    `first start of ${m.name} as a new one-member cluster (the workshop's starting point)`,
+    {
+      ETCD_INITIAL_ADVERTISE_PEER_URLS: local,
+      ETCD_INITIAL_CLUSTER: `${m.name}=${local}`,
+      ETCD_INITIAL_CLUSTER_STATE: "new",
+    },
+  );
 }
 
 /** The systemd drop-in that points Debian's etcd.service at our environment files. */
@@ -104,7 +111,9 @@ export function renderInstallScript(files: FileSpec[]): string {
   for (const f of [...files].sort((a, b) => a.path.localeCompare(b.path))) {
     const dir = f.path.slice(0, f.path.lastIndexOf("/")) || "/";
     const tmp = `${f.path}.rwk-new`;
-    const data = Buffer.from(f.content, "utf8").toString("base64").replace(/(.{76})/g, "$1\n");
+    const data = Buffer.from(f.content, "utf8")
+      .toString("base64")
+      .replace(/(.{76})/g, "$1\n");
     lines.push(
       `mkdir -p '${dir}'`,
       `base64 -d > '${tmp}' <<'RWK_EOF'`,
@@ -119,7 +128,10 @@ export function renderInstallScript(files: FileSpec[]): string {
 
 /** The command that removes pushed files again. */
 export function renderRemoveScript(files: FileSpec[]): string {
-  return `rm -f ${files.map((f) => `'${f.path}'`).sort().join(" ")}`;
+  return `rm -f ${files
+    .map((f) => `'${f.path}'`)
+    .sort()
+    .join(" ")}`;
 }
 
 /** Content hash of a file set: the trigger that re-pushes and restarts when anything changes. */

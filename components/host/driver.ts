@@ -7,7 +7,8 @@ export function runDriver(script: string, args: string[]): Promise<string> {
   const path = require("path") as typeof import("path");
   return new Promise((resolve, reject) => {
     execFile(path.resolve(script), args, { maxBuffer: 1 << 20 }, (err, stdout, stderr) => {
-      if (err) reject(new Error(`${script} ${args.slice(0, 3).join(" ")} failed: ${stderr.trim() || err.message}`));
+      if (err)
+        reject(new Error(`${script} ${args.slice(0, 3).join(" ")} failed: ${stderr.trim() || err.message}`));
       else resolve(stdout.trim());
     });
   });

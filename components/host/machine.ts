@@ -30,7 +30,10 @@ export interface MachineState {
 }
 
 /** Plans the driver calls that take a machine from what it is to what is asked. Pure, for tests. */
-export function transition(status: HostState, wanted: HostState): ("create" | "start" | "stop" | "destroy")[] {
+export function transition(
+  status: HostState,
+  wanted: HostState,
+): ("create" | "start" | "stop" | "destroy")[] {
   if (status === wanted) return [];
   switch (wanted) {
     case "running":
@@ -60,14 +63,15 @@ const provider: pulumi.dynamic.ResourceProvider = {
     };
     // A machine that vanished behind our back reads as destroyed (or stopped, if its disk is still
     // there), so the next `up` brings it back instead of later commands hanging on an unreachable host.
-    const status: HostState = info.status === "running" || info.status === "stopped" ? info.status : "destroyed";
+    const status: HostState =
+      info.status === "running" || info.status === "stopped" ? info.status : "destroyed";
     return { id, props: { ...props, status } };
   },
 
-  async diff(_id: string, olds: MachineState, news: MachineState) {
+  diff(_id: string, olds: MachineState, news: MachineState) {
     const replaces = replaceKeys.filter((k) => olds[k] !== news[k]);
     const changes = replaces.length > 0 || olds.status !== news.state || olds.publicKey !== news.publicKey;
-    return { changes, replaces: [...replaces], deleteBeforeReplace: true };
+    return Promise.resolve({ changes, replaces: [...replaces], deleteBeforeReplace: true });
   },
 
   async update(_id: string, olds: MachineState, news: MachineState) {
@@ -83,13 +87,22 @@ async function converge(olds: MachineState, news: MachineState): Promise<Machine
   let { status, sshPort, machineId } = olds;
   const steps = transition(status, news.state);
   if (steps.length === 0 && olds.publicKey !== news.publicKey && status !== "destroyed") {
-    throw new Error(`the SSH key of ${news.host} changed: set it destroyed, then running, to rebuild it with the new key`);
+    throw new Error(
+      `the SSH key of ${news.host} changed: set it destroyed, then running, to rebuild it with the new key`,
+    );
   }
   for (const step of steps) {
     if (step === "create") {
       const keyFile = writeTempKey(news.publicKey);
       // Reusing the previous forward port keeps every SSH connection that depends on this host unchanged.
-      const args = ["create", news.lab, news.host, news.address, keyFile.path, ...(sshPort > 0 ? [String(sshPort)] : [])];
+      const args = [
+        "create",
+        news.lab,
+        news.host,
+        news.address,
+        keyFile.path,
+        ...(sshPort > 0 ? [String(sshPort)] : []),
+      ];
       try {
         await runDriver(news.script, args);
       } finally {
@@ -117,6 +130,13 @@ export class Machine extends pulumi.dynamic.Resource {
   declare public readonly machineId: pulumi.Output<string>;
 
   constructor(name: string, args: MachineArgs, opts?: pulumi.CustomResourceOptions) {
-    super(provider, name, { ...args, status: undefined, sshPort: undefined, machineId: undefined }, opts, "rwk", "Machine");
+    super(
+      provider,
+      name,
+      { ...args, status: undefined, sshPort: undefined, machineId: undefined },
+      opts,
+      "rwk",
+      "Machine",
+    );
   }
 }

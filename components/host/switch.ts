@@ -27,9 +27,13 @@ const provider: pulumi.dynamic.ResourceProvider = {
     const up = (await runDriver(props.script, ["switch-status", props.lab])) === "up";
     return up ? { id, props } : { id: "", props: {} };
   },
-  async diff(_id: string, olds: SwitchState, news: SwitchState) {
+  diff(_id: string, olds: SwitchState, news: SwitchState) {
     const replaces = (["script", "lab", "subnet"] as const).filter((k) => olds[k] !== news[k]);
-    return { changes: replaces.length > 0, replaces: [...replaces], deleteBeforeReplace: true };
+    return Promise.resolve({
+      changes: replaces.length > 0,
+      replaces: [...replaces],
+      deleteBeforeReplace: true,
+    });
   },
   async delete(_id: string, props: SwitchState) {
     await runDriver(props.script, ["switch-down", props.lab]);

@@ -1,0 +1,79 @@
+// Checks shared by drills. Each one asks the real cluster (etcdctl) and either notes what it saw in the
+// report or throws with what it saw instead.
+import type { DrillContext } from "./runner";
+import type { StepRecord } from "./report";
+
+const sorted = (xs: string[]) => [...xs].sort();
+
+/** Exactly these members, all started voters, and every one of them healthy. */
+export async function expectMembers(ctx: DrillContext, names: string[]): Promise<Map<string, string>> {
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    const list = await ctx.etcd.memberList();
+    const endpoints = list.flatMap((m) => m.clientUrls.slice(0, 1));
+    const health = await ctx.etcd.health(endpoints);
+    const healthy = Object.values(health).filter(Boolean).length;
+    const same = JSON.stringify(sorted(list.map((m) => m.name))) === JSON.stringify(sorted(names));
+    if (same && list.every((m) => m.status === "started" && !m.learner) && healthy === names.length) {
+      ctx.note(
+        `etcdctl member list: ${names.length} started voting members (${sorted(names).join(", ")}); endpoint health: ${healthy}/${names.length} healthy`,
+      );
+      return new Map(list.map((m) => [m.name, m.id]));
+    }
+    if (Date.now() > deadline) {
+      throw new Error(
+        `expected members ${sorted(names).join(", ")} all healthy; etcdctl sees ` +
+          list.map((m) => `${m.name || "(unstarted)"}:${m.status}${m.learner ? ":learner" : ""}`).join(", ") +
+          `, ${healthy} healthy`,
+      );
+    }
+    await new Promise((r) => setTimeout(r, 1000));
+  }
+}
+
+/** A marker put now is read back: the cluster serves reads and writes. */
+export async function expectPutGet(ctx: DrillContext, label: string): Promise<void> {
+  const key = `/drill/check/${label}`;
+  const value = new Date().toISOString();
+  await ctx.etcd.put(key, value);
+  const got = await ctx.etcd.get(key);
+  if (got !== value) throw new Error(`put ${key}=${value} but read back ${String(got)}`);
+  ctx.note(`etcdctl put/get ${key}: read back what was written`);
+}
+
+/** The writer kept getting acknowledgements during the step (the cluster kept serving writes). */
+export function expectWritesDuring(ctx: DrillContext, step: StepRecord): void {
+  const during = ctx.writes().filter((w) => w.start >= step.upStart && w.end <= Date.now());
+  const ok = during.filter((w) => w.ok).length;
+  if (ok === 0) throw new Error(`no write was acknowledged during "${step.title}" (${during.length} tried)`);
+  ctx.note(`writes during the step: ${ok} of ${during.length} acknowledged`);
+}
+
+/** Writes fail now, with the error the client reports (quorum lost). */
+export async function expectWritesFail(ctx: DrillContext): Promise<string> {
+  const r = await ctx.etcd.exec(["put", "/drill/check/no-quorum", "x"]);
+  if (r.code === 0) throw new Error("a put succeeded, but the cluster was expected to have no quorum");
+  const error = r.stderr.trim().split("\n").pop() ?? `exit ${r.code}`;
+  ctx.note(`etcdctl put fails as expected: \`${error}\``);
+  return error;
+}
+
+/** The step's `pulumi up` changed nothing at all. */
+export function expectNoChanges(ctx: DrillContext, step: StepRecord): void {
+  const changed = Object.entries(step.changes).filter(([k, v]) => k !== "same" && v > 0);
+  if (changed.length > 0)
+    throw new Error(`expected no changes, pulumi up reported ${JSON.stringify(step.changes)}`);
+  ctx.note(
+    `a second \`pulumi up\` with unchanged config changed nothing (${step.changes["same"] ?? 0} resources unchanged)`,
+  );
+}
+
+/** Every acknowledged write so far can be read back now. */
+export async function expectNoAcknowledgedWriteLost(ctx: DrillContext, drill: string): Promise<void> {
+  const acked = ctx.writes().filter((w) => w.ok);
+  const present = await ctx.etcd.keys(`/drill/${drill}/`);
+  const missing = acked.filter((w) => !present.has(w.key));
+  if (missing.length > 0)
+    throw new Error(`${missing.length} acknowledged writes are missing, first ${missing[0]!.key}`);
+  ctx.note(`all ${acked.length} writes acknowledged so far are present`);
+}

@@ -1,0 +1,32 @@
+import { expectMembers, expectNoAcknowledgedWriteLost, expectNoChanges, expectPutGet } from "./checks";
+import type { Drill } from "./runner";
+
+const name = "etcd-scale";
+const membersStep = (members: string[], title: string): Drill["steps"][number] => ({
+  title,
+  set: { etcdMembers: members },
+  check: async (ctx) => {
+    await expectMembers(ctx, members);
+    await expectPutGet(ctx, `${name}-${members.length}`);
+    await expectNoAcknowledgedWriteLost(ctx, name);
+  },
+});
+
+/** The workshop's path: one member, the unsafe pair, three; then back down, one member at a time. */
+export const etcdScale: Drill = {
+  name,
+  title: "etcd scale 1 → 2 → 3 → 2 → 1",
+  writerIntervalMs: 100,
+  steps: [
+    membersStep(["core-01"], "one member on core-01"),
+    {
+      title: "unchanged config: a second up",
+      set: {},
+      check: (ctx, step) => Promise.resolve(expectNoChanges(ctx, step)),
+    },
+    membersStep(["core-01", "core-02"], "add core-02: the unsafe pair"),
+    membersStep(["core-01", "core-02", "core-03"], "add core-03"),
+    membersStep(["core-01", "core-02"], "remove core-03"),
+    membersStep(["core-01"], "remove core-02"),
+  ],
+};

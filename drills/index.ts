@@ -1,0 +1,9 @@
+import { etcdScale } from "./etcd-scale";
+import { memberFailure } from "./member-failure";
+import { quorumLoss } from "./quorum-loss";
+import type { Drill } from "./runner";
+
+/** Every drill, by name (also the name of its stack and of its Pulumi.<name>.yaml). */
+export const drills: Record<string, Drill> = Object.fromEntries(
+  [etcdScale, memberFailure, quorumLoss].map((d) => [d.name, d]),
+);

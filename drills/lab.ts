@@ -1,0 +1,140 @@
+// How the workstation reaches the lab network, and the real etcdctl run from there.
+import { spawn } from "child_process";
+import type { Driver } from "../config";
+
+/**
+ * The command prefix that puts a workstation command on the lab network. The local lab's addresses
+ * exist only inside its switch namespace; your own (ssh driver) hosts are reachable directly.
+ */
+export function labAccess(driver: Driver, lab: string): string[] {
+  switch (driver) {
+    case "machines":
+      return ["ip", "netns", "exec", `${lab}-sw`];
+    case "vagrant":
+      return ["ip", "netns", "exec", `${lab}-vagrant`];
+    case "ssh":
+      return [];
+  }
+}
+
+export interface RunResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+  ms: number;
+}
+
+/** Runs a command to completion (bounded), never through a shell. */
+export function run(argv: string[], opts: { timeoutMs?: number; input?: string } = {}): Promise<RunResult> {
+  const started = Date.now();
+  return new Promise((resolve, reject) => {
+    const [cmd, ...args] = argv;
+    if (!cmd) {
+      reject(new Error("empty command"));
+      return;
+    }
+    const child = spawn(cmd, args, { stdio: ["pipe", "pipe", "pipe"] });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
+    const timer = opts.timeoutMs ? setTimeout(() => child.kill("SIGKILL"), opts.timeoutMs) : undefined;
+    child.on("error", reject);
+    child.on("close", (code) => {
+      if (timer) clearTimeout(timer);
+      resolve({ code: code ?? -1, stdout, stderr, ms: Date.now() - started });
+    });
+    child.stdin.end(opts.input ?? "");
+  });
+}
+
+export interface EtcdMember {
+  id: string;
+  status: string;
+  name: string;
+  peerUrls: string[];
+  clientUrls: string[];
+  learner: boolean;
+}
+
+/** Parses `etcdctl member list -w simple` (IDs stay hex strings: JSON output would lose their precision). */
+export function parseMemberList(text: string): EtcdMember[] {
+  return text
+    .split("\n")
+    .filter((l) => l.trim() !== "")
+    .map((line) => {
+      const [id = "", status = "", name = "", peers = "", clients = "", learner = "false"] = line.split(", ");
+      const list = (s: string) => (s ? s.split(",") : []);
+      return {
+        id,
+        status,
+        name,
+        peerUrls: list(peers),
+        clientUrls: list(clients),
+        learner: learner.trim() === "true",
+      };
+    });
+}
+
+/** The real etcdctl (v3 API), run where it can reach the cluster. */
+export class Etcdctl {
+  constructor(
+    private readonly access: string[],
+    private readonly endpoints: string[],
+    private readonly tlsArgs: string[] = [],
+  ) {}
+
+  argv(args: string[], endpoints = this.endpoints): string[] {
+    return [
+      ...this.access,
+      "etcdctl",
+      `--endpoints=${endpoints.join(",")}`,
+      "--dial-timeout=2s",
+      "--command-timeout=5s",
+      ...this.tlsArgs,
+      ...args,
+    ];
+  }
+
+  async exec(args: string[], endpoints?: string[]): Promise<RunResult> {
+    return run(this.argv(args, endpoints), { timeoutMs: 20_000 });
+  }
+
+  async ok(args: string[], endpoints?: string[]): Promise<string> {
+    const r = await this.exec(args, endpoints);
+    if (r.code !== 0)
+      throw new Error(`etcdctl ${args.join(" ")} failed (${r.code}): ${r.stderr.trim() || r.stdout.trim()}`);
+    return r.stdout;
+  }
+
+  async memberList(): Promise<EtcdMember[]> {
+    return parseMemberList(await this.ok(["member", "list", "-w", "simple"]));
+  }
+
+  /** Health of each given endpoint, as `etcdctl endpoint health` reports it. */
+  async health(endpoints = this.endpoints): Promise<Record<string, boolean>> {
+    const out: Record<string, boolean> = {};
+    await Promise.all(
+      endpoints.map(async (e) => {
+        const r = await this.exec(["endpoint", "health"], [e]);
+        out[e] = r.code === 0 && r.stdout.includes("is healthy");
+      }),
+    );
+    return out;
+  }
+
+  async put(key: string, value: string): Promise<void> {
+    await this.ok(["put", key, value]);
+  }
+
+  async get(key: string): Promise<string | undefined> {
+    const lines = (await this.ok(["get", key, "--print-value-only"])).split("\n");
+    return lines[0] === "" && lines.length <= 2 ? undefined : lines[0];
+  }
+
+  /** Every key under a prefix (keys only). */
+  async keys(prefix: string): Promise<Set<string>> {
+    const out = await this.ok(["get", prefix, "--prefix", "--keys-only"]);
+    return new Set(out.split("\n").filter((l) => l !== ""));
+  }
+}

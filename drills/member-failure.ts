@@ -1,0 +1,49 @@
+import { expectMembers, expectNoAcknowledgedWriteLost, expectPutGet, expectWritesDuring } from "./checks";
+import type { Drill } from "./runner";
+
+const name = "member-failure";
+const all = ["core-01", "core-02", "core-03"];
+let lostId: string | undefined;
+
+/** The workshop's "destroy core-01, the cluster still serves", then a fresh core-01 takes its place. */
+export const memberFailure: Drill = {
+  name,
+  title: "member failure: core-01 destroyed and replaced",
+  writerIntervalMs: 100,
+  steps: [
+    {
+      title: "three members",
+      set: { etcdMembers: all },
+      check: async (ctx) => {
+        lostId = (await expectMembers(ctx, all)).get("core-01");
+      },
+    },
+    {
+      title: "destroy core-01",
+      set: { "hostStates.core-01": "destroyed" },
+      check: async (ctx, step) => {
+        const list = await ctx.etcd.memberList();
+        const health = await ctx.etcd.health(list.flatMap((m) => m.clientUrls.slice(0, 1)));
+        const healthy = Object.values(health).filter(Boolean).length;
+        if (list.length !== 3 || healthy !== 2)
+          throw new Error(`expected 3 members with 2 healthy, saw ${list.length} / ${healthy}`);
+        ctx.note("etcdctl: 3 members listed, 2 healthy: core-01 is gone, quorum (2 of 3) holds");
+        await expectPutGet(ctx, `${name}-degraded`);
+        expectWritesDuring(ctx, step);
+      },
+    },
+    {
+      title: "bring a fresh core-01 back as a replacement member",
+      set: { "hostStates.core-01": "running" },
+      check: async (ctx, step) => {
+        const ids = await expectMembers(ctx, all);
+        const newId = ids.get("core-01");
+        if (!newId || newId === lostId)
+          throw new Error(`core-01 should be a new member, its ID is still ${String(newId)}`);
+        ctx.note(`core-01 is a new member: ID ${String(lostId)} → ${newId}`);
+        expectWritesDuring(ctx, step);
+        await expectNoAcknowledgedWriteLost(ctx, name);
+      },
+    },
+  ],
+};

@@ -1,0 +1,356 @@
+// Runs a drill for real: each step is a change of the drill's stack config and a real `pulumi up`
+// (Automation API, same engine as the CLI), followed by the step's checks, while a writer keeps putting
+// keys and records which ones the cluster acknowledged.
+import { spawn } from "child_process";
+import type { ChildProcessWithoutNullStreams } from "child_process";
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+import * as yaml from "js-yaml";
+import { LocalWorkspace } from "@pulumi/pulumi/automation";
+import { labName, validateConfig } from "../config";
+import type { StackConfig } from "../config";
+import { Etcdctl, labAccess, run } from "./lab";
+import type { RunResult } from "./lab";
+import { renderMarkdown, renderTimeline } from "./report";
+import type { DrillRecord, StepRecord } from "./report";
+import type { WriteRecord } from "./writer";
+
+export const projectRoot = path.resolve(__dirname, "..");
+const project = "real-world-kubernetes";
+
+/** Config changes of a step: a top-level key, or a dotted path into an object (hostStates.core-01). */
+export type ConfigChanges = Record<string, unknown>;
+
+export interface DrillStep {
+  title: string;
+  set: ConfigChanges;
+  /** Checks after the step's `pulumi up`; each returns a line for the report or throws. */
+  check?: (ctx: DrillContext, step: StepRecord) => Promise<void>;
+  /** The step's `pulumi up` is expected to fail (a refused change); the error must match. */
+  expectUpError?: RegExp;
+}
+
+export interface Drill {
+  name: string;
+  title: string;
+  /** Writer cadence; the workshop's recovery writer puts once a second. */
+  writerIntervalMs: number;
+  /** Index of the step after which the writer starts (default: after the first step). */
+  writerStartsAfter?: number;
+  steps: DrillStep[];
+}
+
+export interface DrillContext {
+  config: StackConfig;
+  etcd: Etcdctl;
+  access: string[];
+  outputs: Record<string, unknown>;
+  /** Writes recorded so far. */
+  writes: () => WriteRecord[];
+  /** Records a passed check in the report. */
+  note: (line: string) => void;
+  /** Runs a command on a lab host over SSH as root. */
+  ssh: (host: string, command: string) => Promise<RunResult>;
+  /** Keys the drill expects to lose (acknowledged after a backup that is then restored). */
+  expectLost: (keys: string[]) => void;
+  /** Starts a fresh writer run (e.g. after a restore) and keeps the acknowledged writes so far. */
+  restartWriter: () => Promise<void>;
+}
+
+/** Applies a step's changes to a stack's config map (Pulumi.<stack>.yaml's `config:`). */
+export function applyChanges(
+  config: Record<string, unknown>,
+  changes: ConfigChanges,
+): Record<string, unknown> {
+  const next = structuredClone(config);
+  for (const [key, value] of Object.entries(changes)) {
+    const [top, ...rest] = key.split(".");
+    const full = `${project}:${top ?? key}`;
+    if (rest.length === 0) {
+      if (value === undefined) delete next[full];
+      else next[full] = value;
+      continue;
+    }
+    const obj = (typeof next[full] === "object" && next[full] !== null ? next[full] : {}) as Record<
+      string,
+      unknown
+    >;
+    obj[rest.join(".")] = value;
+    next[full] = obj;
+  }
+  return next;
+}
+
+/** The same changes as the `pulumi config` commands a user would type to walk the drill by hand. */
+export function changeCommands(changes: ConfigChanges): string[] {
+  const out: string[] = [];
+  for (const [key, value] of Object.entries(changes)) {
+    if (value === undefined) out.push(`pulumi config rm ${key}`);
+    else if (Array.isArray(value)) {
+      out.push(`pulumi config rm ${key}`);
+      value.forEach((v, i) => out.push(`pulumi config set --path '${key}[${i}]' ${scalar(v)}`));
+    } else if (key.includes(".")) out.push(`pulumi config set --path ${key} ${scalar(value)}`);
+    else out.push(`pulumi config set ${key} ${scalar(value)}`);
+  }
+  return out;
+}
+
+function scalar(value: unknown): string {
+  return typeof value === "string" ? value : JSON.stringify(value);
+}
+
+/** Reads Pulumi.yaml's defaults merged with a stack config map, validated like the program does. */
+export function effectiveConfig(stack: string, config: Record<string, unknown>): StackConfig {
+  const file = yaml.load(fs.readFileSync(path.join(projectRoot, "Pulumi.yaml"), "utf8")) as {
+    config: Record<string, { default?: unknown }>;
+  };
+  const raw: Record<string, unknown> = {};
+  for (const [key, decl] of Object.entries(file.config)) {
+    raw[key] = `${project}:${key}` in config ? config[`${project}:${key}`] : decl.default;
+  }
+  return validateConfig(raw, { project, stack });
+}
+
+export interface RunOptions {
+  /** Where reports go (default reports/). */
+  reportDir?: string;
+  /** Log of every `pulumi up` (default: <reportDir>/<drill>.log). */
+  log?: (line: string) => void;
+}
+
+export interface DrillResult {
+  record: DrillRecord;
+  reportFile: string;
+}
+
+export async function runDrill(drill: Drill, opts: RunOptions = {}): Promise<DrillResult> {
+  const reportDir = opts.reportDir ?? path.join(projectRoot, "reports");
+  fs.mkdirSync(reportDir, { recursive: true });
+  const logFile = path.join(reportDir, `${drill.name}.log`);
+  fs.writeFileSync(logFile, "");
+  const log = opts.log ?? ((line: string) => fs.appendFileSync(logFile, line));
+  const stackFile = path.join(projectRoot, `Pulumi.${drill.name}.yaml`);
+  const original = fs.readFileSync(stackFile, "utf8");
+  const base = (yaml.load(original) as { config?: Record<string, unknown> } | undefined)?.config ?? {};
+
+  const stack = await LocalWorkspace.createOrSelectStack({ stackName: drill.name, workDir: projectRoot });
+  const record: DrillRecord = {
+    drill: drill.name,
+    title: drill.title,
+    stack: drill.name,
+    machine: `${os.hostname()}: ${os.cpus().length} cores, ${Math.round(os.totalmem() / 2 ** 30)} GiB, ${os.type()} ${os.release()}`,
+    startedAt: Date.now(),
+    steps: [],
+    writes: [],
+    missing: [],
+    expectedLost: [],
+    outcome: "failed",
+  };
+  const writer = new WriterProcess();
+  const lab = labName(drill.name);
+  let current = base;
+  let keyFile: string | undefined;
+  try {
+    // A previous run that died half-way must not leave hosts behind that this run would trip over.
+    await stack.destroy({ onOutput: log, color: "never" });
+    for (const [index, step] of drill.steps.entries()) {
+      current = applyChanges(current, step.set);
+      fs.writeFileSync(stackFile, yaml.dump({ config: current }, { lineWidth: 120 }));
+      const config = effectiveConfig(drill.name, current);
+      const stepRecord: StepRecord = {
+        title: step.title,
+        commands: changeCommands(step.set),
+        upStart: Date.now(),
+        upEnd: 0,
+        checksEnd: 0,
+        changes: {},
+        checks: [],
+      };
+      record.steps.push(stepRecord);
+      log(`\n=== step ${index + 1}: ${step.title}\n`);
+      try {
+        const up = await stack.up({ onOutput: log, color: "never" });
+        stepRecord.changes = up.summary.resourceChanges ?? {};
+        if (step.expectUpError)
+          throw new Error(`step "${step.title}" should have been refused, but pulumi up succeeded`);
+      } catch (e) {
+        if (!step.expectUpError || !step.expectUpError.test(String(e))) throw e;
+        stepRecord.checks.push(
+          `\`pulumi up\` was refused as expected: ${firstMatch(String(e), step.expectUpError)}`,
+        );
+      }
+      stepRecord.upEnd = Date.now();
+      const outputs = Object.fromEntries(
+        Object.entries(await stack.outputs()).map(([k, v]) => [k, v.value as unknown]),
+      );
+      keyFile ??= writeKeyFile(outputs["sshPrivateKey"]);
+      const access = labAccess(config.driver, lab);
+      const endpoints = config.hosts.map((h) => `http://${h.address}:2379`);
+      const ctx: DrillContext = {
+        config,
+        etcd: new Etcdctl(access, endpoints),
+        access,
+        outputs,
+        writes: () => [...record.writes, ...writer.records],
+        note: (line) => stepRecord.checks.push(line),
+        ssh: (host, command) => sshRun(outputs, keyFile!, host, command),
+        expectLost: (keys) => record.expectedLost.push(...keys),
+        restartWriter: async () => {
+          record.writes.push(...(await writer.stop()));
+          writer.start(access, endpoints, `/drill/${drill.name}/${Date.now()}/`, drill.writerIntervalMs);
+        },
+      };
+      if (step.check) await step.check(ctx, stepRecord);
+      stepRecord.checksEnd = Date.now();
+      if (index === (drill.writerStartsAfter ?? 0) && !writer.running) {
+        writer.start(access, endpoints, `/drill/${drill.name}/${Date.now()}/`, drill.writerIntervalMs);
+        // Let the writer get its first acknowledgements before anything breaks.
+        await new Promise((r) => setTimeout(r, 2000));
+      }
+    }
+    record.writes.push(...(await writer.stop()));
+    const final = effectiveConfig(drill.name, current);
+    record.missing = await missingWrites(record, final);
+    if (record.missing.length > 0)
+      throw new Error(`${record.missing.length} acknowledged writes are missing`);
+    record.outcome = "passed";
+  } catch (e) {
+    record.error = e instanceof Error ? e.message.split("\n")[0] : String(e);
+    record.writes.push(...(await writer.stop()));
+    throw Object.assign(e instanceof Error ? e : new Error(String(e)), { record });
+  } finally {
+    const timeline = `${drill.name}.svg`;
+    fs.writeFileSync(path.join(reportDir, timeline), renderTimeline(record));
+    fs.writeFileSync(path.join(reportDir, `${drill.name}.md`), renderMarkdown(record, timeline));
+    fs.writeFileSync(path.join(reportDir, `${drill.name}.json`), JSON.stringify(record, null, 1));
+    try {
+      await stack.destroy({ onOutput: log, color: "never" });
+    } finally {
+      fs.writeFileSync(stackFile, original);
+      if (keyFile) fs.rmSync(path.dirname(keyFile), { recursive: true, force: true });
+    }
+  }
+  return { record, reportFile: path.join(reportDir, `${drill.name}.md`) };
+}
+
+function firstMatch(text: string, re: RegExp): string {
+  return re.exec(text)?.[0] ?? re.source;
+}
+
+/** Acknowledged writes that the cluster no longer has, read with the real etcdctl. */
+async function missingWrites(record: DrillRecord, config: StackConfig): Promise<string[]> {
+  const acked = record.writes.filter((w) => w.ok).map((w) => w.key);
+  if (acked.length === 0) return [];
+  const access = labAccess(config.driver, labName(record.stack));
+  const members = config.etcd.members.map((m) => config.hosts.find((h) => h.name === m)!);
+  const etcd = new Etcdctl(
+    access,
+    members.map((h) => `http://${h.address}:2379`),
+  );
+  const present = await etcd.keys(`/drill/${record.drill}/`);
+  const lost = new Set(record.expectedLost);
+  return acked.filter((k) => !present.has(k) && !lost.has(k));
+}
+
+function writeKeyFile(key: unknown): string | undefined {
+  if (typeof key !== "string" || key === "") return undefined;
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "rwk-drill-"));
+  const file = path.join(dir, "id");
+  fs.writeFileSync(file, key.endsWith("\n") ? key : `${key}\n`, { mode: 0o600 });
+  return file;
+}
+
+/** SSH to a lab host the way the engine does (same key, same endpoint), for checks only. */
+export function sshArgs(outputs: Record<string, unknown>, keyFile: string, host: string): string[] {
+  const hosts = outputs["hosts"] as Record<string, { ssh: { host: string; port: number; user: string } }>;
+  const target = hosts[host]?.ssh;
+  if (!target) throw new Error(`no host ${host} in the stack outputs`);
+  return [
+    "ssh",
+    "-i",
+    keyFile,
+    "-p",
+    String(target.port),
+    "-o",
+    "StrictHostKeyChecking=no",
+    "-o",
+    "UserKnownHostsFile=/dev/null",
+    "-o",
+    "LogLevel=ERROR",
+    "-o",
+    "ConnectTimeout=5",
+    "-o",
+    "BatchMode=yes",
+    `${target.user}@${target.host}`,
+  ];
+}
+
+function sshRun(
+  outputs: Record<string, unknown>,
+  keyFile: string,
+  host: string,
+  command: string,
+): Promise<RunResult> {
+  return run([...sshArgs(outputs, keyFile, host), command], { timeoutMs: 60_000 });
+}
+
+/** The writer, as a child process on the lab network. */
+class WriterProcess {
+  records: WriteRecord[] = [];
+  private child: ChildProcessWithoutNullStreams | undefined;
+  private done: Promise<void> | undefined;
+
+  get running(): boolean {
+    return this.child !== undefined;
+  }
+
+  start(access: string[], endpoints: string[], prefix: string, intervalMs: number): void {
+    this.records = [];
+    const argv = [
+      ...access,
+      process.execPath,
+      "-r",
+      "ts-node/register/transpile-only",
+      path.join(__dirname, "writer.ts"),
+      "--endpoints",
+      endpoints.join(","),
+      "--prefix",
+      prefix,
+      "--interval",
+      String(intervalMs),
+    ];
+    const child = spawn(argv[0]!, argv.slice(1), { cwd: projectRoot, stdio: ["pipe", "pipe", "pipe"] });
+    this.child = child;
+    let buffer = "";
+    child.stdout.on("data", (d: Buffer) => {
+      buffer += d.toString();
+      let nl: number;
+      while ((nl = buffer.indexOf("\n")) >= 0) {
+        const line = buffer.slice(0, nl);
+        buffer = buffer.slice(nl + 1);
+        const parsed = JSON.parse(line) as WriteRecord | { done: true };
+        if ("seq" in parsed) this.records.push(parsed);
+      }
+    });
+    let stderr = "";
+    child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
+    this.done = new Promise((resolve, reject) => {
+      child.on("close", (code) =>
+        code === 0 ? resolve() : reject(new Error(`writer exited ${String(code)}: ${stderr}`)),
+      );
+    });
+  }
+
+  /** Stops the writer after its in-flight writes are answered; returns everything it recorded. */
+  async stop(): Promise<WriteRecord[]> {
+    if (!this.child) return [];
+    // `ip netns exec` passes signals on to the writer, which finishes its in-flight writes.
+    this.child.kill("SIGTERM");
+    await this.done;
+    this.child = undefined;
+    const out = this.records;
+    this.records = [];
+    return out;
+  }
+}

@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# README's test command runs this (through ./rwk test, which sets up first): every quality gate, then the
+# unit tests, then the integration tests that drive the real engine against the real local lab.
+#   test/run-all.sh [--unit-only]
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+gate() {
+  local name=$1 started=$SECONDS
+  shift
+  printf '\n[test] %s\n' "$name" >&2
+  "$@"
+  printf '[test] %s passed in %d s\n' "$name" $((SECONDS - started)) >&2
+}
+
+shell_scripts() { git ls-files -- '*.sh' rwk .ci/run; }
+
+gate "typescript (tsc --noEmit)" npx tsc --noEmit
+gate "eslint" npx eslint --max-warnings 0 .
+gate "prettier" npx prettier --check .
+gate "shellcheck" shellcheck $(shell_scripts)
+gate "go vet + go test: command provider" bash -c 'cd lab/toolchain/command-provider && go vet ./... && go test ./...'
+gate "go vet: bridged providers" bash -c 'cd lab/toolchain/bridged && go vet ./...'
+gate "unit tests (jest)" npx jest --selectProjects unit
+[[ ${1:-} == --unit-only ]] && exit 0
+gate "integration tests (real engine, real lab)" npx jest --selectProjects integration --runInBand
