@@ -23,7 +23,12 @@ describe("validateConfig", () => {
     const c = validateConfig({ hosts, etcdMembers: ["core-01"] }, ctx);
     expect(c.driver).toBe("machines");
     expect(c.lab).toBe("rwk-dev");
-    expect(c.subnet).toEqual({ cidr: "172.17.8.0/24", network: 0xac110800, prefix: 24, gateway: "172.17.8.1" });
+    expect(c.subnet).toEqual({
+      cidr: "172.17.8.0/24",
+      network: 0xac110800,
+      prefix: 24,
+      gateway: "172.17.8.1",
+    });
     expect(c.hosts.map((h) => [h.name, h.state])).toEqual([
       ["core-01", "running"],
       ["core-02", "running"],
@@ -47,12 +52,16 @@ describe("validateConfig", () => {
     [
       "an address outside the subnet",
       { hosts: [{ name: "core-01", address: "10.0.0.5" }] },
-      ["real-world-kubernetes:hosts[0].address: 10.0.0.5 is outside the lab subnet 172.17.8.0/24 (usable: 172.17.8.2 to 172.17.8.254)"],
+      [
+        "real-world-kubernetes:hosts[0].address: 10.0.0.5 is outside the lab subnet 172.17.8.0/24 (usable: 172.17.8.2 to 172.17.8.254)",
+      ],
     ],
     [
       "the switch's own address",
       { hosts: [{ name: "core-01", address: "172.17.8.1" }] },
-      ["real-world-kubernetes:hosts[0].address: 172.17.8.1 is outside the lab subnet 172.17.8.0/24 (usable: 172.17.8.2 to 172.17.8.254)"],
+      [
+        "real-world-kubernetes:hosts[0].address: 172.17.8.1 is outside the lab subnet 172.17.8.0/24 (usable: 172.17.8.2 to 172.17.8.254)",
+      ],
     ],
     [
       "an unknown driver",
@@ -80,7 +89,9 @@ describe("validateConfig", () => {
     [
       "the ssh driver asked to stop a host",
       { driver: "ssh", hosts, hostStates: { "core-02": "stopped" } },
-      ['real-world-kubernetes:hostStates.core-02: the ssh driver cannot power hosts off or destroy them; only "running" is allowed'],
+      [
+        'real-world-kubernetes:hostStates.core-02: the ssh driver cannot power hosts off or destroy them; only "running" is allowed',
+      ],
     ],
     [
       "a bad subnet",
@@ -116,7 +127,9 @@ describe("validateConfig", () => {
   });
 
   it("reads as a message that names the count", () => {
-    expect(() => validateConfig({ driver: "kvm", hosts }, ctx)).toThrow(/invalid stack configuration \(1 problem\):\n {2}- /);
+    expect(() => validateConfig({ driver: "kvm", hosts }, ctx)).toThrow(
+      /invalid stack configuration \(1 problem\):\n {2}- /,
+    );
   });
 });
 

@@ -8,13 +8,19 @@ import { LocalWorkspace } from "@pulumi/pulumi/automation";
 
 const workDir = path.join(__dirname, "smoke");
 const backend = fs.mkdtempSync(path.join(os.tmpdir(), "rwk-smoke-state-"));
-const envVars = { PULUMI_BACKEND_URL: `file://${backend}`, PULUMI_CONFIG_PASSPHRASE: "smoke-test-passphrase" };
+const envVars = {
+  PULUMI_BACKEND_URL: `file://${backend}`,
+  PULUMI_CONFIG_PASSPHRASE: "smoke-test-passphrase",
+};
 
 afterAll(() => fs.rmSync(backend, { recursive: true, force: true }));
 
 describe("the real Pulumi engine, offline", () => {
   it("runs up, an unchanged preview and destroy; the certificate is real X.509 and the key never plain in state", async () => {
-    const stack = await LocalWorkspace.createOrSelectStack({ stackName: `smoke-${process.pid}`, workDir }, { envVars });
+    const stack = await LocalWorkspace.createOrSelectStack(
+      { stackName: `smoke-${process.pid}`, workDir },
+      { envVars },
+    );
     try {
       const up = await stack.up({ color: "never" });
       expect(up.summary.result).toBe("succeeded");
@@ -24,7 +30,9 @@ describe("the real Pulumi engine, offline", () => {
       expect(preview.changeSummary).toEqual({ same: 4 });
 
       const certPem = String((await stack.outputs())["certPem"]?.value);
-      const text = execFileSync("openssl", ["x509", "-noout", "-subject", "-dates", "-ext", "keyUsage"], { input: certPem }).toString();
+      const text = execFileSync("openssl", ["x509", "-noout", "-subject", "-dates", "-ext", "keyUsage"], {
+        input: certPem,
+      }).toString();
       expect(text).toMatch(/subject=CN ?= ?rwk-smoke-[a-z0-9]{8}/);
       expect(text).toMatch(/notAfter=/);
 
@@ -33,7 +41,9 @@ describe("the real Pulumi engine, offline", () => {
       const state = fs.readFileSync(stateFile, "utf8");
       expect(state).toContain("ciphertext");
       expect(/BEGIN (EC |RSA |OPENSSH |)PRIVATE KEY/.test(state)).toBe(false);
-      const grep = spawnSync("grep", ["-rlE", "BEGIN (EC |RSA |OPENSSH |)PRIVATE KEY", backend], { encoding: "utf8" });
+      const grep = spawnSync("grep", ["-rlE", "BEGIN (EC |RSA |OPENSSH |)PRIVATE KEY", backend], {
+        encoding: "utf8",
+      });
       expect({ status: grep.status, files: grep.stdout.trim() }).toEqual({ status: 1, files: "" });
     } finally {
       await stack.destroy({ color: "never" });
@@ -42,7 +52,10 @@ describe("the real Pulumi engine, offline", () => {
   });
 
   it("refuses a config value of the wrong type at preview, naming the key", async () => {
-    const stack = await LocalWorkspace.createOrSelectStack({ stackName: `smoke-bad-${process.pid}`, workDir }, { envVars });
+    const stack = await LocalWorkspace.createOrSelectStack(
+      { stackName: `smoke-bad-${process.pid}`, workDir },
+      { envVars },
+    );
     try {
       await stack.setConfig("validityHours", { value: "twelve" });
       await expect(stack.preview({ color: "never" })).rejects.toThrow(
