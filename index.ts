@@ -13,11 +13,7 @@ export const driver = config.driver;
 export const hosts = Object.fromEntries(
   Object.values(lab.hosts).map((h) => [
     h.hostName,
-    {
-      address: h.address,
-      state: h.state,
-      ssh: h.connection.apply((c) => ({ host: c.host, port: c.port, user: c.user })),
-    },
+    { address: h.address, state: h.state, ssh: h.sshEndpoint },
   ]),
 );
 export const sshPrivateKey = lab.sshPrivateKey;

@@ -77,3 +77,10 @@ export async function expectNoAcknowledgedWriteLost(ctx: DrillContext, drill: st
     throw new Error(`${missing.length} acknowledged writes are missing, first ${missing[0]!.key}`);
   ctx.note(`all ${acked.length} writes acknowledged so far are present`);
 }
+
+/** The step's `pulumi up` output says this (a warning, a member being added or removed...). */
+export function expectOutput(ctx: DrillContext, step: StepRecord, pattern: RegExp, what: string): void {
+  const line = step.output.split("\n").find((l) => pattern.test(l));
+  if (!line) throw new Error(`pulumi up did not show ${what} (${pattern.source})`);
+  ctx.note(`\`pulumi up\` showed ${what}: \`${line.trim()}\``);
+}

@@ -1,11 +1,25 @@
-import { expectMembers, expectNoAcknowledgedWriteLost, expectNoChanges, expectPutGet } from "./checks";
+import {
+  expectMembers,
+  expectNoAcknowledgedWriteLost,
+  expectNoChanges,
+  expectOutput,
+  expectPutGet,
+} from "./checks";
 import type { Drill } from "./runner";
 
 const name = "etcd-scale";
-const membersStep = (members: string[], title: string): Drill["steps"][number] => ({
+const membersStep = (members: string[], title: string, changed?: string): Drill["steps"][number] => ({
   title,
   set: { etcdMembers: members },
-  check: async (ctx) => {
+  check: async (ctx, step) => {
+    if (changed)
+      expectOutput(
+        ctx,
+        step,
+        new RegExp(`rwk:etcd:Member etcd-${changed} (created|deleted)`),
+        `member ${changed}`,
+      );
+    if (members.length === 2) expectOutput(ctx, step, /survives no failure/, "the warning for a pair");
     await expectMembers(ctx, members);
     await expectPutGet(ctx, `${name}-${members.length}`);
     await expectNoAcknowledgedWriteLost(ctx, name);
@@ -24,9 +38,9 @@ export const etcdScale: Drill = {
       set: {},
       check: (ctx, step) => Promise.resolve(expectNoChanges(ctx, step)),
     },
-    membersStep(["core-01", "core-02"], "add core-02: the unsafe pair"),
-    membersStep(["core-01", "core-02", "core-03"], "add core-03"),
-    membersStep(["core-01", "core-02"], "remove core-03"),
-    membersStep(["core-01"], "remove core-02"),
+    membersStep(["core-01", "core-02"], "add core-02: the unsafe pair", "core-02"),
+    membersStep(["core-01", "core-02", "core-03"], "add core-03", "core-03"),
+    membersStep(["core-01", "core-02"], "remove core-03", "core-03"),
+    membersStep(["core-01"], "remove core-02", "core-02"),
   ],
 };

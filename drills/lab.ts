@@ -117,7 +117,8 @@ export class Etcdctl {
     await Promise.all(
       endpoints.map(async (e) => {
         const r = await this.exec(["endpoint", "health"], [e]);
-        out[e] = r.code === 0 && r.stdout.includes("is healthy");
+        // etcdctl 3.4 prints the verdict on stderr.
+        out[e] = r.code === 0 && `${r.stdout}${r.stderr}`.includes("is healthy");
       }),
     );
     return out;

@@ -33,8 +33,22 @@ export const memberFailure: Drill = {
       },
     },
     {
+      title: "try to remove healthy core-02 while core-01 is down: refused",
+      set: { etcdMembers: ["core-01", "core-03"] },
+      expectUpError:
+        /refusing to remove core-02: the 2 remaining voting members would have 1 healthy, below quorum 2/,
+      check: async (ctx) => {
+        const list = await ctx.etcd.memberList();
+        if (list.length !== 3)
+          throw new Error(
+            `the refused removal changed the member list: ${list.map((m) => m.name).join(", ")}`,
+          );
+        ctx.note("etcdctl: still 3 members: the refused change changed nothing");
+      },
+    },
+    {
       title: "bring a fresh core-01 back as a replacement member",
-      set: { "hostStates.core-01": "running" },
+      set: { "hostStates.core-01": "running", etcdMembers: all },
       check: async (ctx, step) => {
         const ids = await expectMembers(ctx, all);
         const newId = ids.get("core-01");

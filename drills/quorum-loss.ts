@@ -24,8 +24,8 @@ export const quorumLoss: Drill = {
       set: { "hostStates.core-02": "stopped", "hostStates.core-03": "stopped" },
       check: async (ctx, step) => {
         lostAt = step.upStart;
+        // Nothing can be read back without quorum either: that data survived is checked once it heals.
         await expectWritesFail(ctx);
-        await expectNoAcknowledgedWriteLost(ctx, name);
       },
     },
     {

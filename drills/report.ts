@@ -10,6 +10,8 @@ export interface StepRecord {
   upEnd: number;
   checksEnd: number;
   changes: Record<string, number>;
+  /** What `pulumi up` printed (kept out of the markdown; the .log file has all of it). */
+  output: string;
   checks: string[];
   /** Extra measured numbers the drill reports for this step (e.g. RPO, RTO). */
   numbers?: Record<string, string>;
@@ -127,6 +129,7 @@ export function renderTimeline(record: DrillRecord, width = 960): string {
 export function renderMarkdown(record: DrillRecord, timelineFile: string): string {
   const stats = writeStats(record.writes);
   const t0 = record.startedAt;
+  const gap = stats.total > 0 ? `${fmt(stats.longestGapMs)} (at +${fmt(stats.longestGapAt - t0)})` : "n/a";
   const lines = [
     `# Drill report: ${record.title}`,
     "",
@@ -138,7 +141,7 @@ export function renderMarkdown(record: DrillRecord, timelineFile: string): strin
     "",
     "| total | acknowledged | failed | longest write gap | acknowledged but missing |",
     "|---|---|---|---|---|",
-    `| ${stats.total} | ${stats.acknowledged} | ${stats.failed} | ${fmt(stats.longestGapMs)} (at +${fmt(stats.longestGapAt - t0)}) | ${record.missing.length} |`,
+    `| ${stats.total} | ${stats.acknowledged} | ${stats.failed} | ${gap} | ${record.missing.length} |`,
     "",
     `![write availability](${timelineFile})`,
     "",

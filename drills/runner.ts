@@ -165,12 +165,19 @@ export async function runDrill(drill: Drill, opts: RunOptions = {}): Promise<Dri
         upEnd: 0,
         checksEnd: 0,
         changes: {},
+        output: "",
         checks: [],
       };
       record.steps.push(stepRecord);
       log(`\n=== step ${index + 1}: ${step.title}\n`);
       try {
-        const up = await stack.up({ onOutput: log, color: "never" });
+        const up = await stack.up({
+          onOutput: (out) => {
+            stepRecord.output += out;
+            log(out);
+          },
+          color: "never",
+        });
         stepRecord.changes = up.summary.resourceChanges ?? {};
         if (step.expectUpError)
           throw new Error(`step "${step.title}" should have been refused, but pulumi up succeeded`);
@@ -217,21 +224,44 @@ export async function runDrill(drill: Drill, opts: RunOptions = {}): Promise<Dri
     record.outcome = "passed";
   } catch (e) {
     record.error = e instanceof Error ? e.message.split("\n")[0] : String(e);
+    // A step that failed half-way ends where the failure was noticed.
+    for (const s of record.steps) {
+      s.upEnd ||= Date.now();
+      s.checksEnd ||= Date.now();
+    }
     record.writes.push(...(await writer.stop()));
     throw Object.assign(e instanceof Error ? e : new Error(String(e)), { record });
   } finally {
     const timeline = `${drill.name}.svg`;
     fs.writeFileSync(path.join(reportDir, timeline), renderTimeline(record));
     fs.writeFileSync(path.join(reportDir, `${drill.name}.md`), renderMarkdown(record, timeline));
-    fs.writeFileSync(path.join(reportDir, `${drill.name}.json`), JSON.stringify(record, null, 1));
+    fs.writeFileSync(
+      path.join(reportDir, `${drill.name}.json`),
+      JSON.stringify({ ...record, steps: record.steps.map((s) => ({ ...s, output: undefined })) }, null, 1),
+    );
     try {
       await stack.destroy({ onOutput: log, color: "never" });
+    } catch (e) {
+      // The lab must not outlive a drill, even one whose destroy failed: tear it down at the driver level.
+      log(`\n=== destroy failed (${String(e).split("\n")[0]}); removing lab ${lab} directly\n`);
+      await removeLab(lab);
     } finally {
+      await stack.workspace.removeStack(drill.name, { force: true });
       fs.writeFileSync(stackFile, original);
       if (keyFile) fs.rmSync(path.dirname(keyFile), { recursive: true, force: true });
     }
   }
   return { record, reportFile: path.join(reportDir, `${drill.name}.md`) };
+}
+
+/** Destroys every host of a local lab and its switch, straight through the driver. */
+export async function removeLab(lab: string): Promise<void> {
+  const script = path.join(projectRoot, "lab", "machines.sh");
+  const list = await run([script, "list", lab]);
+  for (const line of list.stdout.split("\n").filter(Boolean)) {
+    await run([script, "destroy", lab, line.split(" ")[0]!]);
+  }
+  await run([script, "switch-down", lab]);
 }
 
 function firstMatch(text: string, re: RegExp): string {

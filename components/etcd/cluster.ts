@@ -64,6 +64,7 @@ export class Cluster extends pulumi.ComponentResource {
           placement,
           connection: host.connection,
           hostIdentity: host.identity,
+          ...(host.machine ? { hostMachine: host.machine } : {}),
           others: inventory.filter((p) => p.name !== placement.name),
           clusterToken: args.token,
           learner: args.spec.learner,

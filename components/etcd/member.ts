@@ -18,6 +18,8 @@ export interface MemberArgs {
   connection: pulumi.Input<command.types.input.remote.ConnectionArgs>;
   /** The host's identity: when the host is rebuilt, the member is replaced (leave, then join afresh). */
   hostIdentity: pulumi.Input<string>;
+  /** Deleting this resource deletes the host's disk: the member's own clean-up is then skipped. */
+  hostMachine?: pulumi.Resource;
   /**
    * The lab's other hosts: where a joining member looks for the cluster and a leaving one reaches it.
    * The inventory, not the member list, so that members coming and going never touch running members.
@@ -54,6 +56,9 @@ export class Member extends pulumi.ComponentResource {
     const files = memberFiles(m, args.clusterToken, args.script);
     const configHash = hashFiles(files);
     const triggers = [args.hostIdentity];
+    // When the whole host goes (pulumi destroy, or the host leaves the inventory), removing files and
+    // leaving the cluster over SSH would be pointless, and fail if the host is stopped.
+    const deletedWith = args.hostMachine;
 
     const pushed = new command.remote.Command(
       `${name}-files`,
@@ -66,7 +71,7 @@ export class Member extends pulumi.ComponentResource {
       },
       // Old and new files share their paths on the same host: removing the old ones after pushing the
       // new ones (the default replacement order) would delete what was just pushed.
-      { parent: this, deleteBeforeReplace: true },
+      { parent: this, deleteBeforeReplace: true, deletedWith },
     );
 
     const endpoints = args.others.map(clientUrl).join(",");
@@ -88,6 +93,7 @@ export class Member extends pulumi.ComponentResource {
         dependsOn: [pushed, ...(args.previous ? [args.previous.joined] : [])],
         // A rebuilt host takes over the member's name and peer URL: the old member must be gone first.
         deleteBeforeReplace: true,
+        deletedWith,
       },
     );
 
@@ -104,6 +110,7 @@ export class Member extends pulumi.ComponentResource {
         parent: this,
         // Restarts roll: one member at a time, each only once the cluster has quorum again.
         dependsOn: [this.joined, ...(args.previous ? [args.previous.ready] : [])],
+        deletedWith,
       },
     );
 

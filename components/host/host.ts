@@ -28,8 +28,16 @@ export class Host extends pulumi.ComponentResource {
   public readonly state: HostState;
   /** How @pulumi/command reaches the host's sshd. Stable across stop/start and destroy/recreate. */
   public readonly connection: pulumi.Output<command.types.input.remote.ConnectionArgs>;
+  /** Where the host's sshd answers, without the key: for people and checks (`ssh -p <port> root@<host>`). */
+  public readonly sshEndpoint: pulumi.Output<{ host: string; port: number; user: string }>;
   /** The host's machine-id: changes only when the host is rebuilt, so things placed on it can follow. */
   public readonly identity: pulumi.Output<string>;
+  /**
+   * The resource whose deletion takes the host's disk with it (local drivers only). Things placed on the
+   * host are `deletedWith` it: cleaning them up over SSH first would be pointless, and impossible when
+   * the host is stopped.
+   */
+  public readonly machine?: pulumi.Resource;
 
   constructor(name: string, args: HostArgs, opts?: pulumi.ComponentResourceOptions) {
     super("rwk:host:Host", name, {}, opts);
@@ -39,6 +47,7 @@ export class Host extends pulumi.ComponentResource {
     this.state = spec.state;
 
     if (args.driver === "ssh") {
+      this.sshEndpoint = pulumi.output({ host: spec.address, port: spec.sshPort, user: spec.sshUser });
       this.connection = pulumi.output({
         host: spec.address,
         port: spec.sshPort,
@@ -64,6 +73,7 @@ export class Host extends pulumi.ComponentResource {
         },
         { parent: this },
       );
+      this.sshEndpoint = machine.sshPort.apply((port) => ({ host: "127.0.0.1", port, user: "root" }));
       this.connection = pulumi.output({
         host: "127.0.0.1",
         port: machine.sshPort,
@@ -74,6 +84,7 @@ export class Host extends pulumi.ComponentResource {
         perDialTimeout: 5,
       });
       this.identity = machine.machineId;
+      this.machine = machine;
     }
     this.registerOutputs({ connection: this.connection, identity: this.identity });
   }

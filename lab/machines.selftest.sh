@@ -1,0 +1,237 @@
+#!/usr/bin/env bash
+# Exercises lab/image.sh and lab/machines.sh for real (root, netns, nspawn): two labs side by side,
+# every host life event, identity, isolation, and that nothing of either lab is left afterwards.
+# Cleans up on failure too, through machines.sh destroy/switch-down, which kill only what the labs run.
+# Ends with timings and a "N passed, N failed" line.
+set -euo pipefail
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+machines=$here/machines.sh
+state_root=${RWK_STATE:-/var/lib/real-world-kubernetes}/labs
+lab=rwk-selftest
+lab2=rwk-selftest2
+work=$(mktemp -d)
+key=$work/id_ed25519
+passed=0
+timings=()
+
+log() { printf '[selftest] %s\n' "$*" >&2; }
+ok() { passed=$((passed + 1)); printf 'ok %d - %s\n' "$passed" "$*"; }
+fail() {
+  printf 'not ok - %s\n' "$*"
+  exit 1
+}
+# check <description> <command...>: the command must succeed.
+check() {
+  local what=$1
+  shift
+  if "$@"; then ok "$what"; else fail "$what"; fi
+}
+
+now() { printf '%s' "$EPOCHREALTIME"; }
+since() { awk -v a="$1" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.2f", b - a }'; }
+timing() { timings+=("$(printf '%-52s %6s s' "$1" "$2")"); }
+
+# Destroys whatever hosts the two self-test labs have (from this run or an aborted earlier one) and
+# their switches.
+remove_labs() {
+  local l host
+  for l in "$lab" "$lab2"; do
+    while read -r host _; do
+      [[ -n $host ]] && "$machines" destroy "$l" "$host"
+    done < <("$machines" list "$l")
+    "$machines" switch-down "$l"
+  done
+}
+
+finish() {
+  local rc=$?
+  if ((rc != 0)); then
+    log "failed; cleaning up"
+    remove_labs || log "cleanup incomplete"
+  fi
+  rm -rf "$work"
+  if ((${#timings[@]})); then
+    printf '\nTimings:\n'
+    printf '  %s\n' "${timings[@]}"
+  fi
+  printf '%d passed, %d failed\n' "$passed" "$((rc != 0))"
+  exit "$rc"
+}
+
+port_of() { "$machines" info "$1" "$2" | jq -r .sshPort; }
+info_field() { "$machines" info "$1" "$2" | jq -r ".$3"; }
+
+# on <lab> <host> <remote command>: SSH the way the engine does, through the host's 127.0.0.1 forward.
+on() {
+  local l=$1 h=$2
+  shift 2
+  ssh -i "$key" -p "$(port_of "$l" "$h")" -o BatchMode=yes -o ConnectTimeout=5 -o StrictHostKeyChecking=no \
+    -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR root@127.0.0.1 "$@"
+}
+
+status_is() { [[ $("$machines" status "$1" "$2") == "$3" ]]; }
+unreachable() { ! on "$1" "$2" true 2>/dev/null; }
+system_running() { [[ $(on "$1" "$2" systemctl is-system-running) =~ ^(running|degraded)$ ]]; }
+hostname_is() { [[ $(on "$1" "$2" hostname) == "$3" ]]; }
+address_is() { on "$1" "$2" ip -4 -o addr show dev eth0 | grep -q " $3/24 "; }
+pings() { on "$1" "$2" ping -c1 -W2 "$3" >/dev/null; }
+no_ping() { ! on "$1" "$2" ping -c1 -W1 "$3" >/dev/null 2>&1; }
+etcd_inactive() { [[ $(on "$1" "$2" 'systemctl is-active etcd; systemctl is-enabled etcd') == $'inactive\ndisabled' ]]; }
+no_etcd_data() { on "$1" "$2" '! test -e /var/lib/etcd/default'; }
+switch_has_gateway() { "$machines" exec "$1" ip -4 -o addr show dev br0 | grep -q ' 172.17.8.1/24 '; }
+host_key() { on "$1" "$2" cat /etc/ssh/ssh_host_ed25519_key.pub | cut -d' ' -f2; }
+machine_id_inside() { on "$1" "$2" cat /etc/machine-id; }
+
+# Each host boots in the background, as a Pulumi update creates them; each create's wall time is its
+# boot-to-SSH time.
+create_hosts() {
+  local l=$1 n pids=() t0
+  shift
+  t0=$(now)
+  for n in "$@"; do
+    (
+      t=$(now)
+      "$machines" create "$l" "core-0$n" "172.17.8.10$n" "$key.pub"
+      since "$t" >"$work/boot-$l-$n"
+    ) &
+    pids+=($!)
+  done
+  for n in "${pids[@]}"; do wait "$n" || fail "create in lab $l"; done
+  for n in "$@"; do timing "boot to SSH, $l/core-0$n (parallel)" "$(<"$work/boot-$l-$n")"; done
+  timing "create to all SSH-ready, $# host(s) of $l" "$(since "$t0")"
+}
+
+# True if no netns, mount, process, cgroup, nspawn runtime dir or state of the lab is left.
+nothing_left() {
+  local l=$1 left=()
+  ip netns list | grep -q "^$l-" && left+=(netns)
+  findmnt -rn -o SOURCE | grep -q "^rwk-$l-" && left+=(mounts)
+  pgrep -f -- "--machine=$l-|ip netns exec $l-sw" >/dev/null && left+=(processes)
+  [[ -n $(find /sys/fs/cgroup -type d -name "$l" 2>/dev/null) ]] && left+=(cgroups)
+  compgen -G "/run/systemd/nspawn/propagate/$l-*" >/dev/null && left+=("nspawn propagation dirs")
+  [[ -e $state_root/$l ]] && left+=(state)
+  ((${#left[@]} == 0)) || { log "left of $l: ${left[*]}"; return 1; }
+}
+
+refused() { ! "$@" 2>/dev/null; }
+
+main() {
+  ((EUID == 0)) || { echo "run as root" >&2; exit 1; }
+  # A second run would start by destroying this run's labs as leftovers.
+  mkdir -p "$state_root"
+  exec {run_lock}>"$state_root/.selftest.lock"
+  flock -n "$run_lock" || { echo "another self-test is running" >&2; exit 1; }
+  trap finish EXIT
+  # bash 5.2 may report a parse error in this trap when the signal lands while it parses a command
+  # substitution; it exits (status 2) and runs finish all the same.
+  trap 'exit 130' INT TERM
+
+  local t
+  t=$(now)
+  "$here/image.sh" >&2
+  timing "image ready (build or reuse)" "$(since "$t")"
+  t=$(now)
+  "$here/image.sh" --print >/dev/null
+  timing "image reuse" "$(since "$t")"
+
+  log "removing leftovers of an earlier run, if any"
+  remove_labs
+  ssh-keygen -q -t ed25519 -N '' -C rwk-selftest -f "$key"
+
+  "$machines" switch-up "$lab"
+  "$machines" switch-up "$lab2"
+  create_hosts "$lab" 1 2 3
+
+  local h n other
+  for n in 1 2 3; do
+    h=core-0$n
+    check "$h is running" status_is "$lab" "$h" running
+    check "$h runs systemd (running or degraded)" system_running "$lab" "$h"
+    check "$h has hostname $h" hostname_is "$lab" "$h" "$h"
+    check "$h has address 172.17.8.10$n on eth0" address_is "$lab" "$h" "172.17.8.10$n"
+    check "$h: etcd is inactive and disabled" etcd_inactive "$lab" "$h"
+    check "$h: /var/lib/etcd/default is absent" no_etcd_data "$lab" "$h"
+    check "$h: info matches /etc/machine-id" \
+      test "$(info_field "$lab" "$h" machineId)" == "$(machine_id_inside "$lab" "$h")"
+    for other in 1 2 3; do
+      ((other == n)) || check "$h pings core-0$other" pings "$lab" "$h" "172.17.8.10$other"
+    done
+  done
+  check "three different machine-ids" test "$(for n in 1 2 3; do info_field "$lab" "core-0$n" machineId; done | sort -u | wc -l)" == 3
+  check "exec runs in the switch netns" switch_has_gateway "$lab"
+  check "list shows three running hosts" test "$("$machines" list "$lab")" == $'core-01 running\ncore-02 running\ncore-03 running'
+
+  t=$(now)
+  "$machines" status "$lab" core-01 >/dev/null
+  local status_time
+  status_time=$(since "$t")
+  timing "status" "$status_time"
+  check "status takes under 100 ms" awk -v t="$status_time" 'BEGIN { exit !(t < 0.1) }'
+
+  # A second lab with the same host name and address, running at the same time.
+  create_hosts "$lab2" 1
+  check "$lab2/core-01 is reachable" hostname_is "$lab2" core-01 core-01
+  check "$lab2/core-01 has address 172.17.8.101" address_is "$lab2" core-01 172.17.8.101
+  check "$lab2/core-01 has its own forward port" test "$(port_of "$lab2" core-01)" != "$(port_of "$lab" core-01)"
+  check "$lab2/core-01 has its own machine-id" \
+    test "$(info_field "$lab2" core-01 machineId)" != "$(info_field "$lab" core-01 machineId)"
+  check "$lab2 cannot reach $lab's core-02" no_ping "$lab2" core-01 172.17.8.102
+  check "$lab/core-01 still pings core-02" pings "$lab" core-01 172.17.8.102
+
+  local id2 key2
+  id2=$(info_field "$lab" core-02 machineId)
+  key2=$(host_key "$lab" core-02)
+
+  t=$(now)
+  "$machines" stop "$lab" core-02
+  timing "graceful stop" "$(since "$t")"
+  check "core-02 is stopped" status_is "$lab" core-02 stopped
+  check "core-02 is unreachable over SSH" unreachable "$lab" core-02
+  check "core-01 no longer pings core-02" no_ping "$lab" core-01 172.17.8.102
+  check "core-01 still pings core-03" pings "$lab" core-01 172.17.8.103
+  check "core-03 still runs systemd" system_running "$lab" core-03
+
+  t=$(now)
+  "$machines" start "$lab" core-02
+  timing "start of a stopped host to SSH" "$(since "$t")"
+  check "core-02 is running again" status_is "$lab" core-02 running
+  check "core-02 kept its machine-id" test "$(machine_id_inside "$lab" core-02)" == "$id2"
+  check "core-02 kept its host key" test "$(host_key "$lab" core-02)" == "$key2"
+  check "core-02 pings core-01" pings "$lab" core-02 172.17.8.101
+
+  "$machines" kill "$lab" core-03
+  check "core-03 is stopped after kill" status_is "$lab" core-03 stopped
+  check "core-03 is unreachable after kill" unreachable "$lab" core-03
+  "$machines" start "$lab" core-03
+  check "core-03 boots again after kill" system_running "$lab" core-03
+
+  "$machines" cut "$lab" core-03
+  check "cut: core-01 cannot ping core-03" no_ping "$lab" core-01 172.17.8.103
+  check "cut: core-03 is unreachable over SSH" unreachable "$lab" core-03
+  check "cut: core-03 is still running" status_is "$lab" core-03 running
+  "$machines" heal "$lab" core-03
+  check "heal: core-01 pings core-03" pings "$lab" core-01 172.17.8.103
+
+  "$machines" destroy "$lab" core-02
+  check "core-02 is absent after destroy" status_is "$lab" core-02 absent
+  check "info of an absent host says so" test "$(info_field "$lab" core-02 status)" == absent
+  t=$(now)
+  "$machines" create "$lab" core-02 172.17.8.102 "$key.pub"
+  timing "recreate core-02 to SSH" "$(since "$t")"
+  check "recreated core-02 has a new machine-id" test "$(machine_id_inside "$lab" core-02)" != "$id2"
+  check "recreated core-02 has a new host key" test "$(host_key "$lab" core-02)" != "$key2"
+  check "recreated core-02 pings core-03" pings "$lab" core-02 172.17.8.103
+
+  check "switch-down is refused while hosts exist" refused "$machines" switch-down "$lab"
+  check "a second host on a used address is refused" refused "$machines" create "$lab" core-09 172.17.8.101 "$key.pub"
+  check "the refused create left no host" status_is "$lab" core-09 absent
+
+  t=$(now)
+  remove_labs
+  timing "destroy all hosts and switches of both labs" "$(since "$t")"
+  check "nothing of $lab is left" nothing_left "$lab"
+  check "nothing of $lab2 is left" nothing_left "$lab2"
+}
+
+main "$@"
