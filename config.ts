@@ -107,7 +107,9 @@ export function validateConfig(raw: RawConfig, ctx: { project: string; stack: st
   const driver = oneOf(raw.driver ?? "machines", drivers, key("driver"), problems) ?? "machines";
   const subnet = parseSubnet(raw.subnet ?? "172.17.8.0/24", key("subnet"), problems);
   if (subnet && driver === "machines" && subnet.prefix !== 24) {
-    problems.push(`${key("subnet")}: the machines driver builds one /24 switch; use a /24 such as 172.17.8.0/24`);
+    problems.push(
+      `${key("subnet")}: the machines driver builds one /24 switch; use a /24 such as 172.17.8.0/24`,
+    );
   }
   const hosts = parseHosts(raw.hosts, raw.hostStates ?? {}, subnet, driver, key, problems);
   const vagrant = parseVagrant(raw.vagrant ?? {}, key("vagrant"), problems);
