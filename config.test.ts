@@ -102,7 +102,7 @@ describe("validateConfig", () => {
       "a mistyped vagrant block",
       { hosts, vagrant: { box: "a b", provider: "hyperv", memory: 64, cpu: 2 } },
       [
-        "real-world-kubernetes:vagrant: unknown key(s) cpu; allowed: box, provider, memory, cpus",
+        "real-world-kubernetes:vagrant: unknown key(s) cpu; allowed: box, provider, memory, cpus, libvirtDriver",
         'real-world-kubernetes:vagrant.box: "a b" is not a box name like "owner/name"',
         'real-world-kubernetes:vagrant.provider: "hyperv" is not one of libvirt, virtualbox',
         "real-world-kubernetes:vagrant.memory: 64 must be an integer number of MiB from 256 to 16384",

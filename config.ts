@@ -11,6 +11,9 @@ export type HostState = (typeof hostStates)[number];
 export const vagrantProviders = ["libvirt", "virtualbox"] as const;
 export type VagrantProvider = (typeof vagrantProviders)[number];
 
+export const libvirtDrivers = ["qemu", "kvm"] as const;
+export type LibvirtDriver = (typeof libvirtDrivers)[number];
+
 export interface Subnet {
   cidr: string;
   /** Network address as a 32-bit number. */
@@ -34,6 +37,8 @@ export interface VagrantSpec {
   provider: VagrantProvider;
   memory: number;
   cpus: number;
+  /** libvirt's domain type: kvm where hardware virtualization works, qemu (software emulation) elsewhere. */
+  libvirtDriver: LibvirtDriver;
 }
 
 export interface EtcdSpec {
@@ -279,14 +284,21 @@ function parseHosts(
 }
 
 function parseVagrant(value: unknown, name: string, problems: string[]): VagrantSpec {
-  const defaults: VagrantSpec = { box: "rwk/bookworm", provider: "libvirt", memory: 512, cpus: 1 };
+  const defaults: VagrantSpec = {
+    box: "rwk/bookworm",
+    provider: "libvirt",
+    memory: 512,
+    cpus: 1,
+    libvirtDriver: "qemu",
+  };
+  const allowed = ["box", "provider", "memory", "cpus", "libvirtDriver"];
   if (!isRecord(value)) {
-    problems.push(`${name}: must be an object { box, provider, memory, cpus }`);
+    problems.push(`${name}: must be an object { ${allowed.join(", ")} }`);
     return defaults;
   }
-  const unknownKeys = Object.keys(value).filter((k) => !["box", "provider", "memory", "cpus"].includes(k));
+  const unknownKeys = Object.keys(value).filter((k) => !allowed.includes(k));
   if (unknownKeys.length > 0) {
-    problems.push(`${name}: unknown key(s) ${unknownKeys.join(", ")}; allowed: box, provider, memory, cpus`);
+    problems.push(`${name}: unknown key(s) ${unknownKeys.join(", ")}; allowed: ${allowed.join(", ")}`);
   }
   const box = value["box"] ?? defaults.box;
   if (typeof box !== "string" || !vagrantBoxPattern.test(box)) {
@@ -308,11 +320,18 @@ function parseVagrant(value: unknown, name: string, problems: string[]): Vagrant
   if (!Number.isInteger(cpus) || (cpus as number) < 1 || (cpus as number) > 16) {
     problems.push(`${name}.cpus: ${JSON.stringify(cpus)} must be an integer from 1 to 16`);
   }
+  const libvirtDriver = oneOf(
+    value["libvirtDriver"] ?? defaults.libvirtDriver,
+    libvirtDrivers,
+    `${name}.libvirtDriver`,
+    problems,
+  );
   return {
     box: typeof box === "string" ? box : defaults.box,
     provider: provider ?? defaults.provider,
     memory: Number(memory),
     cpus: Number(cpus),
+    libvirtDriver: libvirtDriver ?? defaults.libvirtDriver,
   };
 }
 

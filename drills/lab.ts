@@ -3,18 +3,12 @@ import { spawn } from "child_process";
 import type { Driver } from "../config";
 
 /**
- * The command prefix that puts a workstation command on the lab network. The local lab's addresses
- * exist only inside its switch namespace; your own (ssh driver) hosts are reachable directly.
+ * The command prefix that puts a workstation command on the lab network. The local drivers' addresses
+ * exist only inside the lab's switch namespace (for vagrant, where libvirt's network lives); your own
+ * (ssh driver) hosts are reachable directly.
  */
 export function labAccess(driver: Driver, lab: string): string[] {
-  switch (driver) {
-    case "machines":
-      return ["ip", "netns", "exec", `${lab}-sw`];
-    case "vagrant":
-      return ["ip", "netns", "exec", `${lab}-vagrant`];
-    case "ssh":
-      return [];
-  }
+  return driver === "ssh" ? [] : ["ip", "netns", "exec", `${lab}-sw`];
 }
 
 export interface RunResult {

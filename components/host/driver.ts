@@ -1,12 +1,16 @@
 // Calls into the lab driver scripts. Used from dynamic providers, which the engine serializes into the
 // state and runs later, so these functions require their modules themselves and capture nothing.
 
-/** Runs a driver script (path relative to the project root) and resolves with its trimmed stdout. */
-export function runDriver(script: string, args: string[]): Promise<string> {
+/**
+ * Runs a driver script (path relative to the project root) and resolves with its trimmed stdout.
+ * `driverConfig` reaches the script as RWK_DRIVER_CONFIG (the vagrant driver's Vagrantfile).
+ */
+export function runDriver(script: string, args: string[], driverConfig = ""): Promise<string> {
   const { execFile } = require("child_process") as typeof import("child_process");
   const path = require("path") as typeof import("path");
   return new Promise((resolve, reject) => {
-    execFile(path.resolve(script), args, { maxBuffer: 1 << 20 }, (err, stdout, stderr) => {
+    const env = { ...process.env, RWK_DRIVER_CONFIG: driverConfig };
+    execFile(path.resolve(script), args, { maxBuffer: 1 << 20, env }, (err, stdout, stderr) => {
       if (err)
         reject(new Error(`${script} ${args.slice(0, 3).join(" ")} failed: ${stderr.trim() || err.message}`));
       else resolve(stdout.trim());

@@ -19,6 +19,8 @@ export interface HostArgs {
   /** The stack's SSH key: its public half is authorized on the host, its private half logs in. */
   publicKeyOpenssh: pulumi.Input<string>;
   privateKeyOpenssh: pulumi.Input<string>;
+  /** Driver-specific configuration text (the vagrant driver's Vagrantfile). */
+  driverConfig?: string;
 }
 
 /** One of the workshop's hosts (core-01..03): a real system with systemd and sshd. */
@@ -70,6 +72,7 @@ export class Host extends pulumi.ComponentResource {
           address: spec.address,
           publicKey: args.publicKeyOpenssh,
           state: spec.state,
+          ...(args.driverConfig ? { driverConfig: args.driverConfig } : {}),
         },
         { parent: this },
       );

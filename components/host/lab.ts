@@ -3,6 +3,7 @@ import * as tls from "@pulumi/tls";
 import type { StackConfig } from "../../config";
 import { driverScripts, Host } from "./host";
 import { Switch } from "./switch";
+import { renderVagrantfile } from "./vagrantfile";
 
 export interface LabArgs {
   config: StackConfig;
@@ -21,13 +22,23 @@ export class Lab extends pulumi.ComponentResource {
     const key = new tls.PrivateKey(`${name}-ssh-key`, { algorithm: "ED25519" }, { parent: this });
     this.sshPrivateKey = pulumi.secret(key.privateKeyOpenssh);
 
+    // The local drivers give the lab a network of its own; your own hosts (ssh) already have one.
     const lanSwitch =
-      config.driver === "machines"
-        ? new Switch(
+      config.driver === "ssh"
+        ? undefined
+        : new Switch(
             `${name}-switch`,
-            { script: driverScripts.machines, lab: config.lab, subnet: config.subnet.cidr },
+            { script: driverScripts[config.driver], lab: config.lab, subnet: config.subnet.cidr },
             { parent: this },
-          )
+          );
+    const driverConfig =
+      config.driver === "vagrant"
+        ? renderVagrantfile({
+            lab: config.lab,
+            subnet: config.subnet,
+            hosts: config.hosts,
+            vagrant: config.vagrant,
+          })
         : undefined;
 
     for (const spec of config.hosts) {
@@ -39,6 +50,7 @@ export class Lab extends pulumi.ComponentResource {
           lab: config.lab,
           publicKeyOpenssh: key.publicKeyOpenssh,
           privateKeyOpenssh: this.sshPrivateKey,
+          ...(driverConfig ? { driverConfig } : {}),
         },
         // Hosts are plugged into the switch: it comes first and goes last.
         { parent: this, dependsOn: lanSwitch ? [lanSwitch] : [] },

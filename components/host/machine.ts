@@ -14,6 +14,8 @@ export interface MachineArgs {
   /** OpenSSH public key authorized for root on the machine. */
   publicKey: pulumi.Input<string>;
   state: pulumi.Input<HostState>;
+  /** Driver-specific configuration text, given to the driver as RWK_DRIVER_CONFIG (vagrant: the Vagrantfile). */
+  driverConfig?: pulumi.Input<string>;
 }
 
 /** What the driver reports; `status` is what the machine *is*, `state` what was asked. */
@@ -24,6 +26,7 @@ export interface MachineState {
   address: string;
   publicKey: string;
   state: HostState;
+  driverConfig?: string;
   status: HostState;
   sshPort: number;
   machineId: string;
@@ -70,7 +73,12 @@ const provider: pulumi.dynamic.ResourceProvider = {
 
   diff(_id: string, olds: MachineState, news: MachineState) {
     const replaces = replaceKeys.filter((k) => olds[k] !== news[k]);
-    const changes = replaces.length > 0 || olds.status !== news.state || olds.publicKey !== news.publicKey;
+    const changes =
+      replaces.length > 0 ||
+      olds.status !== news.state ||
+      olds.publicKey !== news.publicKey ||
+      // Takes effect at the machine's next create or start; recorded now so the state says what it runs.
+      (olds.driverConfig ?? "") !== (news.driverConfig ?? "");
     return Promise.resolve({ changes, replaces: [...replaces], deleteBeforeReplace: true });
   },
 
@@ -104,12 +112,12 @@ async function converge(olds: MachineState, news: MachineState): Promise<Machine
         ...(sshPort > 0 ? [String(sshPort)] : []),
       ];
       try {
-        await runDriver(news.script, args);
+        await runDriver(news.script, args, news.driverConfig);
       } finally {
         keyFile.remove();
       }
     } else {
-      await runDriver(news.script, [step, news.lab, news.host]);
+      await runDriver(news.script, [step, news.lab, news.host], news.driverConfig);
     }
     if (step !== "destroy") {
       const info = JSON.parse(await runDriver(news.script, ["info", news.lab, news.host])) as {
