@@ -34,7 +34,13 @@ describe("validateConfig", () => {
       ["core-02", "running"],
       ["core-03", "running"],
     ]);
-    expect(c.etcd).toEqual({ members: ["core-01"], learner: true });
+    expect(c.etcd).toEqual({ members: ["core-01"], learner: true, tls: "on" });
+    expect(c.pki).toMatchObject({
+      keyAlgorithm: "ECDSA",
+      ecdsaCurve: "P256",
+      earlyRenewalHours: 720,
+      rotation: 0,
+    });
   });
 
   it("applies host states and accepts string booleans from the CLI", () => {

@@ -41,10 +41,36 @@ export interface VagrantSpec {
   libvirtDriver: LibvirtDriver;
 }
 
+export const etcdTlsModes = ["off", "staged", "on"] as const;
+/**
+ * off: plaintext (the workshop's start); staged: certificates pushed and peers able to dial TLS, still
+ * plaintext listeners (the first rolling step of securing a running cluster); on: mutual TLS on clients
+ * and peers, no plaintext listener but metrics on localhost.
+ */
+export type EtcdTlsMode = (typeof etcdTlsModes)[number];
+
 export interface EtcdSpec {
   /** Hosts running a member, in the order they joined. */
   members: string[];
   learner: boolean;
+  tls: EtcdTlsMode;
+}
+
+export const keyAlgorithms = ["ECDSA", "RSA"] as const;
+export const ecdsaCurves = ["P256", "P384"] as const;
+export const rsaBitSizes = [2048, 3072, 4096] as const;
+
+export interface PkiSpec {
+  keyAlgorithm: (typeof keyAlgorithms)[number];
+  ecdsaCurve: (typeof ecdsaCurves)[number];
+  rsaBits: (typeof rsaBitSizes)[number];
+  /** Validity of leaf certificates, and of the CA. */
+  validityHours: number;
+  caValidityHours: number;
+  /** `pulumi up` reissues a certificate this long before it expires. */
+  earlyRenewalHours: number;
+  /** Raise to have every leaf certificate signed again (the cert-rotation drill). */
+  rotation: number;
 }
 
 export interface StackConfig {
@@ -57,6 +83,7 @@ export interface StackConfig {
   hosts: HostSpec[];
   vagrant: VagrantSpec;
   etcd: EtcdSpec;
+  pki: PkiSpec;
 }
 
 /** Every problem found in the configuration, reported at once. */
@@ -71,9 +98,18 @@ export class ConfigError extends Error {
 }
 
 /** Raw values as the engine hands them over (defaults from Pulumi.yaml already applied). */
-export type RawConfig = Partial<
-  Record<"driver" | "subnet" | "hosts" | "hostStates" | "vagrant" | "etcdMembers" | "etcdLearner", unknown>
->;
+export const configKeys = [
+  "driver",
+  "subnet",
+  "hosts",
+  "hostStates",
+  "vagrant",
+  "etcdMembers",
+  "etcdLearner",
+  "etcdTls",
+  "pki",
+] as const;
+export type RawConfig = Partial<Record<(typeof configKeys)[number], unknown>>;
 
 const hostNamePattern = /^[a-z0-9]([a-z0-9-]{0,14}[a-z0-9])?$/;
 const vagrantBoxPattern = /^[A-Za-z0-9._-]+(\/[A-Za-z0-9._-]+)?$/;
@@ -82,15 +118,7 @@ const vagrantBoxPattern = /^[A-Za-z0-9._-]+(\/[A-Za-z0-9._-]+)?$/;
 export function loadConfig(): StackConfig {
   const config = new pulumi.Config();
   const raw: RawConfig = {};
-  for (const key of [
-    "driver",
-    "subnet",
-    "hosts",
-    "hostStates",
-    "vagrant",
-    "etcdMembers",
-    "etcdLearner",
-  ] as const) {
+  for (const key of configKeys) {
     const text = config.get(key);
     raw[key] = text === undefined ? undefined : parseValue(text);
   }
@@ -118,11 +146,19 @@ export function validateConfig(raw: RawConfig, ctx: { project: string; stack: st
   }
   const hosts = parseHosts(raw.hosts, raw.hostStates ?? {}, subnet, driver, key, problems);
   const vagrant = parseVagrant(raw.vagrant ?? {}, key("vagrant"), problems);
-  const etcd = parseEtcd(raw.etcdMembers ?? [], raw.etcdLearner ?? true, hosts, key, problems);
+  const etcd = parseEtcd(
+    raw.etcdMembers ?? [],
+    raw.etcdLearner ?? true,
+    raw.etcdTls ?? "on",
+    hosts,
+    key,
+    problems,
+  );
+  const pki = parsePki(raw.pki ?? {}, key("pki"), problems);
   const lab = labName(ctx.stack);
 
   if (problems.length > 0) throw new ConfigError(problems);
-  return { project: ctx.project, stack: ctx.stack, lab, driver, subnet: subnet!, hosts, vagrant, etcd };
+  return { project: ctx.project, stack: ctx.stack, lab, driver, subnet: subnet!, hosts, vagrant, etcd, pki };
 }
 
 /**
@@ -338,6 +374,7 @@ function parseVagrant(value: unknown, name: string, problems: string[]): Vagrant
 function parseEtcd(
   membersValue: unknown,
   learnerValue: unknown,
+  tlsValue: unknown,
   hosts: HostSpec[],
   key: (k: string) => string,
   problems: string[],
@@ -363,5 +400,74 @@ function parseEtcd(
   if (typeof learner !== "boolean") {
     problems.push(`${key("etcdLearner")}: ${JSON.stringify(learnerValue)} must be true or false`);
   }
-  return { members, learner: learner === true };
+  const tls = oneOf(tlsValue, etcdTlsModes, key("etcdTls"), problems) ?? "on";
+  return { members, learner: learner === true, tls };
+}
+
+function parsePki(value: unknown, name: string, problems: string[]): PkiSpec {
+  const defaults: PkiSpec = {
+    keyAlgorithm: "ECDSA",
+    ecdsaCurve: "P256",
+    rsaBits: 2048,
+    validityHours: 8760,
+    caValidityHours: 87600,
+    earlyRenewalHours: 720,
+    rotation: 0,
+  };
+  const allowed = Object.keys(defaults);
+  if (!isRecord(value)) {
+    problems.push(`${name}: must be an object { ${allowed.join(", ")} }`);
+    return defaults;
+  }
+  const unknownKeys = Object.keys(value).filter((k) => !allowed.includes(k));
+  if (unknownKeys.length > 0) {
+    problems.push(`${name}: unknown key(s) ${unknownKeys.join(", ")}; allowed: ${allowed.join(", ")}`);
+  }
+  const keyAlgorithm = oneOf(
+    value["keyAlgorithm"] ?? defaults.keyAlgorithm,
+    keyAlgorithms,
+    `${name}.keyAlgorithm`,
+    problems,
+  );
+  const ecdsaCurve = oneOf(
+    value["ecdsaCurve"] ?? defaults.ecdsaCurve,
+    ecdsaCurves,
+    `${name}.ecdsaCurve`,
+    problems,
+  );
+  const rsaBits = value["rsaBits"] ?? defaults.rsaBits;
+  if (!(rsaBitSizes as readonly unknown[]).includes(rsaBits)) {
+    problems.push(`${name}.rsaBits: ${JSON.stringify(rsaBits)} is not one of ${rsaBitSizes.join(", ")}`);
+  }
+  const int = (k: keyof PkiSpec, min: number, max: number): number => {
+    const v = value[k] ?? defaults[k];
+    if (!Number.isInteger(v) || (v as number) < min || (v as number) > max) {
+      problems.push(`${name}.${k}: ${JSON.stringify(v)} must be an integer from ${min} to ${max}`);
+      return defaults[k] as number;
+    }
+    return v as number;
+  };
+  const validityHours = int("validityHours", 1, 876000);
+  const caValidityHours = int("caValidityHours", 1, 876000);
+  const earlyRenewalHours = int("earlyRenewalHours", 0, 876000);
+  const rotation = int("rotation", 0, 1000000);
+  if (earlyRenewalHours >= validityHours) {
+    problems.push(
+      `${name}.earlyRenewalHours: ${earlyRenewalHours} must be less than validityHours (${validityHours}), or every up would renew`,
+    );
+  }
+  if (validityHours > caValidityHours) {
+    problems.push(
+      `${name}.validityHours: ${validityHours} exceeds the CA's caValidityHours (${caValidityHours})`,
+    );
+  }
+  return {
+    keyAlgorithm: keyAlgorithm ?? defaults.keyAlgorithm,
+    ecdsaCurve: ecdsaCurve ?? defaults.ecdsaCurve,
+    rsaBits: rsaBits as PkiSpec["rsaBits"],
+    validityHours,
+    caValidityHours,
+    earlyRenewalHours,
+    rotation,
+  };
 }

@@ -16,7 +16,7 @@ const membersStep = (members: string[], title: string, changed?: string): Drill[
       expectOutput(
         ctx,
         step,
-        new RegExp(`rwk:etcd:Member etcd-${changed} (created|deleted)`),
+        new RegExp(`rwk:etcd:Member etcd-${changed} (creat|delet)e?`),
         `member ${changed}`,
       );
     if (members.length === 2) expectOutput(ctx, step, /survives no failure/, "the warning for a pair");

@@ -44,6 +44,8 @@ export interface Drill {
 export interface DrillContext {
   config: StackConfig;
   etcd: Etcdctl;
+  /** etcdctl's --cacert/--cert/--key for the operator's client certificate (empty while TLS is off). */
+  tlsArgs: string[];
   access: string[];
   outputs: Record<string, unknown>;
   /** Writes recorded so far. */
@@ -149,6 +151,8 @@ export async function runDrill(drill: Drill, opts: RunOptions = {}): Promise<Dri
   };
   const writer = new WriterProcess();
   const lab = labName(drill.name);
+  // The operator's client certificate, once the stack has one; the writer picks it up when it appears.
+  const tlsDir = fs.mkdtempSync(path.join(os.tmpdir(), "rwk-drill-tls-"));
   let current = base;
   let keyFile: string | undefined;
   try {
@@ -192,11 +196,15 @@ export async function runDrill(drill: Drill, opts: RunOptions = {}): Promise<Dri
         Object.entries(await stack.outputs()).map(([k, v]) => [k, v.value as unknown]),
       );
       keyFile ??= writeKeyFile(outputs["sshPrivateKey"]);
+      const tlsArgs = writeClientCertificate(outputs, tlsDir);
       const access = labAccess(config.driver, lab);
-      const endpoints = config.hosts.map((h) => `http://${h.address}:2379`);
+      const scheme = config.etcd.tls === "on" ? "https" : "http";
+      const endpoints = config.hosts.map((h) => `${scheme}://${h.address}:2379`);
+      const addresses = config.hosts.map((h) => h.address);
       const ctx: DrillContext = {
         config,
-        etcd: new Etcdctl(access, endpoints),
+        etcd: new Etcdctl(access, endpoints, scheme === "https" ? tlsArgs : []),
+        tlsArgs,
         access,
         outputs,
         writes: () => [...record.writes, ...writer.records],
@@ -205,20 +213,32 @@ export async function runDrill(drill: Drill, opts: RunOptions = {}): Promise<Dri
         expectLost: (keys) => record.expectedLost.push(...keys),
         restartWriter: async () => {
           record.writes.push(...(await writer.stop()));
-          writer.start(access, endpoints, `/drill/${drill.name}/${Date.now()}/`, drill.writerIntervalMs);
+          writer.start(
+            access,
+            addresses,
+            tlsDir,
+            `/drill/${drill.name}/${Date.now()}/`,
+            drill.writerIntervalMs,
+          );
         },
       };
       if (step.check) await step.check(ctx, stepRecord);
       stepRecord.checksEnd = Date.now();
       if (index === (drill.writerStartsAfter ?? 0) && !writer.running) {
-        writer.start(access, endpoints, `/drill/${drill.name}/${Date.now()}/`, drill.writerIntervalMs);
+        writer.start(
+          access,
+          addresses,
+          tlsDir,
+          `/drill/${drill.name}/${Date.now()}/`,
+          drill.writerIntervalMs,
+        );
         // Let the writer get its first acknowledgements before anything breaks.
         await new Promise((r) => setTimeout(r, 2000));
       }
     }
     record.writes.push(...(await writer.stop()));
     const final = effectiveConfig(drill.name, current);
-    record.missing = await missingWrites(record, final);
+    record.missing = await missingWrites(record, final, tlsDir);
     if (record.missing.length > 0)
       throw new Error(`${record.missing.length} acknowledged writes are missing`);
     record.outcome = "passed";
@@ -249,6 +269,7 @@ export async function runDrill(drill: Drill, opts: RunOptions = {}): Promise<Dri
       await stack.workspace.removeStack(drill.name, { force: true });
       fs.writeFileSync(stackFile, original);
       if (keyFile) fs.rmSync(path.dirname(keyFile), { recursive: true, force: true });
+      fs.rmSync(tlsDir, { recursive: true, force: true });
     }
   }
   return { record, reportFile: path.join(reportDir, `${drill.name}.md`) };
@@ -269,18 +290,35 @@ function firstMatch(text: string, re: RegExp): string {
 }
 
 /** Acknowledged writes that the cluster no longer has, read with the real etcdctl. */
-async function missingWrites(record: DrillRecord, config: StackConfig): Promise<string[]> {
+async function missingWrites(record: DrillRecord, config: StackConfig, tlsDir: string): Promise<string[]> {
   const acked = record.writes.filter((w) => w.ok).map((w) => w.key);
   if (acked.length === 0) return [];
   const access = labAccess(config.driver, labName(record.stack));
   const members = config.etcd.members.map((m) => config.hosts.find((h) => h.name === m)!);
+  const tls = config.etcd.tls === "on";
   const etcd = new Etcdctl(
     access,
-    members.map((h) => `http://${h.address}:2379`),
+    members.map((h) => `${tls ? "https" : "http"}://${h.address}:2379`),
+    tls ? clientCertArgs(tlsDir) : [],
   );
   const present = await etcd.keys(`/drill/${record.drill}/`);
   const lost = new Set(record.expectedLost);
   return acked.filter((k) => !present.has(k) && !lost.has(k));
+}
+
+function clientCertArgs(dir: string): string[] {
+  return [`--cacert=${dir}/ca.crt`, `--cert=${dir}/client.crt`, `--key=${dir}/client.key`];
+}
+
+/** Writes the operator's certificate and key (0600) for etcdctl; returns its TLS arguments. */
+function writeClientCertificate(outputs: Record<string, unknown>, dir: string): string[] {
+  const [ca, cert, key] = [outputs["etcdCaCert"], outputs["etcdOperatorCert"], outputs["etcdOperatorKey"]];
+  if (typeof ca !== "string" || typeof cert !== "string" || typeof key !== "string") return [];
+  fs.writeFileSync(path.join(dir, "ca.crt"), ca);
+  fs.writeFileSync(path.join(dir, "client.crt"), cert);
+  // Written last: the writer takes its presence as the sign that https is possible.
+  fs.writeFileSync(path.join(dir, "client.key"), key, { mode: 0o600 });
+  return clientCertArgs(dir);
 }
 
 function writeKeyFile(key: unknown): string | undefined {
@@ -335,7 +373,7 @@ class WriterProcess {
     return this.child !== undefined;
   }
 
-  start(access: string[], endpoints: string[], prefix: string, intervalMs: number): void {
+  start(access: string[], addresses: string[], tlsDir: string, prefix: string, intervalMs: number): void {
     this.records = [];
     const argv = [
       ...access,
@@ -343,8 +381,10 @@ class WriterProcess {
       "-r",
       "ts-node/register/transpile-only",
       path.join(__dirname, "writer.ts"),
-      "--endpoints",
-      endpoints.join(","),
+      "--addresses",
+      addresses.join(","),
+      "--tls-dir",
+      tlsDir,
       "--prefix",
       prefix,
       "--interval",

@@ -1,9 +1,15 @@
 // The drill writer: puts a key every interval with the real etcdctl and reports, per write, whether the
 // cluster acknowledged it. Runs inside the lab network (see labAccess); one JSON line per write on stdout.
 //
-//   node -r ts-node/register/transpile-only drills/writer.ts --endpoints URL[,URL] --prefix P \
-//     [--interval 100] [--timeout 2000] [--etcdctl-arg ARG]...
+//   node -r ts-node/register/transpile-only drills/writer.ts --addresses A[,A...] --prefix P \
+//     [--interval 100] [--timeout 2000] [--tls-dir DIR]
+//
+// Clients of a cluster that is being secured see members switch from http to https one by one, so each
+// put goes to the scheme that worked last and falls back to the other: https needs DIR/ca.crt,
+// DIR/client.crt and DIR/client.key, which may appear while the writer runs.
 import { spawn } from "child_process";
+import * as fs from "fs";
+import * as path from "path";
 
 export interface WriteRecord {
   seq: number;
@@ -17,33 +23,48 @@ export interface WriteRecord {
 }
 
 export interface WriterOptions {
-  endpoints: string[];
+  addresses: string[];
   prefix: string;
   intervalMs: number;
   timeoutMs: number;
-  etcdctlArgs: string[];
+  tlsDir?: string;
 }
 
 export function parseWriterArgs(argv: string[]): WriterOptions {
-  const opts: WriterOptions = {
-    endpoints: [],
-    prefix: "",
-    intervalMs: 100,
-    timeoutMs: 2000,
-    etcdctlArgs: [],
-  };
+  const opts: WriterOptions = { addresses: [], prefix: "", intervalMs: 100, timeoutMs: 2000 };
   for (let i = 0; i < argv.length; i += 2) {
     const [flag, value] = [argv[i], argv[i + 1] ?? ""];
-    if (flag === "--endpoints") opts.endpoints = value.split(",").filter(Boolean);
+    if (flag === "--addresses") opts.addresses = value.split(",").filter(Boolean);
     else if (flag === "--prefix") opts.prefix = value;
     else if (flag === "--interval") opts.intervalMs = Number(value);
     else if (flag === "--timeout") opts.timeoutMs = Number(value);
-    else if (flag === "--etcdctl-arg") opts.etcdctlArgs.push(value);
+    else if (flag === "--tls-dir") opts.tlsDir = value;
     else throw new Error(`writer: unknown argument ${String(flag)}`);
   }
-  if (opts.endpoints.length === 0 || !opts.prefix)
-    throw new Error("writer: --endpoints and --prefix are required");
+  if (opts.addresses.length === 0 || !opts.prefix)
+    throw new Error("writer: --addresses and --prefix are required");
   return opts;
+}
+
+export type Scheme = "https" | "http";
+
+/** etcdctl arguments for one attempt: all members on one scheme, with the client certificate for https. */
+export function attemptArgs(opts: WriterOptions, scheme: Scheme): string[] {
+  const endpoints = opts.addresses.map((a) => `${scheme}://${a}:2379`).join(",");
+  const args = [`--endpoints=${endpoints}`, "--dial-timeout=1s", `--command-timeout=${opts.timeoutMs}ms`];
+  if (scheme === "https" && opts.tlsDir) {
+    const dir = opts.tlsDir;
+    args.push(
+      `--cacert=${path.join(dir, "ca.crt")}`,
+      `--cert=${path.join(dir, "client.crt")}`,
+      `--key=${path.join(dir, "client.key")}`,
+    );
+  }
+  return args;
+}
+
+function httpsPossible(opts: WriterOptions): boolean {
+  return opts.tlsDir !== undefined && fs.existsSync(path.join(opts.tlsDir, "client.key"));
 }
 
 /** Keys sort in write order: the sequence number is zero-padded. */
@@ -51,34 +72,40 @@ export function writeKey(prefix: string, seq: number): string {
   return `${prefix}${String(seq).padStart(7, "0")}`;
 }
 
-function put(opts: WriterOptions, seq: number): Promise<WriteRecord> {
-  const key = writeKey(opts.prefix, seq);
-  const value = new Date().toISOString();
-  const start = Date.now();
-  const args = [
-    `--endpoints=${opts.endpoints.join(",")}`,
-    "--dial-timeout=1s",
-    `--command-timeout=${opts.timeoutMs}ms`,
-    ...opts.etcdctlArgs,
-    "put",
-    key,
-    value,
-  ];
+function etcdctlPut(args: string[]): Promise<{ ok: boolean; error?: string }> {
   return new Promise((resolve) => {
     const child = spawn("etcdctl", args, { stdio: ["ignore", "pipe", "pipe"] });
     let out = "";
     let err = "";
     child.stdout.on("data", (d: Buffer) => (out += d.toString()));
     child.stderr.on("data", (d: Buffer) => (err += d.toString()));
-    child.on("error", (e) =>
-      resolve({ seq, key, value, start, end: Date.now(), ok: false, error: e.message }),
-    );
+    child.on("error", (e) => resolve({ ok: false, error: e.message }));
     child.on("close", (code) => {
       const ok = code === 0 && out.trim() === "OK";
-      const error = ok ? undefined : (err.trim().split("\n").pop() ?? `exit ${String(code)}`);
-      resolve({ seq, key, value, start, end: Date.now(), ok, ...(error ? { error } : {}) });
+      resolve(ok ? { ok } : { ok, error: err.trim().split("\n").pop() ?? `exit ${String(code)}` });
     });
   });
+}
+
+let preferred: Scheme = "https";
+
+async function put(opts: WriterOptions, seq: number): Promise<WriteRecord> {
+  const key = writeKey(opts.prefix, seq);
+  const value = new Date().toISOString();
+  const start = Date.now();
+  const schemes: Scheme[] = httpsPossible(opts)
+    ? [preferred, preferred === "https" ? "http" : "https"]
+    : ["http"];
+  let error: string | undefined;
+  for (const scheme of schemes) {
+    const r = await etcdctlPut([...attemptArgs(opts, scheme), "put", key, value]);
+    if (r.ok) {
+      preferred = scheme;
+      return { seq, key, value, start, end: Date.now(), ok: true };
+    }
+    error = `${scheme}: ${r.error ?? "failed"}`;
+  }
+  return { seq, key, value, start, end: Date.now(), ok: false, ...(error ? { error } : {}) };
 }
 
 async function main(): Promise<void> {

@@ -3,6 +3,7 @@ import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import type { EtcdSpec } from "../../config";
 import type { Host } from "../host/host";
+import type { EtcdPki } from "../pki/etcd-pki";
 import { Member } from "./member";
 import { clientUrl } from "./render";
 import type { MemberPlacement } from "./render";
@@ -13,6 +14,13 @@ export interface ClusterArgs {
   hosts: Record<string, Host>;
   /** Distinguishes this cluster from any other (the stack's lab name). */
   token: string;
+  /** Certificates for every member; required unless spec.tls is off. */
+  pki?: EtcdPki;
+}
+
+/** Where each host would run a member: its name and address. */
+export function placementsOf(hosts: Record<string, Host>): MemberPlacement[] {
+  return Object.values(hosts).map((h) => ({ name: h.hostName, address: h.address }));
 }
 
 /** What a member set of this size can survive, for preview warnings and docs. */
@@ -69,6 +77,16 @@ export class Cluster extends pulumi.ComponentResource {
           clusterToken: args.token,
           learner: args.spec.learner,
           bootstrap: i === 0,
+          tls: args.spec.tls,
+          ...(args.pki
+            ? {
+                certificates: {
+                  caCertPem: args.pki.ca.certPem,
+                  server: args.pki.servers[placement.name]!,
+                  peer: args.pki.peers[placement.name]!,
+                },
+              }
+            : {}),
           script,
           previous,
         },
@@ -76,7 +94,7 @@ export class Cluster extends pulumi.ComponentResource {
       );
       this.members.push(previous);
     });
-    this.endpoints = placements.map(clientUrl);
+    this.endpoints = placements.map((p) => clientUrl(p, args.spec.tls));
     this.registerOutputs({ endpoints: this.endpoints });
   }
 }

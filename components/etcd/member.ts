@@ -1,15 +1,25 @@
 import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
+import type { EtcdTlsMode } from "../../config";
+import type { Certificate } from "../pki/pki";
 import {
   clientUrl,
-  hashFiles,
+  memberFilePaths,
   memberFiles,
   paths,
   peerUrl,
   renderInstallScript,
   renderRemoveScript,
+  restartHash,
 } from "./render";
 import type { MemberPlacement } from "./render";
+
+/** A member's certificates: its CA, its serving certificate and its peer certificate. */
+export interface MemberCertificates {
+  caCertPem: pulumi.Input<string>;
+  server: Certificate;
+  peer: Certificate;
+}
 
 export interface MemberArgs {
   /** Where the member runs: the host's name and address. */
@@ -31,6 +41,10 @@ export interface MemberArgs {
   learner: boolean;
   /** May bootstrap a new one-member cluster when no other member answers (the first member only). */
   bootstrap: boolean;
+  /** Transport security of clients and peers (see config: off, staged, on). */
+  tls: EtcdTlsMode;
+  /** Certificates; required unless tls is off. */
+  certificates?: MemberCertificates;
   /** Content of the rwk-etcd helper script pushed to the host. */
   script: string;
   /** The member that joined just before this one: changes happen one member at a time. */
@@ -50,11 +64,35 @@ export class Member extends pulumi.ComponentResource {
   constructor(name: string, args: MemberArgs, opts?: pulumi.ComponentResourceOptions) {
     super("rwk:etcd:Member", name, {}, opts);
     const m = args.placement;
+    const tls = args.tls;
     this.name = m.name;
-    this.clientUrl = clientUrl(m);
-    this.peerUrl = peerUrl(m);
-    const files = memberFiles(m, args.clusterToken, args.script);
-    const configHash = hashFiles(files);
+    this.clientUrl = clientUrl(m, tls);
+    this.peerUrl = peerUrl(m, tls);
+    const certs = args.certificates;
+    const base = { member: m, clusterToken: args.clusterToken, tls, script: args.script };
+
+    // Keys make the file set secret; the restart trigger is computed from what is not secret (the
+    // certificates and keys themselves are re-read by etcd on every handshake and need no restart).
+    const files = certs
+      ? pulumi
+          .all([
+            certs.caCertPem,
+            certs.server.certPem,
+            certs.server.privateKeyPem,
+            certs.peer.certPem,
+            certs.peer.privateKeyPem,
+          ])
+          .apply(([ca, serverCert, serverKey, peerCert, peerKey]) =>
+            memberFiles({ ...base, pki: { ca, serverCert, serverKey, peerCert, peerKey } }),
+          )
+      : pulumi.output(memberFiles(base));
+    const configHash = pulumi
+      .output(certs?.caCertPem ?? "")
+      .apply((ca) =>
+        restartHash(
+          memberFiles({ ...base, pki: { ca, serverCert: "", serverKey: "", peerCert: "", peerKey: "" } }),
+        ),
+      );
     const triggers = [args.hostIdentity];
     // When the whole host goes (pulumi destroy, or the host leaves the inventory), removing files and
     // leaving the cluster over SSH would be pointless, and fail if the host is stopped.
@@ -64,9 +102,9 @@ export class Member extends pulumi.ComponentResource {
       `${name}-files`,
       {
         connection: args.connection,
-        stdin: renderInstallScript(files),
-        create: `bash -s # ${configHash}`,
-        delete: renderRemoveScript(files),
+        stdin: files.apply(renderInstallScript),
+        create: "bash -s",
+        delete: renderRemoveScript(memberFilePaths(tls)),
         triggers,
       },
       // Old and new files share their paths on the same host: removing the old ones after pushing the
@@ -74,7 +112,7 @@ export class Member extends pulumi.ComponentResource {
       { parent: this, deleteBeforeReplace: true, deletedWith },
     );
 
-    const endpoints = args.others.map(clientUrl).join(",");
+    const endpoints = args.others.map((o) => clientUrl(o, tls)).join(",");
     const joinFlags = [args.learner ? " --learner" : "", args.bootstrap ? " --bootstrap" : ""].join("");
     this.joined = new command.remote.Command(
       `${name}-join`,
@@ -82,8 +120,8 @@ export class Member extends pulumi.ComponentResource {
         connection: args.connection,
         create: `${paths.script} join --name ${m.name} --peer-url ${this.peerUrl} --endpoints '${endpoints}'${joinFlags}`,
         delete: `${paths.script} leave --name ${m.name} --endpoints '${endpoints}'`,
-        // Joining happens once; a later change (say, the inventory grew) only refreshes the endpoints
-        // that `leave` will use.
+        // Joining happens once; a later change (the inventory grew, TLS came on) only refreshes the
+        // endpoints that `leave` will use.
         update: "true",
         triggers,
       },
@@ -101,15 +139,16 @@ export class Member extends pulumi.ComponentResource {
       `${name}-restart`,
       {
         connection: args.connection,
-        // Right after joining, etcd already runs this configuration; later changes restart it.
-        create: `true # config ${configHash}`,
-        update: `${paths.script} restart --name ${m.name} # config ${configHash}`,
+        // Right after joining, etcd already runs this configuration; later changes restart it, and move
+        // its peer URL first when the scheme changes (securing a running cluster).
+        create: pulumi.interpolate`true # config ${configHash}`,
+        update: pulumi.interpolate`${paths.script} restart --name ${m.name} --peer-url ${this.peerUrl} # config ${configHash}`,
         triggers,
       },
       {
         parent: this,
         // Restarts roll: one member at a time, each only once the cluster has quorum again.
-        dependsOn: [this.joined, ...(args.previous ? [args.previous.ready] : [])],
+        dependsOn: [pushed, this.joined, ...(args.previous ? [args.previous.ready] : [])],
         deletedWith,
       },
     );

@@ -2,32 +2,55 @@ import * as fs from "fs";
 import * as path from "path";
 import {
   hashFiles,
+  memberFilePaths,
   memberFiles,
   renderBootstrapEnv,
   renderDropin,
   renderEnvFile,
+  renderEtcdctlEnv,
   renderInstallScript,
   renderMemberEnv,
   renderRemoveScript,
+  restartHash,
 } from "./render";
+import type { EtcdTlsMode } from "../../config";
 
 const core01 = { name: "core-01", address: "172.17.8.101" };
 const script = fs.readFileSync(path.join(__dirname, "rwk-etcd.sh"), "utf8");
+const pki = { ca: "CA\n", serverCert: "SC\n", serverKey: "SK\n", peerCert: "PC\n", peerKey: "PK\n" };
+const modes: EtcdTlsMode[] = ["off", "staged", "on"];
 
 describe("etcd renderers", () => {
-  it("renders the member env file, one sorted ETCD_ setting per line", () => {
-    expect(renderMemberEnv(core01, "rwk-dev")).toMatchSnapshot();
+  it.each(modes)("renders the member env file with tls %s, one sorted ETCD_ setting per line", (tls) => {
+    expect(renderMemberEnv(core01, "rwk-dev", tls)).toMatchSnapshot();
   });
 
-  it("keeps INITIAL_ADVERTISE_PEER_URLS beside INITIAL_CLUSTER for the first start", () => {
-    const env = renderBootstrapEnv(core01);
-    expect(env).toMatchSnapshot();
-    expect(env).toContain("ETCD_INITIAL_ADVERTISE_PEER_URLS=http://localhost:2380\n");
-    expect(env).toContain("ETCD_INITIAL_CLUSTER=core-01=http://localhost:2380\n");
+  it("leaves no plaintext listener with tls on but metrics on loopback", () => {
+    const env = renderMemberEnv(core01, "rwk-dev", "on");
+    const plain = env.split("\n").filter((l) => l.includes("http://"));
+    expect(plain).toEqual(["ETCD_LISTEN_METRICS_URLS=http://127.0.0.1:2381"]);
+    expect(env).toContain("ETCD_CLIENT_CERT_AUTH=true\n");
+    expect(env).toContain("ETCD_PEER_CLIENT_CERT_AUTH=true\n");
   });
+
+  it.each(modes)(
+    "keeps INITIAL_ADVERTISE_PEER_URLS beside INITIAL_CLUSTER for the first start (tls %s)",
+    (tls) => {
+      const env = renderBootstrapEnv(core01, tls);
+      const s = tls === "on" ? "https" : "http";
+      expect(env).toContain(`ETCD_INITIAL_ADVERTISE_PEER_URLS=${s}://localhost:2380\n`);
+      expect(env).toContain(`ETCD_INITIAL_CLUSTER=core-01=${s}://localhost:2380\n`);
+      expect(env).toMatchSnapshot();
+    },
+  );
 
   it("renders the drop-in that points Debian's unit at the env files", () => {
     expect(renderDropin()).toMatchSnapshot();
+  });
+
+  it("gives etcdctl on the host the member's certificate once TLS is configured", () => {
+    expect(renderEtcdctlEnv("off")).toBe("# etcdctl on this host (sourced by rwk-etcd)\n");
+    expect(renderEtcdctlEnv("on")).toMatchSnapshot();
   });
 
   it("refuses values that would corrupt an env file", () => {
@@ -44,24 +67,59 @@ describe("etcd renderers", () => {
     expect(out).toMatchSnapshot();
     expect(out).not.toContain("secret");
     expect(out.indexOf("/etc/etcd/a.key")).toBeLessThan(out.indexOf("/etc/etcd/b.env"));
-    expect(renderRemoveScript(files)).toBe("rm -f '/etc/etcd/a.key' '/etc/etcd/b.env'");
+    expect(renderRemoveScript(files.map((f) => f.path))).toBe("rm -f '/etc/etcd/a.key' '/etc/etcd/b.env'");
   });
 
-  it("hashes a file set independently of order, and changes with any byte", () => {
-    const files = memberFiles(core01, "rwk-dev", script);
-    expect(hashFiles([...files].reverse())).toBe(hashFiles(files));
-    expect(hashFiles(memberFiles(core01, "rwk-other", script))).not.toBe(hashFiles(files));
-    expect(hashFiles(memberFiles({ ...core01, address: "172.17.8.111" }, "rwk-dev", script))).not.toBe(
-      hashFiles(files),
+  it("puts the CA in the host's trust store and takes it out again", () => {
+    const files = memberFiles({ member: core01, clusterToken: "rwk-dev", tls: "on", script, pki });
+    expect(renderInstallScript(files)).toMatch(/update-ca-certificates >\/dev\/null 2>&1\n$/);
+    expect(renderRemoveScript(memberFilePaths("on"))).toMatch(
+      /&& update-ca-certificates --fresh >\/dev\/null$/,
     );
+    expect(renderRemoveScript(memberFilePaths("off"))).not.toContain("update-ca-certificates");
   });
 
-  it("gathers one member's files in one map", () => {
-    expect(memberFiles(core01, "rwk-dev", script).map((f) => [f.path, f.mode, f.owner])).toEqual([
+  it("gathers one member's files in one map, keys 0600 and owned by etcd", () => {
+    expect(
+      memberFiles({ member: core01, clusterToken: "rwk-dev", tls: "on", script, pki }).map((f) => [
+        f.path,
+        f.mode,
+        f.owner,
+      ]),
+    ).toEqual([
       ["/usr/local/sbin/rwk-etcd", "0755", "root:root"],
       ["/etc/etcd/rwk.env", "0644", "root:root"],
       ["/etc/etcd/rwk-bootstrap.env", "0644", "root:root"],
+      ["/etc/etcd/etcdctl.env", "0644", "root:root"],
       ["/etc/systemd/system/etcd.service.d/10-rwk.conf", "0644", "root:root"],
+      ["/etc/etcd/pki/ca.crt", "0644", "root:root"],
+      ["/usr/local/share/ca-certificates/rwk-etcd-ca.crt", "0644", "root:root"],
+      ["/etc/etcd/pki/server.crt", "0644", "root:root"],
+      ["/etc/etcd/pki/server.key", "0600", "etcd:etcd"],
+      ["/etc/etcd/pki/peer.crt", "0644", "root:root"],
+      ["/etc/etcd/pki/peer.key", "0600", "etcd:etcd"],
     ]);
+    expect(memberFilePaths("off")).toHaveLength(5);
+    expect(() => memberFiles({ member: core01, clusterToken: "t", tls: "staged", script })).toThrow(
+      "member core-01: etcdTls is staged but no certificates were given",
+    );
+  });
+
+  it("hashes a file set independently of order, and changes with any byte", () => {
+    const files = memberFiles({ member: core01, clusterToken: "rwk-dev", tls: "off", script });
+    expect(hashFiles([...files].reverse())).toBe(hashFiles(files));
+    expect(
+      hashFiles(memberFiles({ member: core01, clusterToken: "rwk-other", tls: "off", script })),
+    ).not.toBe(hashFiles(files));
+  });
+
+  it("restarts for a new CA or new settings, not for reissued certificates (etcd reloads those)", () => {
+    const base = { member: core01, clusterToken: "rwk-dev", tls: "on" as const, script };
+    const before = restartHash(memberFiles({ ...base, pki }));
+    expect(
+      restartHash(memberFiles({ ...base, pki: { ...pki, serverCert: "SC2\n", serverKey: "SK2\n" } })),
+    ).toBe(before);
+    expect(restartHash(memberFiles({ ...base, pki: { ...pki, ca: "CA2\n" } }))).not.toBe(before);
+    expect(restartHash(memberFiles({ ...base, tls: "staged", pki }))).not.toBe(before);
   });
 });

@@ -1,16 +1,24 @@
 // Pure renderers for everything pushed to an etcd host. Each takes plain typed input and returns the
 // exact file content, so tests can snapshot them and Pulumi can hash them for triggers.
 import { createHash } from "crypto";
+import type { EtcdTlsMode } from "../../config";
 
 export const paths = {
   script: "/usr/local/sbin/rwk-etcd",
   env: "/etc/etcd/rwk.env",
   bootstrapEnv: "/etc/etcd/rwk-bootstrap.env",
+  etcdctlEnv: "/etc/etcd/etcdctl.env",
   dropin: "/etc/systemd/system/etcd.service.d/10-rwk.conf",
   dataDir: "/var/lib/etcd/rwk",
+  ca: "/etc/etcd/pki/ca.crt",
+  serverCert: "/etc/etcd/pki/server.crt",
+  serverKey: "/etc/etcd/pki/server.key",
+  peerCert: "/etc/etcd/pki/peer.crt",
+  peerKey: "/etc/etcd/pki/peer.key",
+  trustedCa: "/usr/local/share/ca-certificates/rwk-etcd-ca.crt",
 } as const;
 
-export const ports = { client: 2379, peer: 2380 } as const;
+export const ports = { client: 2379, peer: 2380, metrics: 2381 } as const;
 
 /** One etcd member as placed on a host. */
 export interface MemberPlacement {
@@ -24,14 +32,32 @@ export interface FileSpec {
   mode: "0600" | "0640" | "0644" | "0755";
   owner: string;
   content: string;
+  /** etcd reads certificates and keys again on every TLS handshake: changing them needs no restart. */
+  hotReload?: boolean;
 }
 
-export function clientUrl(m: MemberPlacement): string {
-  return `http://${m.address}:${ports.client}`;
+/** A member's certificates, as PEM text. */
+export interface MemberPki {
+  ca: string;
+  serverCert: string;
+  serverKey: string;
+  peerCert: string;
+  peerKey: string;
 }
 
-export function peerUrl(m: MemberPlacement): string {
-  return `http://${m.address}:${ports.peer}`;
+const scheme = (tls: EtcdTlsMode) => (tls === "on" ? "https" : "http");
+
+export function clientUrl(m: MemberPlacement, tls: EtcdTlsMode): string {
+  return `${scheme(tls)}://${m.address}:${ports.client}`;
+}
+
+export function peerUrl(m: MemberPlacement, tls: EtcdTlsMode): string {
+  return `${scheme(tls)}://${m.address}:${ports.peer}`;
+}
+
+/** Names a member's certificates must hold: the host, its address and loopback (SANs). */
+export function memberSans(m: MemberPlacement): { dnsNames: string[]; ipAddresses: string[] } {
+  return { dnsNames: [m.name, "localhost"], ipAddresses: [m.address, "127.0.0.1"] };
 }
 
 /** Renders KEY=value lines, sorted, one per line, as systemd's EnvironmentFile reads them. */
@@ -51,25 +77,47 @@ export function renderEnvFile(comment: string, vars: Record<string, string>): st
  * The member's own settings. INITIAL_* settings are not here: they only matter on a member's first
  * start and come from the cluster itself (`member add` prints them) or from the bootstrap file.
  */
-export function renderMemberEnv(m: MemberPlacement, clusterToken: string): string {
+export function renderMemberEnv(m: MemberPlacement, clusterToken: string, tls: EtcdTlsMode): string {
+  const s = scheme(tls);
+  const vars: Record<string, string> = {
+    ETCD_ADVERTISE_CLIENT_URLS: clientUrl(m, tls),
+    ETCD_DATA_DIR: paths.dataDir,
+    ETCD_INITIAL_CLUSTER_TOKEN: clusterToken,
+    ETCD_LISTEN_CLIENT_URLS: `${clientUrl(m, tls)},${s}://127.0.0.1:${ports.client}`,
+    // Loopback too: the first member announces itself on localhost, as the workshop's did, until
+    // `member update` moves its peer URL to the host address.
+    ETCD_LISTEN_PEER_URLS: `${peerUrl(m, tls)},${s}://127.0.0.1:${ports.peer}`,
+    ETCD_NAME: m.name,
+  };
+  if (tls !== "off") {
+    // Staged: peers can already dial TLS (with their certificate) while every listener is still plain,
+    // so that in the next step members can switch their peer URLs to https one at a time.
+    Object.assign(vars, {
+      ETCD_PEER_CERT_FILE: paths.peerCert,
+      ETCD_PEER_KEY_FILE: paths.peerKey,
+      ETCD_PEER_TRUSTED_CA_FILE: paths.ca,
+    });
+  }
+  if (tls === "on") {
+    Object.assign(vars, {
+      ETCD_CERT_FILE: paths.serverCert,
+      ETCD_CLIENT_CERT_AUTH: "true",
+      ETCD_KEY_FILE: paths.serverKey,
+      // The one plaintext listener left: metrics, on loopback only.
+      ETCD_LISTEN_METRICS_URLS: `http://127.0.0.1:${ports.metrics}`,
+      ETCD_PEER_CLIENT_CERT_AUTH: "true",
+      ETCD_TRUSTED_CA_FILE: paths.ca,
+    });
+  }
   return renderEnvFile(
     `etcd member ${m.name}: managed by real-world-kubernetes (Pulumi); changes are overwritten`,
-    {
-      ETCD_ADVERTISE_CLIENT_URLS: clientUrl(m),
-      ETCD_DATA_DIR: paths.dataDir,
-      ETCD_INITIAL_CLUSTER_TOKEN: clusterToken,
-      ETCD_LISTEN_CLIENT_URLS: `${clientUrl(m)},http://127.0.0.1:${ports.client}`,
-      // Loopback too: the first member announces itself on localhost, as the workshop's did, until
-      // `member update` moves its peer URL to the host address.
-      ETCD_LISTEN_PEER_URLS: `${peerUrl(m)},http://127.0.0.1:${ports.peer}`,
-      ETCD_NAME: m.name,
-    },
+    vars,
   );
 }
 
 /** How the very first member starts: a cluster of one that only knows itself on localhost. */
-export function renderBootstrapEnv(m: MemberPlacement): string {
-  const local = `http://localhost:${ports.peer}`;
+export function renderBootstrapEnv(m: MemberPlacement, tls: EtcdTlsMode): string {
+  const local = `${scheme(tls)}://localhost:${ports.peer}`;
   return renderEnvFile(
     `first start of ${m.name} as a new one-member cluster (the workshop's starting point)`,
     {
@@ -77,6 +125,16 @@ export function renderBootstrapEnv(m: MemberPlacement): string {
       ETCD_INITIAL_CLUSTER: `${m.name}=${local}`,
       ETCD_INITIAL_CLUSTER_STATE: "new",
     },
+  );
+}
+
+/** What etcdctl on the host uses: the member's own certificate, which is also valid for client auth. */
+export function renderEtcdctlEnv(tls: EtcdTlsMode): string {
+  return renderEnvFile(
+    "etcdctl on this host (sourced by rwk-etcd)",
+    tls === "off"
+      ? {}
+      : { ETCDCTL_CACERT: paths.ca, ETCDCTL_CERT: paths.serverCert, ETCDCTL_KEY: paths.serverKey },
   );
 }
 
@@ -92,14 +150,51 @@ export function renderDropin(): string {
   ].join("\n");
 }
 
-/** Everything one member's host needs, as one map of remote path → file. */
-export function memberFiles(m: MemberPlacement, clusterToken: string, script: string): FileSpec[] {
-  return [
-    { path: paths.script, mode: "0755", owner: "root:root", content: script },
-    { path: paths.env, mode: "0644", owner: "root:root", content: renderMemberEnv(m, clusterToken) },
-    { path: paths.bootstrapEnv, mode: "0644", owner: "root:root", content: renderBootstrapEnv(m) },
-    { path: paths.dropin, mode: "0644", owner: "root:root", content: renderDropin() },
+export interface MemberFilesInput {
+  member: MemberPlacement;
+  clusterToken: string;
+  tls: EtcdTlsMode;
+  script: string;
+  /** Certificates; required unless tls is off. */
+  pki?: MemberPki;
+}
+
+/** Everything one member's host needs, as one list of remote path → file. */
+export function memberFiles(input: MemberFilesInput): FileSpec[] {
+  const { member: m, tls } = input;
+  const root = "root:root";
+  const files: FileSpec[] = [
+    { path: paths.script, mode: "0755", owner: root, content: input.script },
+    { path: paths.env, mode: "0644", owner: root, content: renderMemberEnv(m, input.clusterToken, tls) },
+    { path: paths.bootstrapEnv, mode: "0644", owner: root, content: renderBootstrapEnv(m, tls) },
+    { path: paths.etcdctlEnv, mode: "0644", owner: root, content: renderEtcdctlEnv(tls) },
+    { path: paths.dropin, mode: "0644", owner: root, content: renderDropin() },
   ];
+  if (tls !== "off") {
+    const pki = input.pki;
+    if (!pki) throw new Error(`member ${m.name}: etcdTls is ${tls} but no certificates were given`);
+    files.push(
+      { path: paths.ca, mode: "0644", owner: root, content: pki.ca },
+      { path: paths.trustedCa, mode: "0644", owner: root, content: pki.ca },
+      { path: paths.serverCert, mode: "0644", owner: root, content: pki.serverCert, hotReload: true },
+      { path: paths.serverKey, mode: "0600", owner: "etcd:etcd", content: pki.serverKey, hotReload: true },
+      { path: paths.peerCert, mode: "0644", owner: root, content: pki.peerCert, hotReload: true },
+      { path: paths.peerKey, mode: "0600", owner: "etcd:etcd", content: pki.peerKey, hotReload: true },
+    );
+  }
+  return files;
+}
+
+/** Paths of a member's files, for removing them (no content needed, so nothing secret). */
+export function memberFilePaths(tls: EtcdTlsMode): string[] {
+  const all = memberFiles({
+    member: { name: "x", address: "0.0.0.0" },
+    clusterToken: "x",
+    tls,
+    script: "",
+    pki: { ca: "", serverCert: "", serverKey: "", peerCert: "", peerKey: "" },
+  });
+  return all.map((f) => f.path);
 }
 
 /**
@@ -115,23 +210,30 @@ export function renderInstallScript(files: FileSpec[]): string {
       .toString("base64")
       .replace(/(.{76})/g, "$1\n");
     lines.push(
-      `mkdir -p '${dir}'`,
+      // Directories stay traversable (etcd must reach its keys); only the files are private.
+      `(umask 022 && mkdir -p '${dir}')`,
       `base64 -d > '${tmp}' <<'RWK_EOF'`,
       data,
       "RWK_EOF",
       `chown ${f.owner} '${tmp}' && chmod ${f.mode} '${tmp}' && mv -f '${tmp}' '${f.path}'`,
     );
   }
+  if (files.some((f) => f.path === paths.trustedCa)) {
+    // The CA also joins the host's trust store, so every TLS client there trusts the members.
+    // Its output is noise (and a warning about the bundle it rebuilds); its exit status is what counts.
+    lines.push("update-ca-certificates >/dev/null 2>&1");
+  }
   lines.push("");
   return lines.join("\n");
 }
 
 /** The command that removes pushed files again. */
-export function renderRemoveScript(files: FileSpec[]): string {
-  return `rm -f ${files
-    .map((f) => `'${f.path}'`)
+export function renderRemoveScript(filePaths: string[]): string {
+  const rm = `rm -f ${[...filePaths]
     .sort()
+    .map((p) => `'${p}'`)
     .join(" ")}`;
+  return filePaths.includes(paths.trustedCa) ? `${rm} && update-ca-certificates --fresh >/dev/null` : rm;
 }
 
 /** Content hash of a file set: the trigger that re-pushes and restarts when anything changes. */
@@ -141,4 +243,9 @@ export function hashFiles(files: FileSpec[]): string {
     h.update(`${f.path}\0${f.mode}\0${f.owner}\0${f.content}\0`);
   }
   return h.digest("hex").slice(0, 16);
+}
+
+/** The part of a member's files that etcd only reads at start: a change of it needs a restart. */
+export function restartHash(files: FileSpec[]): string {
+  return hashFiles(files.filter((f) => !f.hotReload));
 }

@@ -3,7 +3,7 @@
 #
 #   rwk-etcd join    --name N --peer-url U --endpoints E[,E...] [--learner] [--bootstrap]
 #   rwk-etcd leave   --name N --endpoints E[,E...]
-#   rwk-etcd restart --name N
+#   rwk-etcd restart --name N [--peer-url U]    (U: move the member's peer URL first, e.g. to https)
 #
 # --endpoints are the client URLs of the *other* configured members. Every change is guarded: it is
 # refused, with the numbers, when it would leave the cluster without a healthy quorum.
@@ -12,21 +12,46 @@ set -euo pipefail
 data_dir=/var/lib/etcd/rwk
 join_env=/etc/etcd/rwk-join.env
 bootstrap_env=/etc/etcd/rwk-bootstrap.env
-local_ep=http://127.0.0.1:2379
 wait_seconds=${RWK_ETCD_WAIT:-90}
-# Client TLS settings (ETCDCTL_CACERT, ETCDCTL_CERT, ETCDCTL_KEY, local endpoint) once etcd is secured.
+# Client certificates (ETCDCTL_CACERT/CERT/KEY) once etcd has TLS; etcdctl ignores them for http URLs.
 if [[ -r /etc/etcd/etcdctl.env ]]; then
   set -a
   # shellcheck disable=SC1091
   . /etc/etcd/etcdctl.env
   set +a
-  local_ep=${RWK_LOCAL_ENDPOINT:-$local_ep}
 fi
 
 log() { printf 'rwk-etcd: %s\n' "$*" >&2; }
 die() { log "$*"; exit 1; }
 ctl() { ETCDCTL_API=3 etcdctl --dial-timeout=2s --command-timeout=5s "$@"; }
 quorum() { echo $(($1 / 2 + 1)); }
+
+# The local member answers on loopback over https once TLS is on and over http before: while a running
+# cluster is being secured, both happen, so ask the member rather than the config.
+local_ep() {
+  local ep
+  for ep in https://127.0.0.1:2379 http://127.0.0.1:2379; do
+    if ctl --dial-timeout=1s --endpoints="$ep" endpoint status >/dev/null 2>&1; then
+      echo "$ep"
+      return 0
+    fi
+  done
+  return 1
+}
+
+# reachable <endpoints>: those of the comma-separated endpoints that accept a TCP connection now, so
+# that hosts without a member (or without a host) cost no client timeouts.
+reachable() {
+  local ep hostport out=()
+  local -a eps
+  IFS=, read -ra eps <<<"$1"
+  for ep in "${eps[@]}"; do
+    hostport=${ep#*://}
+    if timeout 1 bash -c "exec 3<>/dev/tcp/${hostport%:*}/${hostport##*:}" 2>/dev/null; then out+=("$ep"); fi
+  done
+  local IFS=,
+  echo "${out[*]}"
+}
 
 # members <endpoints>: "id name peer-urls client-urls is-learner" per member, tab-separated.
 members() {
@@ -63,11 +88,12 @@ start_etcd() {
   systemctl start --no-block etcd
 }
 
+# wait_local [voter]: until the local member answers (`endpoint status` also answers on a learner,
+# which refuses the health check's linearizable read); with "voter", until it also reaches a leader.
 wait_local() {
-  local deadline=$((SECONDS + wait_seconds))
-  # `endpoint status` also answers on a learner, which refuses the health check's linearizable read.
-  until ctl --endpoints="$local_ep" endpoint status >/dev/null 2>&1; do
-    ((SECONDS < deadline)) || die "local etcd did not answer within ${wait_seconds}s (journalctl -u etcd)"
+  local deadline=$((SECONDS + wait_seconds)) ep
+  until ep=$(local_ep) && { [[ ${1:-} != voter ]] || ctl --endpoints="$ep" endpoint health >/dev/null 2>&1; }; do
+    ((SECONDS < deadline)) || die "local etcd did not ${1:+reach a leader }within ${wait_seconds}s (journalctl -u etcd)"
     sleep 0.5
   done
 }
@@ -96,8 +122,8 @@ cmd_join() {
   done
   [[ -n $name && -n $peer_url ]] || die "join needs --name and --peer-url"
 
-  if ctl --endpoints="$local_ep" endpoint status >/dev/null 2>&1 &&
-    members "$local_ep" 2>/dev/null | awk -F'\t' -v n="$name" '$2==n{f=1} END{exit !f}'; then
+  local here
+  if here=$(local_ep) && members "$here" 2>/dev/null | awk -F'\t' -v n="$name" '$2==n{f=1} END{exit !f}'; then
     log "$name is already a member; nothing to do"
     systemctl enable etcd >/dev/null 2>&1
     return 0
@@ -108,16 +134,18 @@ cmd_join() {
   systemctl stop etcd 2>/dev/null || true
   rm -rf /var/lib/etcd/default "$data_dir" "$join_env"
 
+  endpoints=$(reachable "$endpoints")
   if [[ -z $endpoints ]] || ! members "$endpoints" >/dev/null 2>&1; then
     $bootstrap || die "no member of the cluster answers at ${endpoints:-<none>}; refusing to start a second cluster"
     log "no cluster answers: bootstrapping $name as a new one-member cluster"
     cp "$bootstrap_env" "$join_env"
     start_etcd
-    wait_local
+    wait_local voter
+    here=$(local_ep)
     local id
-    id=$(members "$local_ep" | awk -F'\t' -v n="$name" '$2==n{print $1}')
+    id=$(members "$here" | awk -F'\t' -v n="$name" '$2==n{print $1}')
     # The workshop's next step: move the peer URL from localhost to the host's address.
-    retry 30 "member update" ctl --endpoints="$local_ep" member update "$id" --peer-urls="$peer_url" >/dev/null
+    retry 30 "member update" ctl --endpoints="$here" member update "$id" --peer-urls="$peer_url" >/dev/null
     log "$name bootstrapped; peer URL is now $peer_url"
     return 0
   fi
@@ -162,7 +190,8 @@ cmd_join() {
   else
     log "$name joined as a voting member"
   fi
-  wait_quorum "$endpoints,$local_ep"
+  wait_local voter
+  wait_quorum "$endpoints"
 }
 
 cmd_leave() {
@@ -175,7 +204,10 @@ cmd_leave() {
     esac
   done
   [[ -n $name ]] || die "leave needs --name"
-  local all=$local_ep${endpoints:+,$endpoints} list
+  local here all list
+  here=$(local_ep) || here=""
+  endpoints=$(reachable "$endpoints")
+  all=$here${here:+${endpoints:+,}}$endpoints
   if list=$(members "$all" 2>/dev/null); then
     local id voters healthy me_healthy=0 url
     id=$(awk -F'\t' -v n="$name" '$2==n{print $1}' <<<"$list")
@@ -203,25 +235,38 @@ cmd_leave() {
 }
 
 cmd_restart() {
-  local name=""
+  local name="" peer_url=""
   while (($#)); do
     case $1 in
       --name) name=$2; shift 2 ;;
+      --peer-url) peer_url=$2; shift 2 ;;
       *) die "restart: unknown argument $1" ;;
     esac
   done
-  local voters healthy me=0
-  if read -r voters healthy < <(voter_health "$local_ep" 2>/dev/null); then
-    ctl --endpoints="$local_ep" endpoint health >/dev/null 2>&1 && me=1
+  [[ -n $name ]] || die "restart needs --name"
+  local here voters healthy me=0 list
+  if here=$(local_ep) && read -r voters healthy < <(voter_health "$here"); then
+    ctl --endpoints="$here" endpoint health >/dev/null 2>&1 && me=1
     # Restarting a member costs its vote for a moment: the others alone must hold quorum.
     ((healthy - me >= $(quorum "$voters") || voters == 1)) ||
-      die "refusing to restart ${name:-this member}: only $((healthy - me)) other voting members of $voters are healthy"
+      die "refusing to restart $name: only $((healthy - me)) other voting members of $voters are healthy"
+    list=$(members "$here")
+    local id current
+    id=$(awk -F'\t' -v n="$name" '$2==n{print $1}' <<<"$list")
+    current=$(awk -F'\t' -v n="$name" '$2==n{print $3}' <<<"$list")
+    if [[ -n $peer_url && -n $id && $current != "$peer_url" ]]; then
+      # The peers dial the new URL from now on; until the restart below makes this member listen on it,
+      # it is cut off, which the check above has shown the cluster can afford.
+      retry 30 "member update" ctl --endpoints="$here" member update "$id" --peer-urls="$peer_url" >/dev/null
+      log "$name: peer URL $current → $peer_url"
+    fi
   fi
   systemctl daemon-reload
   systemctl restart --no-block etcd
-  wait_local
-  wait_quorum "$local_ep"
-  log "${name:-member} restarted and the cluster has quorum"
+  wait_local voter
+  here=$(local_ep)
+  wait_quorum "$here"
+  log "$name restarted and the cluster has quorum"
 }
 
 case ${1:-} in

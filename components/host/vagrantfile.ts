@@ -1,5 +1,7 @@
-// The Vagrantfile of a lab, rendered from stack config: the workshop's three machines on a private
-// network, with the box, provider and sizes the config asks for.
+// The Vagrantfile of a lab, rendered from stack config: the workshop's machines on a private network,
+// with the box, provider and sizes the config asks for. lab/vagrant.sh runs it inside the lab's own
+// network namespace and libvirtd; the box's own Vagrantfile (lab/vagrant-box.sh) adds the direct
+// kernel boot settings, which depend on where the box is unpacked.
 import type { Subnet, VagrantSpec } from "../../config";
 
 export interface VagrantfileInput {
@@ -13,6 +15,11 @@ function rubyString(s: string): string {
   return `"${s.replace(/\\/g, "\\\\").replace(/"/g, '\\"').replace(/#/g, "\\#")}"`;
 }
 
+function dottedMask(prefix: number): string {
+  const mask = prefix === 0 ? 0 : (0xffffffff << (32 - prefix)) >>> 0;
+  return [24, 16, 8, 0].map((s) => (mask >>> s) & 255).join(".");
+}
+
 export function renderVagrantfile(input: VagrantfileInput): string {
   const { vagrant } = input;
   const hosts = [...input.hosts].sort((a, b) => a.name.localeCompare(b.name));
@@ -21,6 +28,8 @@ export function renderVagrantfile(input: VagrantfileInput): string {
     `# Lab ${input.lab}, subnet ${input.subnet.cidr}.`,
     'Vagrant.configure("2") do |config|',
     `  config.vm.box = ${rubyString(vagrant.box)}`,
+    // The box is built locally (lab/vagrant-box.sh); there is nothing to check for.
+    "  config.vm.box_check_update = false",
     '  config.vm.synced_folder ".", "/vagrant", disabled: true',
   ];
   if (vagrant.provider === "libvirt") {
@@ -29,8 +38,20 @@ export function renderVagrantfile(input: VagrantfileInput): string {
       `    lv.driver = ${rubyString(vagrant.libvirtDriver)}`,
       `    lv.memory = ${vagrant.memory}`,
       `    lv.cpus = ${vagrant.cpus}`,
-      "  end",
+      "    # Domains are named <lab>-<host>: two labs never clash, and every qemu process shows its lab.",
+      `    lv.default_prefix = ${rubyString(`${input.lab}-`)}`,
+      "    # No display: the console is the serial port.",
+      '    lv.graphics_type = "none"',
+      "    # Vagrant's management network (its own SSH, DHCP) stays up while hosts come and go.",
+      "    lv.management_network_keep = true",
     );
+    if (vagrant.libvirtDriver === "qemu") {
+      lines.push(
+        "    # Software emulation: lab/vagrant.sh names a QEMU that bounds the TCG translation cache.",
+        '    lv.emulator_path = ENV["RWK_QEMU_EMULATOR"] if ENV["RWK_QEMU_EMULATOR"]',
+      );
+    }
+    lines.push("  end");
   } else {
     lines.push(
       "  config.vm.provider :virtualbox do |vb|",
@@ -39,13 +60,29 @@ export function renderVagrantfile(input: VagrantfileInput): string {
       "  end",
     );
   }
+  // The lab network as the workshop had it: host-only, static addresses. With libvirt it is isolated
+  // (no NAT, no DHCP) and outlives any one host; lab/vagrant.sh makes it at switch-up (bridge br0 with
+  // the subnet's first address), and Vagrant finds it by that address.
+  const netmask = dottedMask(input.subnet.prefix);
+  const networkOptions =
+    vagrant.provider === "libvirt"
+      ? `, netmask: ${rubyString(netmask)}, libvirt__dhcp_enabled: false, libvirt__forward_mode: "none", libvirt__always_destroy: false`
+      : `, netmask: ${rubyString(netmask)}`;
   for (const h of hosts) {
     lines.push(
       `  config.vm.define ${rubyString(h.name)} do |host|`,
       `    host.vm.hostname = ${rubyString(h.name)}`,
-      `    host.vm.network :private_network, ip: ${rubyString(h.address)}`,
-      "  end",
+      `    host.vm.network :private_network, ip: ${rubyString(h.address)}${networkOptions}`,
     );
+    if (vagrant.provider === "libvirt") {
+      lines.push(
+        "    host.vm.provider :libvirt do |lv|",
+        "      # The serial console to a file in libvirt's log dir: what a VM that never answers said.",
+        `      lv.serial :type => "file", :source => { :path => ${rubyString(`/var/log/libvirt/qemu/${input.lab}-${h.name}-console.log`)} }`,
+        "    end",
+      );
+    }
+    lines.push("  end");
   }
   lines.push("end", "");
   return lines.join("\n");

@@ -29,30 +29,38 @@ function stackConfig(overrides: Record<string, unknown>): Record<string, string>
 
 async function runProgram(overrides: Record<string, unknown> = {}, stack = "dev"): Promise<Registered[]> {
   const registered: Registered[] = [];
-  pulumi.runtime.setAllConfig(stackConfig(overrides));
-  await pulumi.runtime.setMocks(
-    {
-      newResource(args) {
-        const inputs = args.inputs as Record<string, unknown>;
-        registered.push({ type: args.type, name: args.name, inputs });
-        const outputs: Record<string, unknown> = { ...inputs };
-        if (args.type === "pulumi-nodejs:dynamic/rwk:Machine")
-          Object.assign(outputs, { sshPort: 2222, machineId: `id-${args.name}` });
-        if (args.type === "tls:index/privateKey:PrivateKey") {
-          Object.assign(outputs, { publicKeyOpenssh: "ssh-ed25519 AAAA test", privateKeyOpenssh: "PRIVATE" });
-        }
-        if (args.type === "command:remote:Command") Object.assign(outputs, { stdout: "", stderr: "" });
-        return { id: `${args.name}-id`, state: outputs };
-      },
-      call: (args) => args.inputs as Record<string, unknown>,
+  const mocks: pulumi.runtime.Mocks = {
+    newResource(args) {
+      const inputs = args.inputs as Record<string, unknown>;
+      registered.push({ type: args.type, name: args.name, inputs });
+      const outputs: Record<string, unknown> = { ...inputs };
+      if (args.type === "pulumi-nodejs:dynamic/rwk:Machine")
+        Object.assign(outputs, { sshPort: 2222, machineId: `id-${args.name}` });
+      if (args.type === "tls:index/privateKey:PrivateKey") {
+        Object.assign(outputs, {
+          publicKeyOpenssh: "ssh-ed25519 AAAA test",
+          privateKeyOpenssh: "PRIVATE",
+          privateKeyPem: `KEY ${args.name}`,
+        });
+      }
+      if (args.type.startsWith("tls:index/") && args.type.endsWith("Cert"))
+        outputs["certPem"] = `CERT ${args.name}`;
+      if (args.type === "tls:index/certRequest:CertRequest") outputs["certRequestPem"] = `CSR ${args.name}`;
+      if (args.type === "command:remote:Command") Object.assign(outputs, { stdout: "", stderr: "" });
+      return { id: `${args.name}-id`, state: outputs };
     },
-    project,
-    stack,
-    false,
-  );
+    call: (args) => args.inputs as Record<string, unknown>,
+  };
+  // A fresh module registry per run: the program and the SDK it registers through, mocked and
+  // configured before the program is loaded.
+  let ready: Promise<void> = Promise.resolve();
   jest.isolateModules(() => {
+    const sdk = require("@pulumi/pulumi") as typeof pulumi;
+    sdk.runtime.setAllConfig(stackConfig(overrides));
+    ready = sdk.runtime.setMocks(mocks, project, stack, false);
     require(path.join(root, "index.ts"));
   });
+  await ready;
   // Let every registration (they happen as Outputs resolve) reach the mock.
   for (let i = 0; i < 20; i++) await new Promise((r) => setTimeout(r, 5));
   return registered;
@@ -61,7 +69,7 @@ async function runProgram(overrides: Record<string, unknown> = {}, stack = "dev"
 const byName = (rs: Registered[]) => new Map(rs.map((r) => [r.name, r]));
 
 describe("the program under mocks", () => {
-  it("registers the lab and a one-member etcd for the default stack", async () => {
+  it("registers the lab, the etcd PKI and a one-member etcd for the default stack", async () => {
     const rs = await runProgram();
     expect(rs.map((r) => `${r.type} ${r.name}`).sort()).toEqual([
       "command:remote:Command etcd-core-01-files",
@@ -77,20 +85,54 @@ describe("the program under mocks", () => {
       "rwk:host:Host lab-core-02",
       "rwk:host:Host lab-core-03",
       "rwk:host:Lab lab",
+      "rwk:pki:Certificate etcd-pki-apiserver",
+      "rwk:pki:Certificate etcd-pki-core-01-peer",
+      "rwk:pki:Certificate etcd-pki-core-01-server",
+      "rwk:pki:Certificate etcd-pki-operator",
+      "rwk:pki:CertificateAuthority etcd-pki-ca",
+      "rwk:pki:EtcdPki etcd-pki",
+      "tls:index/certRequest:CertRequest etcd-pki-apiserver-csr",
+      "tls:index/certRequest:CertRequest etcd-pki-core-01-peer-csr",
+      "tls:index/certRequest:CertRequest etcd-pki-core-01-server-csr",
+      "tls:index/certRequest:CertRequest etcd-pki-operator-csr",
+      "tls:index/locallySignedCert:LocallySignedCert etcd-pki-apiserver-cert",
+      "tls:index/locallySignedCert:LocallySignedCert etcd-pki-core-01-peer-cert",
+      "tls:index/locallySignedCert:LocallySignedCert etcd-pki-core-01-server-cert",
+      "tls:index/locallySignedCert:LocallySignedCert etcd-pki-operator-cert",
+      "tls:index/privateKey:PrivateKey etcd-pki-apiserver-key",
+      "tls:index/privateKey:PrivateKey etcd-pki-ca-key",
+      "tls:index/privateKey:PrivateKey etcd-pki-core-01-peer-key",
+      "tls:index/privateKey:PrivateKey etcd-pki-core-01-server-key",
+      "tls:index/privateKey:PrivateKey etcd-pki-operator-key",
       "tls:index/privateKey:PrivateKey lab-ssh-key",
+      "tls:index/selfSignedCert:SelfSignedCert etcd-pki-ca-cert",
     ]);
-    const join = byName(rs).get("etcd-core-01-join")!;
-    expect(join.inputs["create"]).toBe(
-      "/usr/local/sbin/rwk-etcd join --name core-01 --peer-url http://172.17.8.101:2380 " +
-        "--endpoints 'http://172.17.8.102:2379,http://172.17.8.103:2379' --learner --bootstrap",
+    const rsByName = byName(rs);
+    expect(rsByName.get("etcd-core-01-join")!.inputs["create"]).toBe(
+      "/usr/local/sbin/rwk-etcd join --name core-01 --peer-url https://172.17.8.101:2380 " +
+        "--endpoints 'https://172.17.8.102:2379,https://172.17.8.103:2379' --learner --bootstrap",
     );
-    const machine = byName(rs).get("lab-core-02-machine")!;
-    expect(machine.inputs).toMatchObject({
+    expect(rsByName.get("etcd-pki-core-01-server-csr")!.inputs).toMatchObject({
+      dnsNames: ["core-01", "localhost"],
+      ipAddresses: ["172.17.8.101", "127.0.0.1"],
+    });
+    expect(rsByName.get("etcd-pki-ca-cert")!.inputs).toMatchObject({ isCaCertificate: true });
+    expect(rsByName.get("lab-core-02-machine")!.inputs).toMatchObject({
       lab: "rwk-dev",
       host: "core-02",
       address: "172.17.8.102",
       state: "running",
     });
+  });
+
+  it("registers no PKI for a plaintext cluster", async () => {
+    const rs = await runProgram({ etcdTls: "off" });
+    expect(
+      rs.filter((r) => r.type.startsWith("tls:") || r.type.startsWith("rwk:pki")).map((r) => r.name),
+    ).toEqual(["lab-ssh-key"]);
+    expect(byName(rs).get("etcd-core-01-join")!.inputs["create"]).toContain(
+      "--peer-url http://172.17.8.101:2380",
+    );
   });
 
   it("grows 1 → 3 by adding two members and touching nothing of the first", async () => {
@@ -100,7 +142,7 @@ describe("the program under mocks", () => {
       expect(three.get(`etcd-core-01-${suffix}`)!.inputs).toEqual(one.get(`etcd-core-01-${suffix}`)!.inputs);
     }
     const added = [...three.keys()].filter((n) => !one.has(n)).sort();
-    expect(added).toEqual([
+    expect(added.filter((n) => n.startsWith("etcd-core"))).toEqual([
       "etcd-core-02",
       "etcd-core-02-files",
       "etcd-core-02-join",
@@ -110,6 +152,8 @@ describe("the program under mocks", () => {
       "etcd-core-03-join",
       "etcd-core-03-restart",
     ]);
+    // Each new member brings its own two certificates (4 resources each), nothing else changes.
+    expect(added.filter((n) => n.startsWith("etcd-pki"))).toHaveLength(16);
     expect(three.get("etcd-core-03-join")!.inputs["create"]).not.toContain("--bootstrap");
   });
 

@@ -1,0 +1,817 @@
+#!/usr/bin/env bash
+# The `vagrant` lab driver: Vagrant + vagrant-libvirt virtual machines as lab hosts, with the same verbs
+# as lab/machines.sh so the same Pulumi dynamic resources drive both. Facts behind the choices are in
+# shared LAB.md ("Vagrant with the libvirt provider", "QEMU virtual machines").
+#
+#   vagrant.sh switch-up   <lab> [<a.b.c.0/24>]               the lab's netns <lab>-sw with its own virtlogd and
+#                                                             libvirtd, the lab network (bridge br0, a.b.c.1)
+#   vagrant.sh switch-down <lab>                              stop them, delete netns and state (refused while hosts exist)
+#   vagrant.sh switch-status <lab>                            up | down
+#   vagrant.sh create  <lab> <host> <addr> <pubkey-file> [<port>]
+#                                                             vagrant up a new VM, authorize the key for root,
+#                                                             SSH forward 127.0.0.1:<port>, wait for sshd
+#   vagrant.sh start   <lab> <host>                           vagrant up a stopped VM (disk kept); wait for sshd
+#   vagrant.sh stop    <lab> <host>                           vagrant halt; the forward port is kept for start
+#   vagrant.sh destroy <lab> <host>                           vagrant destroy -f; disk, forward and state go
+#   vagrant.sh status  <lab> <host>                           running | stopped | absent
+#   vagrant.sh info    <lab> <host>                           JSON: status, sshPort, machineId, address, netns, pid
+#   vagrant.sh kill    <lab> <host>                           hard power-off (failure injection)
+#   vagrant.sh cut|heal <lab> <host>                          take the VM's link on the lab network down/up
+#   vagrant.sh exec    <lab> <cmd...>                         run a command in the lab's switch netns
+#   vagrant.sh virsh   <lab> <args...>                        virsh against the lab's own libvirtd
+#   vagrant.sh list    <lab>                                  "<host> <status>", one per line
+# create and start take the Vagrantfile from $RWK_DRIVER_CONFIG (components/host/vagrantfile.ts renders it).
+#
+# Layout. Nothing is added to the root netns but the 127.0.0.1 SSH forwards, so labs (and the nspawn labs
+# of lab/machines.sh) run side by side with the same host names and addresses:
+#   netns <lab>-sw     lo; br0 <subnet>.1 = libvirt network "lan" (isolated: no NAT, no DHCP), which
+#                      Vagrant's private_network finds by address; vagrant-libvirt's management network
+#                      (192.168.121.0/24, DHCP) on a bridge of its own
+#   a mount namespace  made at switch-up and shared by the lab's virtlogd, libvirtd, their children (qemu,
+#                      dnsmasq) and every vagrant/virsh call (nsenter into libvirtd's namespaces): there,
+#                      /etc/libvirt, /run/libvirt, /var/lib/libvirt, /var/log/libvirt and
+#                      /var/cache/libvirt are the lab's own directories, so two labs' libvirtds never meet
+#   $RWK_STATE/labs/<lab>/
+#       subnet
+#       _libvirt/{etc,run,lib,log,cache}/ libvirtd.pid virtlogd.pid daemons.log
+#                      (the pool "default" is _libvirt/lib/images: box base image + one qcow2 per VM)
+#       _vagrant/      the Vagrant project: Vagrantfile, .vagrant/ (underscore: no host can be named so)
+#       <host>/        address port domain machine-id forward.pid forward.log vagrant.log
+#   $RWK_CACHE/vagrant/              VAGRANT_HOME (the box, added by lab/vagrant-box.sh)
+#   $RWK_CACHE/vagrant-libvirt/      the QEMU wrapper and libvirt's QEMU capabilities cache, shared by labs
+# Domains are named <lab>-<host> (the Vagrantfile's default_prefix), so qemu processes show their lab.
+#
+# Environment: RWK_STATE (default /var/lib/real-world-kubernetes), RWK_CACHE, RWK_DRIVER_CONFIG,
+# RWK_SSH_WAIT (seconds for sshd after vagrant is done, default 120), RWK_VAGRANT_TIMEOUT (seconds per
+# vagrant command, default 900).
+set -euo pipefail
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+state_root=${RWK_STATE:-/var/lib/real-world-kubernetes}/labs
+cache=${RWK_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/real-world-kubernetes}
+shared=$cache/vagrant-libvirt
+ssh_wait=${RWK_SSH_WAIT:-120}
+vagrant_timeout=${RWK_VAGRANT_TIMEOUT:-900}
+readonly default_subnet=172.17.8
+# Same range as lab/machines.sh (below the ephemeral ports), allocated under the same lock, so the two
+# drivers never hand out one port twice.
+readonly port_base=20000 port_span=10000
+# What the driver runs on the workstation; installed when missing.
+readonly WORKSTATION_PACKAGES=(dnsmasq-base iproute2 iptables libvirt-clients libvirt-daemon-system
+  openssh-client qemu-system-x86 qemu-utils socat util-linux vagrant vagrant-libvirt)
+# The libvirt network that is the lab's switch.
+readonly lan_network=lan lan_bridge=br0
+
+say() { printf '[vagrant] %s\n' "$*" >&2; }
+die() { say "ERROR: $*"; exit 1; }
+
+usage() {
+  { echo usage:; sed -n 's/^#   vagrant.sh/  vagrant.sh/p' "${BASH_SOURCE[0]}"; } >&2
+  exit 2
+}
+
+check_lab_name() {
+  [[ $1 =~ ^[a-z0-9]([a-z0-9-]*[a-z0-9])?$ && ${#1} -le 32 ]] ||
+    die "lab name '$1': want 1-32 chars of [a-z0-9-], not starting or ending with '-'"
+}
+
+check_host_name() {
+  [[ $1 =~ ^[a-z0-9]([a-z0-9-]*[a-z0-9])?$ && ${#1} -le 31 && $1 != sw ]] ||
+    die "host name '$1': want 1-31 chars of [a-z0-9-], not starting or ending with '-', not 'sw'"
+}
+
+use_lab() {
+  check_lab_name "$1"
+  LAB=$1
+  LAB_DIR=$state_root/$LAB
+  SWITCH=$LAB-sw
+  LIBVIRT_DIR=$LAB_DIR/_libvirt
+  VAGRANT_DIR=$LAB_DIR/_vagrant
+  subnet=$default_subnet
+  [[ -f $LAB_DIR/subnet ]] && subnet=$(<"$LAB_DIR/subnet")
+  gateway=$subnet.1
+}
+
+# Sets the names everything about one host is found by. Spawns no process: status must stay cheap.
+use_host() {
+  use_lab "$1"
+  check_host_name "$2"
+  HOST=$2
+  DIR=$LAB_DIR/$HOST
+  # What the Vagrantfile's default_prefix makes of it; the real name is recorded once the domain exists.
+  DOMAIN=$LAB-$HOST
+  [[ -f $DIR/domain ]] && DOMAIN=$(<"$DIR/domain")
+  return 0
+}
+
+read_state() { [[ -f $DIR/$1 ]] && printf '%s' "$(<"$DIR/$1")"; }
+
+# True if <pid> is alive and one of its arguments equals <marker> (or, with a trailing *, starts with
+# it): pid files outlive their processes and PIDs get reused, so a PID alone is never trusted. Builtins
+# only (status must stay cheap).
+pid_matches() {
+  local pid=$1 marker=$2 args a
+  [[ $pid =~ ^[0-9]+$ && -r /proc/$pid/cmdline ]] || return 1
+  mapfile -d '' -t args 2>/dev/null </proc/"$pid"/cmdline || return 1
+  for a in "${args[@]}"; do
+    # shellcheck disable=SC2053  # the marker may be a glob on purpose
+    [[ $a == $marker ]] && return 0
+  done
+  return 1
+}
+
+pid_from() { [[ -f $1 ]] && printf '%s' "$(<"$1")"; }
+
+libvirtd_pid() { pid_from "$LIBVIRT_DIR/libvirtd.pid"; }
+daemons_up() { pid_matches "$(libvirtd_pid)" "$LIBVIRT_DIR/libvirtd.pid"; }
+
+# libvirt keeps the qemu PID of a running domain in its run dir; qemu names the guest in `-name guest=`.
+qemu_pid() { pid_from "$LIBVIRT_DIR/run/qemu/$DOMAIN.pid"; }
+qemu_marker() { printf 'guest=%s,*' "$DOMAIN"; }
+forward_marker() { printf 'TCP-LISTEN:%s,bind=127.0.0.1,fork,reuseaddr' "$(read_state port)"; }
+
+# absent: no host, or no domain defined for it (a create that never got that far); running: its qemu
+# lives; stopped otherwise. Reads files only.
+host_status() {
+  if [[ ! -d $DIR || ! -f $LIBVIRT_DIR/etc/qemu/$DOMAIN.xml ]]; then
+    echo absent
+  elif pid_matches "$(qemu_pid)" "$(qemu_marker)"; then
+    echo running
+  else
+    echo stopped
+  fi
+}
+
+require_host() { [[ $(host_status) != absent ]] || die "host $HOST of lab $LAB does not exist"; }
+require_switch() {
+  [[ -e /run/netns/$SWITCH ]] || die "lab $LAB has no switch: run '$0 switch-up $LAB' first"
+  daemons_up || die "libvirtd of lab $LAB is not running: run '$0 switch-up $LAB' again"
+}
+
+# --- locking -----------------------------------------------------------------------------------------
+# One lock per lab serialises every Vagrant command of the lab (LAB.md: several machines at once made
+# vagrant-libvirt crawl; one at a time is also what the project's Vagrant state can bear). The global
+# allocation lock, the same file lab/machines.sh uses, covers addresses, ports and the set of hosts.
+# Order: lab lock, then allocation lock.
+LAB_LOCK_FD=
+ALLOC_LOCK_FD=
+
+lock_lab() { mkdir -p "$LAB_DIR"; exec {LAB_LOCK_FD}>"$LAB_DIR/.lock"; flock "$LAB_LOCK_FD"; }
+lock_alloc() { mkdir -p "$state_root"; exec {ALLOC_LOCK_FD}>"$state_root/.alloc.lock"; flock "$ALLOC_LOCK_FD"; }
+unlock_alloc() { exec {ALLOC_LOCK_FD}>&-; ALLOC_LOCK_FD=; }
+
+# Long-lived children (daemons, socat) keep no descriptor but stdio: not our locks (they would be held
+# as long as the lab runs) and nothing the caller left open (a pipe would keep the caller waiting).
+close_inherited_fds() {
+  local fd
+  for fd in /proc/"$BASHPID"/fd/*; do
+    fd=${fd##*/}
+    if ((fd > 2)); then exec {fd}>&-; fi
+  done
+}
+
+# --- workstation -------------------------------------------------------------------------------------
+ensure_workstation_packages() {
+  local missing=() p
+  for p in "${WORKSTATION_PACKAGES[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+  done
+  ((${#missing[@]} == 0)) && return
+  say "installing on the workstation: ${missing[*]}"
+  apt-get update -qq >&2
+  # The packages' own services never start here (policy-rc.d, no systemd): switch-up starts the daemons.
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
+}
+
+# The QEMU that libvirt runs for the lab's VMs (the Vagrantfile's lv.emulator_path, through
+# RWK_QEMU_EMULATOR). libvirt starts QEMU with `-accel tcg` and no translation-cache size, so every VM
+# reserved 1 GiB for it (LAB.md: 1.6 GB of host memory for a 512 MB guest); 128 MiB is plenty for a
+# small guest, and thread=multi lets a VM with several vCPUs use several host cores. KVM (`-accel kvm`)
+# passes through unchanged. Rewritten only when it changes: libvirt re-probes an emulator whose file
+# changed, which costs seconds.
+qemu_wrapper() {
+  local file=$shared/qemu-system-x86_64 text
+  text=$(
+    cat <<'EOF'
+#!/bin/sh
+# Written by lab/vagrant.sh: QEMU with a bounded TCG translation cache for the lab's VMs.
+prev=
+for arg do
+  shift
+  if [ "$prev" = -accel ] && [ "$arg" = tcg ]; then arg=tcg,thread=multi,tb-size=128; fi
+  set -- "$@" "$arg"
+  prev=$arg
+done
+exec /usr/bin/qemu-system-x86_64 "$@"
+EOF
+  )
+  mkdir -p "$shared"
+  if [[ ! -x $file || $(<"$file") != "$text" ]]; then
+    printf '%s\n' "$text" >"$file.tmp"
+    chmod 0755 "$file.tmp"
+    mv "$file.tmp" "$file"
+  fi
+  printf '%s\n' "$file"
+}
+
+# --- the lab's libvirt -------------------------------------------------------------------------------
+# Runs a command in the lab's network and mount namespaces (where its libvirtd and Vagrant live).
+in_lab() {
+  local pid
+  pid=$(libvirtd_pid)
+  nsenter --target "$pid" --mount --net --wd="$PWD" -- "$@"
+}
+
+lab_virsh() { in_lab virsh --quiet --connect qemu:///system "$@"; }
+
+# The lab's libvirt configuration. QEMU runs as root with no relabelling of files (no user to own the
+# images, and the box's base image is shared by hard link with the Vagrant home); no cgroups (QEMU stays
+# in libvirtd's, so nothing is left under /sys/fs/cgroup); logs in the lab's log dir.
+write_libvirt_config() {
+  local etc=$LIBVIRT_DIR/etc
+  mkdir -p "$etc" "$LIBVIRT_DIR"/{run,lib,log,cache}
+  cat >"$etc/qemu.conf" <<'EOF'
+# Written by lab/vagrant.sh for this lab's own libvirtd.
+user = "root"
+group = "root"
+dynamic_ownership = 0
+remember_owner = 0
+security_driver = "none"
+cgroup_controllers = [ ]
+EOF
+  cat >"$etc/libvirtd.conf" <<'EOF'
+# Written by lab/vagrant.sh for this lab's own libvirtd.
+log_outputs = "3:file:/var/log/libvirt/libvirtd.log"
+EOF
+  cat >"$etc/virtlogd.conf" <<'EOF'
+# Written by lab/vagrant.sh for this lab's own virtlogd.
+log_outputs = "3:file:/var/log/libvirt/virtlogd.log"
+EOF
+  printf 'uri_default = "qemu:///system"\n' >"$etc/libvirt.conf"
+}
+
+# Starts the lab's virtlogd and libvirtd in a new mount namespace inside the switch netns, each with a
+# pid file in the lab dir (their marker, too). The daemons outlive this script; they hold none of its
+# descriptors. libvirt's QEMU capabilities are seeded from the shared cache: probing QEMU costs seconds
+# at every first start.
+start_daemons() {
+  local mounts=() d
+  for d in etc:/etc/libvirt run:/run/libvirt lib:/var/lib/libvirt log:/var/log/libvirt cache:/var/cache/libvirt; do
+    mkdir -p "${d#*:}"
+    mounts+=("$LIBVIRT_DIR/${d%%:*}" "${d#*:}")
+  done
+  if [[ -d $shared/capabilities ]]; then
+    mkdir -p "$LIBVIRT_DIR/cache/qemu/capabilities"
+    cp -a "$shared/capabilities/." "$LIBVIRT_DIR/cache/qemu/capabilities/"
+  fi
+  (
+    close_inherited_fds
+    # shellcheck disable=SC2016  # expanded by the inner shell
+    exec ip netns exec "$SWITCH" unshare --mount --propagation slave -- /bin/sh -euc '
+      dir=$1; shift
+      while [ $# -gt 0 ]; do mount --bind "$1" "$2"; shift 2; done
+      virtlogd --daemon --pid-file "$dir/virtlogd.pid"
+      exec libvirtd --daemon --pid-file "$dir/libvirtd.pid"
+    ' sh "$LIBVIRT_DIR" "${mounts[@]}"
+  ) </dev/null >>"$LIBVIRT_DIR/daemons.log" 2>&1 || {
+    tail -n 20 "$LIBVIRT_DIR/daemons.log" >&2
+    die "starting virtlogd/libvirtd of lab $LAB failed (log: $LIBVIRT_DIR/daemons.log)"
+  }
+  local i
+  for ((i = 0; i < 600; i++)); do
+    daemons_up && lab_virsh version >/dev/null 2>&1 && return 0
+    sleep 0.1
+  done
+  die "libvirtd of lab $LAB did not answer within 60 s (logs: $LIBVIRT_DIR/daemons.log, $LIBVIRT_DIR/log/)"
+}
+
+# Stops one recorded daemon: SIGTERM, then SIGKILL after 10 s.
+stop_daemon() {
+  local name=$1 file=$LIBVIRT_DIR/$1.pid pid i
+  pid=$(pid_from "$file") || return 0
+  pid_matches "$pid" "$file" || return 0
+  kill -TERM "$pid" 2>/dev/null || true
+  for ((i = 0; i < 100; i++)); do
+    pid_matches "$pid" "$file" || return 0
+    sleep 0.1
+  done
+  say "$name of lab $LAB did not exit within 10 s; killing it"
+  kill -KILL "$pid" 2>/dev/null || true
+}
+
+# The lab's switch as a libvirt network: br0 with the gateway address, isolated (no NAT, no DHCP: hosts
+# get static addresses from Vagrant), started with libvirtd. Vagrant's private_network finds it by its
+# address and uses it instead of making one.
+ensure_lan() {
+  if ! lab_virsh net-info "$lan_network" >/dev/null 2>&1; then
+    local xml=$LIBVIRT_DIR/$lan_network.xml
+    cat >"$xml" <<EOF
+<network>
+  <name>$lan_network</name>
+  <bridge name='$lan_bridge' stp='off' delay='0'/>
+  <ip address='$gateway' netmask='255.255.255.0'/>
+</network>
+EOF
+    lab_virsh net-define "$xml" >/dev/null
+    lab_virsh net-autostart "$lan_network" >/dev/null
+  fi
+  if [[ $(lab_virsh net-info "$lan_network" | awk '$1 == "Active:" { print $2 }') != yes ]]; then
+    lab_virsh net-start "$lan_network" >/dev/null
+  fi
+}
+
+# The storage pool vagrant-libvirt uses ("default"), on the lab's own /var/lib/libvirt/images.
+ensure_pool() {
+  if ! lab_virsh pool-info default >/dev/null 2>&1; then
+    lab_virsh pool-define-as default dir --target /var/lib/libvirt/images >/dev/null
+    lab_virsh pool-build default >/dev/null
+    lab_virsh pool-autostart default >/dev/null
+  fi
+  if [[ $(lab_virsh pool-info default | awk '$1 == "State:" { print $2 }') != running ]]; then
+    lab_virsh pool-start default >/dev/null
+  fi
+}
+
+# Puts the box's disk into the lab's pool under the name vagrant-libvirt looks for, so `vagrant up`
+# finds it there instead of uploading it through libvirt (LAB.md: 2 of the first up's 3 minutes). A
+# hard link costs nothing and nothing writes to it: it is only ever the backing file of the VMs' own
+# qcow2 disks. The name carries box.img's mtime, so a rebuilt box gets a volume of its own while VMs
+# made from the old one keep theirs.
+stage_box_volume() {
+  local boxdir=$1 volume pool=$LIBVIRT_DIR/lib/images
+  # vagrant-libvirt's HandleBoxImage#get_volume_name for an unversioned box (version 0).
+  volume="rwk-VAGRANTSLASH-bookworm_vagrant_box_image_0_$(stat -c %Y "$boxdir/box.img")_box.img"
+  [[ -f $pool/$volume ]] && return
+  ln "$boxdir/box.img" "$pool/$volume.tmp" 2>/dev/null || cp "$boxdir/box.img" "$pool/$volume.tmp"
+  mv "$pool/$volume.tmp" "$pool/$volume"
+  lab_virsh pool-refresh default >/dev/null
+}
+
+cmd_switch_up() {
+  use_lab "$1"
+  if (($# > 1)); then
+    [[ $2 =~ ^([0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3})\.0/24$ ]] || die "subnet '$2': want a.b.c.0/24"
+    [[ ! -f $LAB_DIR/subnet || $(<"$LAB_DIR/subnet") == "${BASH_REMATCH[1]}" ]] ||
+      die "lab $LAB already uses subnet $(<"$LAB_DIR/subnet").0/24"
+    subnet=${BASH_REMATCH[1]}
+    gateway=$subnet.1
+  fi
+  ensure_workstation_packages
+  lock_lab
+  mkdir -p "$LAB_DIR"
+  printf '%s\n' "$subnet" >"$LAB_DIR/subnet"
+  [[ -e /run/netns/$SWITCH ]] || ip netns add "$SWITCH"
+  ip -n "$SWITCH" link set lo up
+  if ! daemons_up; then
+    # A virtlogd left alone (libvirtd died) lives in an old mount namespace: start both afresh.
+    stop_daemon virtlogd
+    write_libvirt_config
+    start_daemons
+  fi
+  ensure_lan
+  ensure_pool
+}
+
+# Stops everything libvirt runs for the lab (domains, networks with their dnsmasq) through libvirt
+# itself, then the daemons, then whatever a dead libvirtd left running according to its own pid files.
+stop_lab_libvirt() {
+  local name pidfile pid
+  if daemons_up; then
+    while read -r name; do
+      [[ -n $name ]] || continue
+      lab_virsh destroy "$name" >/dev/null 2>&1 || true
+      lab_virsh undefine --nvram "$name" >/dev/null 2>&1 || lab_virsh undefine "$name" >/dev/null 2>&1 || true
+    done < <(lab_virsh list --all --name)
+    while read -r name; do
+      [[ -n $name ]] || continue
+      lab_virsh net-destroy "$name" >/dev/null 2>&1 || true
+      lab_virsh net-undefine "$name" >/dev/null 2>&1 || true
+    done < <(lab_virsh net-list --all --name)
+    while read -r name; do
+      [[ -n $name ]] || continue
+      lab_virsh pool-destroy "$name" >/dev/null 2>&1 || true
+      lab_virsh pool-undefine "$name" >/dev/null 2>&1 || true
+    done < <(lab_virsh pool-list --all --name)
+    save_capabilities
+  fi
+  stop_daemon libvirtd
+  stop_daemon virtlogd
+  for pidfile in "$LIBVIRT_DIR"/run/qemu/*.pid "$LIBVIRT_DIR"/run/network/*.pid; do
+    [[ -f $pidfile ]] || continue
+    pid=$(<"$pidfile")
+    name=$(basename "$pidfile" .pid)
+    if pid_matches "$pid" "guest=$name,*" || pid_matches "$pid" "--conf-file=/var/lib/libvirt/dnsmasq/$name.conf"; then
+      say "killing $(tr '\0' ' ' </proc/"$pid"/cmdline | cut -c1-60) left by libvirtd of lab $LAB"
+      kill -KILL "$pid" 2>/dev/null || true
+    fi
+  done
+}
+
+# Keeps libvirt's probe results for the next lab (libvirt checks them against the binaries itself).
+save_capabilities() {
+  local src=$LIBVIRT_DIR/cache/qemu/capabilities
+  compgen -G "$src/*.xml" >/dev/null || return 0
+  mkdir -p "$shared/capabilities"
+  local f
+  for f in "$src"/*.xml; do
+    cp "$f" "$shared/capabilities/.$(basename "$f").$$"
+    mv "$shared/capabilities/.$(basename "$f").$$" "$shared/capabilities/$(basename "$f")"
+  done
+}
+
+lab_hosts() {
+  [[ -d $LAB_DIR ]] || return 0
+  find "$LAB_DIR" -mindepth 1 -maxdepth 1 -type d ! -name '_*' -printf '%f\n' | sort
+}
+
+cmd_switch_down() {
+  use_lab "$1"
+  [[ -d $LAB_DIR || -e /run/netns/$SWITCH ]] || return 0
+  lock_lab
+  lock_alloc
+  local hosts=()
+  mapfile -t hosts < <(lab_hosts)
+  ((${#hosts[@]} == 0)) || die "lab $LAB still has hosts (${hosts[*]}): destroy them first"
+  stop_lab_libvirt
+  if [[ -e /run/netns/$SWITCH ]]; then ip netns del "$SWITCH"; fi
+  rm -rf --one-file-system "$LAB_DIR"
+}
+
+# --- allocation ----------------------------------------------------------------------------------------
+check_address() {
+  local addr=$1 last other
+  [[ $addr =~ ^${subnet//./\\.}\.([0-9]{1,3})$ ]] || die "address '$addr': want $subnet.N"
+  last=${BASH_REMATCH[1]}
+  ((10#$last >= 2 && 10#$last <= 254)) || die "address '$addr': N must be 2..254 ($gateway is the switch)"
+  for other in "$LAB_DIR"/*/address; do
+    [[ -f $other && $(<"$other") == "$addr" ]] &&
+      die "address $addr is already used by host $(basename "$(dirname "$other")") of lab $LAB"
+  done
+  return 0
+}
+
+# The port is chosen once, at create, and kept for the host's life so the engine's connection details
+# survive stop/start: the wanted one if it is free, else from a hash of lab/host the first port that no
+# listener and no other host of any lab (of either driver, running or stopped) holds.
+allocate_port() {
+  local wanted=${1:-} offset taken p i
+  taken=$(
+    cat "$state_root"/*/*/port 2>/dev/null || true
+    ss -Hltn | awk '{ n = split($4, a, ":"); print a[n] }'
+  )
+  if [[ -n $wanted ]] && ! grep -qx "$wanted" <<<"$taken"; then
+    echo "$wanted"
+    return
+  fi
+  offset=$((16#$(printf '%s/%s' "$LAB" "$HOST" | sha256sum | cut -c1-4) % port_span))
+  for ((i = 0; i < port_span; i++)); do
+    p=$((port_base + (offset + i) % port_span))
+    grep -qx "$p" <<<"$taken" || { echo "$p"; return; }
+  done
+  die "no free port in $port_base..$((port_base + port_span - 1))"
+}
+
+# --- vagrant -------------------------------------------------------------------------------------------
+# Writes the caller's Vagrantfile into the lab's project (create and start send it; without it the one
+# already there is kept).
+write_vagrantfile() {
+  mkdir -p "$VAGRANT_DIR"
+  if [[ -n ${RWK_DRIVER_CONFIG:-} ]]; then
+    printf '%s\n' "$RWK_DRIVER_CONFIG" >"$VAGRANT_DIR/Vagrantfile.tmp"
+    mv "$VAGRANT_DIR/Vagrantfile.tmp" "$VAGRANT_DIR/Vagrantfile"
+  fi
+  [[ -f $VAGRANT_DIR/Vagrantfile ]] || die "no Vagrantfile: pass its content in RWK_DRIVER_CONFIG"
+}
+
+# Runs vagrant for the lab's project inside the lab's namespaces, output appended to the host's log
+# (shown when it fails). Bounded: a wedged vagrant must not hold the lab lock forever.
+run_vagrant() {
+  local log=$DIR/vagrant.log rc=0
+  printf '\n$ vagrant %s\n' "$*" >>"$log"
+  in_lab env \
+    VAGRANT_HOME="$cache/vagrant" \
+    VAGRANT_CWD="$VAGRANT_DIR" \
+    VAGRANT_DEFAULT_PROVIDER=libvirt \
+    VAGRANT_NO_PARALLEL=1 \
+    VAGRANT_CHECKPOINT_DISABLE=1 \
+    VAGRANT_BOX_UPDATE_CHECK_DISABLE=1 \
+    LIBVIRT_DEFAULT_URI=qemu:///system \
+    RWK_QEMU_EMULATOR="$(qemu_wrapper)" \
+    timeout --kill-after=30 "$vagrant_timeout" vagrant "$@" --no-color --no-tty </dev/null >>"$log" 2>&1 || rc=$?
+  if ((rc != 0)); then
+    tail -n 25 "$log" >&2
+    say "vagrant $1 $HOST failed with status $rc (log: $log)"
+    return "$rc"
+  fi
+}
+
+# vagrant-libvirt records the domain's UUID in the machine's data dir once the domain exists.
+vagrant_machine_id_file() { printf '%s/.vagrant/machines/%s/libvirt/id' "$VAGRANT_DIR" "$HOST"; }
+
+# The key Vagrant logs in with: the one it put on the VM at the first boot, or the box's insecure key.
+vagrant_key() {
+  local key=$VAGRANT_DIR/.vagrant/machines/$HOST/libvirt/private_key
+  if [[ ! -f $key ]]; then
+    key=$(dpkg -L vagrant | grep '/keys/vagrant$' | head -n1)
+  fi
+  printf '%s\n' "$key"
+}
+
+# Runs a command on the VM as the vagrant user, over the lab network (from the switch netns, the way
+# the forward reaches it).
+vm_ssh() {
+  ip netns exec "$SWITCH" ssh -i "$(vagrant_key)" -o BatchMode=yes -o ConnectTimeout=10 \
+    -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR \
+    "vagrant@$(read_state address)" "$@"
+}
+
+# Gives a new VM what the lab expects of every host: the stack's key for root, and its own name on its
+# lab address in /etc/hosts (Vagrant put it on 127.0.1.1). Records the machine-id systemd made at first
+# boot. The public key is passed on stdin, never on a command line.
+write_identity() {
+  local pubkey=$1 addr id script
+  addr=$(read_state address)
+  # shellcheck disable=SC2016  # expanded on the VM
+  script='
+    install -d -m 0700 /root/.ssh
+    cat >/root/.ssh/authorized_keys
+    chmod 0600 /root/.ssh/authorized_keys
+    sed -i "/[[:space:]]$1\$/d" /etc/hosts
+    printf "%s\t%s\n" "$2" "$1" >>/etc/hosts
+    cat /etc/machine-id
+  '
+  # ssh joins its arguments into one line for the remote shell: quote each for that shell.
+  id=$(vm_ssh "$(printf '%q ' sudo sh -euc "$script" sh "$HOST" "$addr")" <"$pubkey")
+  [[ $id =~ ^[0-9a-f]{32}$ ]] || die "host $HOST reported no valid machine-id ('$id')"
+  printf '%s\n' "$id" >"$DIR/machine-id"
+}
+
+refresh_machine_id() {
+  local id
+  id=$(vm_ssh cat /etc/machine-id)
+  [[ $id =~ ^[0-9a-f]{32}$ ]] || die "host $HOST reported no valid machine-id ('$id')"
+  printf '%s\n' "$id" >"$DIR/machine-id"
+}
+
+record_domain() {
+  local uuid name
+  uuid=$(<"$(vagrant_machine_id_file)")
+  name=$(lab_virsh domname "$uuid")
+  [[ -n $name ]] || die "libvirt knows no domain $uuid for $HOST"
+  printf '%s\n' "$name" >"$DIR/domain"
+  DOMAIN=$name
+}
+
+# --- SSH forward -----------------------------------------------------------------------------------------
+# The SSH forward for the engine, which runs in the root netns. It connects through the switch netns to
+# <addr>:22, the way any machine on the lab network would: a cut or stopped host is unreachable for the
+# engine too. One `ip netns exec` per connection costs milliseconds.
+start_forward() {
+  local addr
+  addr=$(read_state address)
+  stop_forward
+  (
+    close_inherited_fds
+    exec setsid socat "$(forward_marker)" \
+      "EXEC:ip netns exec $SWITCH socat STDIO TCP\\:$addr\\:22\\,connect-timeout=5"
+  ) </dev/null >>"$DIR/forward.log" 2>&1 &
+  printf '%s\n' "$!" >"$DIR/forward.pid"
+  disown
+  local i
+  for ((i = 0; i < 200; i++)); do
+    pid_matches "$!" "$(forward_marker)" && return 0
+    sleep 0.01
+  done
+  tail -n 5 "$DIR/forward.log" >&2
+  die "the SSH forward on 127.0.0.1:$(read_state port) did not start (log: $DIR/forward.log)"
+}
+
+# Kills the recorded forwarder and its process group (setsid made it a group leader), which holds the
+# per-connection children too, so no open session keeps the port.
+stop_forward() {
+  local pid
+  pid=$(read_state forward.pid) || return 0
+  if pid_matches "$pid" "$(forward_marker)"; then kill -TERM -- "-$pid" 2>/dev/null || true; fi
+  rm -f "$DIR/forward.pid"
+}
+
+# Prints the first line sshd sends, read through the forward: the path the engine will use.
+ssh_banner() {
+  (
+    exec 3<>"/dev/tcp/127.0.0.1/$1"
+    read -r -t 6 line <&3
+    printf '%s' "$line"
+  ) 2>/dev/null
+}
+
+wait_for_ssh() {
+  local port deadline=$((SECONDS + ssh_wait)) banner
+  port=$(read_state port)
+  while ((SECONDS < deadline)); do
+    [[ $(host_status) == running ]] || die "host $HOST of lab $LAB is not running (log: $DIR/vagrant.log)"
+    pid_matches "$(read_state forward.pid)" "$(forward_marker)" ||
+      die "the SSH forward on 127.0.0.1:$port exited (log: $DIR/forward.log)"
+    banner=$(ssh_banner "$port") || true
+    [[ $banner == SSH-* ]] && return 0
+    sleep 0.5
+  done
+  die "sshd of $HOST (lab $LAB) did not answer on 127.0.0.1:$port within $ssh_wait s"
+}
+
+# --- commands --------------------------------------------------------------------------------------------
+# Boots an existing or new VM with vagrant and puts the forward in front of it.
+vagrant_up() {
+  local boxdir
+  write_vagrantfile
+  boxdir=$("$here/vagrant-box.sh" --print)
+  stage_box_volume "$boxdir"
+  run_vagrant up "$HOST"
+  record_domain
+}
+
+cmd_create() {
+  local addr=$3 pubkey=$4 port=${5:-}
+  use_host "$1" "$2"
+  [[ -r $pubkey ]] || die "public key file $pubkey is not readable"
+  if grep -q 'PRIVATE KEY' "$pubkey" || ! ssh-keygen -l -f "$pubkey" >/dev/null 2>&1; then
+    die "$pubkey is not an SSH public key"
+  fi
+  [[ -z $port || $port =~ ^[0-9]+$ ]] || die "port '$port': want a number"
+  require_switch
+  lock_lab
+  [[ $(host_status) == absent ]] || die "host $HOST of lab $LAB already exists (destroy it first)"
+  # What an interrupted create left (no domain yet) goes first.
+  if [[ -d $DIR ]]; then destroy_host; fi
+  lock_alloc
+  require_switch
+  check_address "$addr"
+  mkdir -p "$DIR"
+  # All or nothing: a create that fails leaves no host behind, so the caller can simply retry.
+  trap 'rollback_create' EXIT
+  printf '%s\n' "$addr" >"$DIR/address"
+  allocate_port "$port" >"$DIR/port"
+  unlock_alloc
+  vagrant_up
+  write_identity "$pubkey"
+  start_forward
+  wait_for_ssh
+  trap - EXIT
+}
+
+rollback_create() {
+  local rc=$?
+  say "create of $HOST (lab $LAB) failed; removing what it made"
+  destroy_host || say "cleanup after the failed create was incomplete: run '$0 destroy $LAB $HOST'"
+  exit "$rc"
+}
+
+# Removes the VM (through vagrant, and libvirt directly for whatever vagrant no longer knows), the
+# forward and the host's state. Works without the lab's daemons too (e.g. after a reboot): then the
+# domain's files are deleted directly.
+destroy_host() {
+  stop_forward
+  if daemons_up; then
+    if [[ -f $(vagrant_machine_id_file) ]]; then
+      run_vagrant destroy -f "$HOST" || say "vagrant destroy failed; removing the domain through libvirt"
+    fi
+    if lab_virsh dominfo "$DOMAIN" >/dev/null 2>&1; then
+      lab_virsh destroy "$DOMAIN" >/dev/null 2>&1 || true
+      lab_virsh undefine "$DOMAIN" --remove-all-storage >/dev/null
+    fi
+    lab_virsh vol-delete --pool default "$DOMAIN.img" >/dev/null 2>&1 || true
+  else
+    if pid_matches "$(qemu_pid)" "$(qemu_marker)"; then kill -KILL "$(qemu_pid)" 2>/dev/null || true; fi
+    rm -f "$LIBVIRT_DIR/etc/qemu/$DOMAIN.xml" "$LIBVIRT_DIR/etc/qemu/autostart/$DOMAIN.xml" \
+      "$LIBVIRT_DIR/lib/images/$DOMAIN.img"
+  fi
+  rm -rf "$VAGRANT_DIR/.vagrant/machines/$HOST"
+  rm -rf --one-file-system "$DIR"
+}
+
+cmd_start() {
+  use_host "$1" "$2"
+  require_host
+  require_switch
+  lock_lab
+  case $(host_status) in
+    absent) die "host $HOST of lab $LAB does not exist" ;;
+    running)
+      pid_matches "$(read_state forward.pid)" "$(forward_marker)" || start_forward
+      wait_for_ssh
+      ;;
+    stopped)
+      vagrant_up
+      refresh_machine_id
+      start_forward
+      wait_for_ssh
+      ;;
+  esac
+}
+
+cmd_stop() {
+  use_host "$1" "$2"
+  require_host
+  require_switch
+  lock_lab
+  stop_forward
+  if [[ $(host_status) == running ]]; then
+    write_vagrantfile
+    # Graceful (shutdown over SSH); vagrant powers the domain off itself if that does not finish.
+    run_vagrant halt "$HOST" || true
+    if [[ $(host_status) == running ]]; then
+      say "host $HOST did not halt; powering it off"
+      lab_virsh destroy "$DOMAIN" >/dev/null
+    fi
+  fi
+}
+
+cmd_destroy() {
+  use_host "$1" "$2"
+  [[ -d $LAB_DIR ]] || return 0
+  lock_lab
+  [[ -d $DIR ]] || return 0
+  destroy_host
+}
+
+cmd_kill() {
+  use_host "$1" "$2"
+  require_host
+  require_switch
+  stop_forward
+  if [[ $(host_status) == running ]]; then lab_virsh destroy "$DOMAIN" >/dev/null; fi
+}
+
+# The VM's NIC on the lab network: its tap device on br0, down (cut) or up (heal), as pulling a cable.
+set_link() {
+  require_host
+  require_switch
+  [[ $(host_status) == running ]] || die "host $HOST of lab $LAB is not running"
+  local tap
+  tap=$(lab_virsh domiflist "$DOMAIN" | awk -v net="$lan_network" '$3 == net { print $1 }')
+  [[ -n $tap ]] || die "host $HOST has no interface on network $lan_network"
+  ip -n "$SWITCH" link set "$tap" "$1"
+}
+
+cmd_info() {
+  use_host "$1" "$2"
+  local status pid=null port mid addr
+  status=$(host_status)
+  port=$(read_state port) || port=null
+  if mid=$(read_state machine-id); then mid="\"$mid\""; else mid=null; fi
+  if addr=$(read_state address); then addr="\"$addr\""; else addr=null; fi
+  [[ $status == running ]] && pid=$(qemu_pid)
+  printf '{"status":"%s","sshPort":%s,"machineId":%s,"address":%s,"netns":"%s","pid":%s}\n' \
+    "$status" "$port" "$mid" "$addr" "$SWITCH" "$pid"
+}
+
+cmd_list() {
+  use_lab "$1"
+  local host
+  while read -r host; do
+    [[ -n $host ]] || continue
+    use_host "$LAB" "$host"
+    printf '%s %s\n' "$HOST" "$(host_status)"
+  done < <(lab_hosts)
+}
+
+cmd_exec() {
+  use_lab "$1"
+  shift
+  (($#)) || usage
+  [[ -e /run/netns/$SWITCH ]] || die "lab $LAB has no switch"
+  exec ip netns exec "$SWITCH" "$@"
+}
+
+cmd_virsh() {
+  use_lab "$1"
+  shift
+  require_switch
+  lab_virsh "$@"
+}
+
+main() {
+  (($# >= 2)) || usage
+  local cmd=$1
+  shift
+  ((EUID == 0)) || die "must run as root (netns, libvirt)"
+  case $cmd in
+    switch-up) (($# == 1 || $# == 2)) || usage; cmd_switch_up "$@" ;;
+    switch-down) (($# == 1)) || usage; cmd_switch_down "$@" ;;
+    switch-status) (($# == 1)) || usage; use_lab "$1"; [[ -e /run/netns/$SWITCH ]] && daemons_up && echo up || echo down ;;
+    create) (($# == 4 || $# == 5)) || usage; cmd_create "$@" ;;
+    start) (($# == 2)) || usage; cmd_start "$@" ;;
+    stop) (($# == 2)) || usage; cmd_stop "$@" ;;
+    destroy) (($# == 2)) || usage; cmd_destroy "$@" ;;
+    status) (($# == 2)) || usage; use_host "$@"; host_status ;;
+    info) (($# == 2)) || usage; cmd_info "$@" ;;
+    kill) (($# == 2)) || usage; cmd_kill "$@" ;;
+    cut) (($# == 2)) || usage; use_host "$@"; set_link down ;;
+    heal) (($# == 2)) || usage; use_host "$@"; set_link up ;;
+    exec) cmd_exec "$@" ;;
+    virsh) cmd_virsh "$@" ;;
+    list) (($# == 1)) || usage; cmd_list "$@" ;;
+    *) usage ;;
+  esac
+}
+
+main "$@"
