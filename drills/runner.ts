@@ -58,6 +58,17 @@ export interface DrillContext {
   expectLost: (keys: string[]) => void;
   /** Starts a fresh writer run (e.g. after a restore) and keeps the acknowledged writes so far. */
   restartWriter: () => Promise<void>;
+  /** What `pulumi preview` would do for these config changes (the stack's config is left as it was). */
+  preview: (changes: ConfigChanges) => Promise<PlannedStep[]>;
+  /** The stack's state file as the backend stores it. */
+  stateFile: () => string;
+}
+
+/** One step of a preview: the operation and the resource it applies to. */
+export interface PlannedStep {
+  op: string;
+  type: string;
+  name: string;
 }
 
 /** Applies a step's changes to a stack's config map (Pulumi.<stack>.yaml's `config:`). */
@@ -211,6 +222,27 @@ export async function runDrill(drill: Drill, opts: RunOptions = {}): Promise<Dri
         note: (line) => stepRecord.checks.push(line),
         ssh: (host, command) => sshRun(outputs, keyFile!, host, command),
         expectLost: (keys) => record.expectedLost.push(...keys),
+        preview: async (changes) => {
+          fs.writeFileSync(
+            stackFile,
+            yaml.dump({ config: applyChanges(current, changes) }, { lineWidth: 120 }),
+          );
+          const planned: PlannedStep[] = [];
+          try {
+            await stack.preview({
+              color: "never",
+              onEvent: (event) => {
+                const m = event.resourcePreEvent?.metadata;
+                if (m && m.op !== "same")
+                  planned.push({ op: m.op, type: m.type, name: m.urn.split("::").pop() ?? m.urn });
+              },
+            });
+          } finally {
+            fs.writeFileSync(stackFile, yaml.dump({ config: current }, { lineWidth: 120 }));
+          }
+          return planned;
+        },
+        stateFile: () => stateFilePath(drill.name),
         restartWriter: async () => {
           record.writes.push(...(await writer.stop()));
           writer.start(
@@ -273,6 +305,14 @@ export async function runDrill(drill: Drill, opts: RunOptions = {}): Promise<Dri
     }
   }
   return { record, reportFile: path.join(reportDir, `${drill.name}.md`) };
+}
+
+/** Where the file backend keeps a stack's state (Pulumi.yaml's backend, unless PULUMI_BACKEND_URL says otherwise). */
+function stateFilePath(stackName: string): string {
+  const backend = process.env["PULUMI_BACKEND_URL"] ?? "file://.pulumi-state";
+  if (!backend.startsWith("file://")) throw new Error(`state checks need a file backend, not ${backend}`);
+  const dir = path.resolve(projectRoot, backend.slice("file://".length));
+  return path.join(dir, ".pulumi", "stacks", project, `${stackName}.json`);
 }
 
 /** Destroys every host of a local lab and its switch, straight through the driver. */

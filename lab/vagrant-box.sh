@@ -12,11 +12,12 @@
 #                booted directly by libvirt (lv.kernel/lv.initrd in the box's Vagrantfile): no bootloader
 #   Vagrantfile  direct kernel boot settings, relative to the box's own directory
 #   metadata.json, rwk-box-key (the recipe key the box was built from)
-# Inside: a `vagrant` user with Vagrant's well-known insecure key and passwordless sudo (Vagrant swaps
-# in a key of its own at the first `vagrant up`), no machine-id and no SSH host keys (made at first
-# boot, so every VM has its own; LAB.md: a shared machine-id gives every VM the same DHCP lease),
-# systemd-networkd doing DHCP on the management NIC (eth0); Vagrant configures the private NIC (eth1)
-# through networkd too (its Debian guest plugin writes /etc/systemd/network/50-vagrant-eth1.network).
+# Inside: a `vagrant` user with Vagrant's well-known insecure key and passwordless sudo, accepted by
+# sshd only from the management network's host side (see customize_box), no machine-id and no SSH host
+# keys (made at first boot, so every VM has its own; LAB.md: a shared machine-id gives every VM the
+# same DHCP lease), systemd-networkd doing DHCP on the management NIC (eth0). The lab NIC (eth1) gets
+# its static address from whoever runs the box: lab/vagrant.sh writes a networkd file for it; with
+# Vagrant's own network configuration (auto_config), its Debian guest plugin does the same.
 #
 # Cache layout:
 #   $RWK_CACHE/vagrant-boxes/<key>/rwk-bookworm.box   <key> = hash of the image path (itself keyed by the
@@ -38,7 +39,9 @@ readonly DISK_GB=2
 # The kernel command line of every VM made from the box. root is the whole virtio disk (no partition
 # table); net.ifnames=0 keeps the NIC names eth0 (management) and eth1 (private network), which the
 # networkd file below and Vagrant's interface ordering rely on.
-readonly KERNEL_CMDLINE="root=/dev/vda rw console=ttyS0 net.ifnames=0 quiet"
+# mitigations=off: the guest runs emulated on the lab's own machine, and the mitigations cost a few
+# percent of an already slow boot.
+readonly KERNEL_CMDLINE="root=/dev/vda rw console=ttyS0 net.ifnames=0 quiet mitigations=off"
 # What building a box needs on the workstation.
 readonly WORKSTATION_PACKAGES=(e2fsprogs qemu-utils tar util-linux vagrant vagrant-libvirt)
 
@@ -90,10 +93,14 @@ in_chroot() {
   ' sh "$root" "$@"
 }
 
+# Every step below writes into a tree given by path: never let an empty one mean the workstation.
+check_tree() { [[ -n $1 && $1 != / && -d $1/etc ]] || die "not a root file system tree: '$1'"; }
+
 # Installs the kernel into the copy. The initramfs lists only what finds the root disk (virtio, ext4):
 # the default (MODULES=most) is ~10x larger and unpacking it costs seconds under software emulation.
 install_kernel() {
   local root=$1
+  check_tree "$root"
   # Nothing may start daemons inside the chroot.
   printf '#!/bin/sh\nexit 101\n' >"$root/usr/sbin/policy-rc.d"
   chmod 0755 "$root/usr/sbin/policy-rc.d"
@@ -111,6 +118,7 @@ install_kernel() {
 # faster to add and to copy. Networking, storage, file systems and netfilter stay for Kubernetes.
 prune_modules() {
   local root=$1 moddir version
+  check_tree "$root"
   for moddir in "$root"/lib/modules/*/; do
     version=$(basename "$moddir")
     rm -rf "$moddir"kernel/{sound,drivers/gpu,drivers/media,drivers/infiniband,drivers/net/wireless} \
@@ -122,6 +130,7 @@ prune_modules() {
 # Makes the copy a Vagrant box for libvirt; see the file comment for what and why.
 customize_box() {
   local root=$1 pubkey=$2
+  check_tree "$root"
 
   # The user Vagrant logs in as, with the insecure key it replaces on first boot, and sudo for provisioning.
   in_chroot "$root" useradd --create-home --shell /bin/bash vagrant
@@ -133,26 +142,30 @@ customize_box() {
   printf 'vagrant ALL=(ALL) NOPASSWD:ALL\nDefaults:vagrant !requiretty\n' >"$root/etc/sudoers.d/vagrant"
   chmod 0440 "$root/etc/sudoers.d/vagrant"
 
-  # Host keys per VM, made before sshd's first start. Only ed25519 and ECDSA: an RSA key takes seconds
-  # to generate under software emulation and every client here speaks both.
+  # Host keys per VM, made before sshd's first start. ed25519 only: under software emulation every key
+  # type costs seconds of the first boot, and every client here (OpenSSH, Vagrant's net-ssh) speaks it.
   cat >"$root/etc/systemd/system/rwk-ssh-host-keys.service" <<'EOF'
 [Unit]
-Description=Generate this machine's own SSH host keys (first boot)
+Description=Generate this machine's own SSH host key (first boot)
 Before=ssh.service
 ConditionPathExists=!/etc/ssh/ssh_host_ed25519_key
 
 [Service]
 Type=oneshot
 ExecStart=/usr/bin/ssh-keygen -q -t ed25519 -N "" -f /etc/ssh/ssh_host_ed25519_key
-ExecStart=/usr/bin/ssh-keygen -q -t ecdsa -N "" -f /etc/ssh/ssh_host_ecdsa_key
 
 [Install]
 RequiredBy=ssh.service
 EOF
+  # Vagrant keeps logging in with the well-known insecure key (the lab's Vagrantfile sets insert_key =
+  # false: swapping it costs ~18 s of SSH round trips per VM). So the vagrant user is accepted only
+  # from 192.168.121.1, i.e. vagrant-libvirt's management network as seen from the lab's own netns:
+  # not from the lab network, not through the workstation's SSH forwards (they arrive from the lab
+  # network) and not from other VMs. root logs in with the stack's key only (lab/image.sh).
   cat >"$root/etc/ssh/sshd_config.d/20-rwk-vagrant.conf" <<'EOF'
-# real-world-kubernetes Vagrant box: the host keys made at first boot (rwk-ssh-host-keys.service).
+# real-world-kubernetes Vagrant box (lab/vagrant-box.sh).
 HostKey /etc/ssh/ssh_host_ed25519_key
-HostKey /etc/ssh/ssh_host_ecdsa_key
+AllowUsers root vagrant@192.168.121.1
 EOF
   systemctl --root="$root" enable rwk-ssh-host-keys.service >&2
 
@@ -174,6 +187,14 @@ EOF
   # Nothing at boot waits for the network; etcd and friends are started by the lab once it is up.
   systemctl --root="$root" disable systemd-networkd-wait-online.service >&2 || true
 
+  # Periodic jobs a lab VM has no use for (no internet, throwaway disk); under software emulation they
+  # cost CPU at boot (e2scrub_reap alone ran ~10 s).
+  systemctl --root="$root" disable e2scrub_reap.service e2scrub_all.timer apt-daily.timer \
+    apt-daily-upgrade.timer >&2
+  # No display (the console is the serial port), no GPU, no EFI: nothing for these to do at boot.
+  systemctl --root="$root" disable getty@tty1.service >&2
+  systemctl --root="$root" mask modprobe@drm.service modprobe@efi_pstore.service >&2
+
   printf '/dev/vda / ext4 rw,errors=remount-ro 0 1\n' >"$root/etc/fstab"
   # A first boot applies presets, which would enable etcd again (lab/image.sh disabled it).
   mkdir -p "$root/etc/systemd/system-preset"
@@ -190,6 +211,8 @@ box_vagrantfile() {
 # Vagrantfile of the box $BOX_NAME (lab/vagrant-box.sh): Debian 12 booted directly from the kernel and
 # initrd shipped beside box.img, which holds one ext4 file system without a partition table.
 Vagrant.configure("2") do |config|
+  # Vagrant would otherwise detect the guest with some twenty SSH commands, seconds each under emulation.
+  config.vm.guest = :debian
   config.vm.provider :libvirt do |lv|
     lv.kernel = File.join(__dir__, "vmlinuz")
     lv.initrd = File.join(__dir__, "initrd.img")

@@ -25,8 +25,8 @@
 # Layout. Nothing is added to the root netns but the 127.0.0.1 SSH forwards, so labs (and the nspawn labs
 # of lab/machines.sh) run side by side with the same host names and addresses:
 #   netns <lab>-sw     lo; br0 <subnet>.1 = libvirt network "lan" (isolated: no NAT, no DHCP), which
-#                      Vagrant's private_network finds by address; vagrant-libvirt's management network
-#                      (192.168.121.0/24, DHCP) on a bridge of its own
+#                      Vagrant's private_network finds by address; virbr0 192.168.121.1 = libvirt network
+#                      "vagrant-libvirt", Vagrant's management network (DHCP; Vagrant's own SSH)
 #   a mount namespace  made at switch-up and shared by the lab's virtlogd, libvirtd, their children (qemu,
 #                      dnsmasq) and every vagrant/virsh call (nsenter into libvirtd's namespaces): there,
 #                      /etc/libvirt, /run/libvirt, /var/lib/libvirt, /var/log/libvirt and
@@ -299,25 +299,45 @@ stop_daemon() {
   kill -KILL "$pid" 2>/dev/null || true
 }
 
-# The lab's switch as a libvirt network: br0 with the gateway address, isolated (no NAT, no DHCP: hosts
-# get static addresses from Vagrant), started with libvirtd. Vagrant's private_network finds it by its
-# address and uses it instead of making one.
-ensure_lan() {
-  if ! lab_virsh net-info "$lan_network" >/dev/null 2>&1; then
-    local xml=$LIBVIRT_DIR/$lan_network.xml
-    cat >"$xml" <<EOF
+# Defines (from XML on stdin), autostarts and starts a libvirt network of the lab unless it exists.
+ensure_network() {
+  local name=$1 xml=$LIBVIRT_DIR/network-$1.xml
+  if ! lab_virsh net-info "$name" >/dev/null 2>&1; then
+    cat >"$xml"
+    lab_virsh net-define "$xml" >/dev/null
+    lab_virsh net-autostart "$name" >/dev/null
+  fi
+  if [[ $(lab_virsh net-info "$name" | awk '$1 == "Active:" { print $2 }') != yes ]]; then
+    lab_virsh net-start "$name" >/dev/null
+  fi
+}
+
+# The lab's two networks, made here rather than by vagrant-libvirt, which finds them by their addresses
+# and (told so by the Vagrantfile) never removes them:
+#  - the lab network: the switch, br0 with the gateway address, isolated (no NAT, no DHCP: this driver
+#    gives every host its static address);
+#  - Vagrant's management network (vagrant-libvirt's default name and 192.168.121.0/24), with DHCP,
+#    isolated too (the netns has no way out): vagrant-libvirt records a network it creates itself and
+#    deletes it with the last VM, so every create would wait for a new one.
+ensure_networks() {
+  ensure_network "$lan_network" <<EOF
 <network>
   <name>$lan_network</name>
   <bridge name='$lan_bridge' stp='off' delay='0'/>
   <ip address='$gateway' netmask='255.255.255.0'/>
 </network>
 EOF
-    lab_virsh net-define "$xml" >/dev/null
-    lab_virsh net-autostart "$lan_network" >/dev/null
-  fi
-  if [[ $(lab_virsh net-info "$lan_network" | awk '$1 == "Active:" { print $2 }') != yes ]]; then
-    lab_virsh net-start "$lan_network" >/dev/null
-  fi
+  ensure_network vagrant-libvirt <<EOF
+<network>
+  <name>vagrant-libvirt</name>
+  <bridge name='virbr0' stp='off' delay='0'/>
+  <ip address='192.168.121.1' netmask='255.255.255.0'>
+    <dhcp>
+      <range start='192.168.121.2' end='192.168.121.254'/>
+    </dhcp>
+  </ip>
+</network>
+EOF
 }
 
 # The storage pool vagrant-libvirt uses ("default"), on the lab's own /var/lib/libvirt/images.
@@ -368,7 +388,7 @@ cmd_switch_up() {
     write_libvirt_config
     start_daemons
   fi
-  ensure_lan
+  ensure_networks
   ensure_pool
 }
 
@@ -487,7 +507,7 @@ write_vagrantfile() {
 # (shown when it fails). Bounded: a wedged vagrant must not hold the lab lock forever.
 run_vagrant() {
   local log=$DIR/vagrant.log rc=0
-  printf '\n$ vagrant %s\n' "$*" >>"$log"
+  printf '\n[%(%F %T)T] $ vagrant %s\n' -1 "$*" >>"$log"
   in_lab env \
     VAGRANT_HOME="$cache/vagrant" \
     VAGRANT_CWD="$VAGRANT_DIR" \
@@ -498,6 +518,7 @@ run_vagrant() {
     LIBVIRT_DEFAULT_URI=qemu:///system \
     RWK_QEMU_EMULATOR="$(qemu_wrapper)" \
     timeout --kill-after=30 "$vagrant_timeout" vagrant "$@" --no-color --no-tty </dev/null >>"$log" 2>&1 || rc=$?
+  printf '[%(%F %T)T] exit status %d\n' -1 "$rc" >>"$log"
   if ((rc != 0)); then
     tail -n 25 "$log" >&2
     say "vagrant $1 $HOST failed with status $rc (log: $log)"
@@ -508,40 +529,56 @@ run_vagrant() {
 # vagrant-libvirt records the domain's UUID in the machine's data dir once the domain exists.
 vagrant_machine_id_file() { printf '%s/.vagrant/machines/%s/libvirt/id' "$VAGRANT_DIR" "$HOST"; }
 
-# The key Vagrant logs in with: the one it put on the VM at the first boot, or the box's insecure key.
+# The key Vagrant logs in with: one it put on the VM (only with insert_key), else the insecure key in
+# the copy Vagrant keeps in its home with the permissions OpenSSH insists on.
 vagrant_key() {
   local key=$VAGRANT_DIR/.vagrant/machines/$HOST/libvirt/private_key
-  if [[ ! -f $key ]]; then
-    key=$(dpkg -L vagrant | grep '/keys/vagrant$' | head -n1)
-  fi
+  [[ -f $key ]] || key=$cache/vagrant/insecure_private_key
   printf '%s\n' "$key"
 }
 
-# Runs a command on the VM as the vagrant user, over the lab network (from the switch netns, the way
-# the forward reaches it).
-vm_ssh() {
-  ip netns exec "$SWITCH" ssh -i "$(vagrant_key)" -o BatchMode=yes -o ConnectTimeout=10 \
-    -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR \
-    "vagrant@$(read_state address)" "$@"
+# The VM's address on Vagrant's management network (its DHCP lease in the lab's libvirt).
+management_address() {
+  lab_virsh domifaddr "$DOMAIN" --source lease | awk '$3 == "ipv4" { sub(/\/.*/, "", $4); print $4; exit }'
 }
 
-# Gives a new VM what the lab expects of every host: the stack's key for root, and its own name on its
-# lab address in /etc/hosts (Vagrant put it on 127.0.1.1). Records the machine-id systemd made at first
-# boot. The public key is passed on stdin, never on a command line.
+# Runs a command on the VM as the vagrant user, the way Vagrant does: over the management network from
+# the lab's netns (the only place the box accepts the vagrant user from).
+vm_ssh() {
+  local mgmt
+  mgmt=$(management_address)
+  [[ -n $mgmt ]] || die "host $HOST has no address on the management network"
+  ip netns exec "$SWITCH" ssh -i "$(vagrant_key)" -o BatchMode=yes -o ConnectTimeout=10 \
+    -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR "vagrant@$mgmt" "$@"
+}
+
+# Gives a new VM its identity in one SSH session (each of Vagrant's own commands costs about a second
+# against an emulated VM): hostname, the lab address on the NIC plugged into the lab network (found by
+# its MAC; a networkd file, so it survives reboots), its name on that address in /etc/hosts, and the
+# stack's key for root, passed on stdin, never on a command line. Records the machine-id systemd made
+# at first boot.
 write_identity() {
-  local pubkey=$1 addr id script
+  local pubkey=$1 addr mac id script
   addr=$(read_state address)
+  mac=$(lab_virsh domiflist "$DOMAIN" | awk -v net="$lan_network" '$3 == net { print $5; exit }')
+  [[ $mac =~ ^([0-9a-f]{2}:){5}[0-9a-f]{2}$ ]] || die "host $HOST has no NIC on the lab network '$lan_network'"
   # shellcheck disable=SC2016  # expanded on the VM
   script='
+    host=$1 addr=$2 mac=$3
     install -d -m 0700 /root/.ssh
     cat >/root/.ssh/authorized_keys
     chmod 0600 /root/.ssh/authorized_keys
-    sed -i "/[[:space:]]$1\$/d" /etc/hosts
-    printf "%s\t%s\n" "$2" "$1" >>/etc/hosts
+    printf "%s\n" "$host" >/etc/hostname
+    hostname "$host"
+    sed -i "/[[:space:]]$host\$/d" /etc/hosts
+    printf "%s\t%s\n" "$addr" "$host" >>/etc/hosts
+    printf "[Match]\nMACAddress=%s\n\n[Network]\nAddress=%s/24\n" "$mac" "$addr" \
+      >/etc/systemd/network/20-rwk-lab.network
+    systemctl restart systemd-networkd
     cat /etc/machine-id
   '
   # ssh joins its arguments into one line for the remote shell: quote each for that shell.
-  id=$(vm_ssh "$(printf '%q ' sudo sh -euc "$script" sh "$HOST" "$addr")" <"$pubkey")
+  id=$(vm_ssh "$(printf '%q ' sudo sh -euc "$script" sh "$HOST" "$addr" "$mac")" <"$pubkey")
   [[ $id =~ ^[0-9a-f]{32}$ ]] || die "host $HOST reported no valid machine-id ('$id')"
   printf '%s\n' "$id" >"$DIR/machine-id"
 }
