@@ -73,6 +73,26 @@ export interface PkiSpec {
   rotation: number;
 }
 
+/** Taking a backup is a config change: a new id takes a new one, from this member. */
+export interface BackupSpec {
+  id: string;
+  member: string;
+}
+
+export const restoreMethods = ["classic", "snapshot", "in-place"] as const;
+/**
+ * classic: the workshop's — the data-dir archive on the first member, started once with
+ * force-new-cluster; snapshot: `etcdctl snapshot restore` into a new cluster of one; in-place: every
+ * member restored from the same snapshot, as a new cluster.
+ */
+export type RestoreMethod = (typeof restoreMethods)[number];
+
+export interface RestoreSpec {
+  /** A backup directory (as `pulumi up` pulled it), relative to the project root. */
+  from: string;
+  method: RestoreMethod;
+}
+
 export interface StackConfig {
   project: string;
   stack: string;
@@ -84,6 +104,8 @@ export interface StackConfig {
   vagrant: VagrantSpec;
   etcd: EtcdSpec;
   pki: PkiSpec;
+  backup?: BackupSpec;
+  restore?: RestoreSpec;
 }
 
 /** Every problem found in the configuration, reported at once. */
@@ -108,6 +130,8 @@ export const configKeys = [
   "etcdLearner",
   "etcdTls",
   "pki",
+  "backup",
+  "restore",
 ] as const;
 export type RawConfig = Partial<Record<(typeof configKeys)[number], unknown>>;
 
@@ -155,10 +179,24 @@ export function validateConfig(raw: RawConfig, ctx: { project: string; stack: st
     problems,
   );
   const pki = parsePki(raw.pki ?? {}, key("pki"), problems);
+  const backup = parseBackup(raw.backup ?? {}, etcd, key("backup"), problems);
+  const restore = parseRestore(raw.restore ?? {}, etcd, key("restore"), problems);
   const lab = labName(ctx.stack);
 
   if (problems.length > 0) throw new ConfigError(problems);
-  return { project: ctx.project, stack: ctx.stack, lab, driver, subnet: subnet!, hosts, vagrant, etcd, pki };
+  return {
+    project: ctx.project,
+    stack: ctx.stack,
+    lab,
+    driver,
+    subnet: subnet!,
+    hosts,
+    vagrant,
+    etcd,
+    pki,
+    ...(backup ? { backup } : {}),
+    ...(restore ? { restore } : {}),
+  };
 }
 
 /**
@@ -470,4 +508,59 @@ function parsePki(value: unknown, name: string, problems: string[]): PkiSpec {
     earlyRenewalHours,
     rotation,
   };
+}
+
+function parseBackup(
+  value: unknown,
+  etcd: EtcdSpec,
+  name: string,
+  problems: string[],
+): BackupSpec | undefined {
+  if (!isRecord(value)) {
+    problems.push(`${name}: must be an object { id, member }`);
+    return undefined;
+  }
+  if (Object.keys(value).length === 0) return undefined;
+  const unknownKeys = Object.keys(value).filter((k) => !["id", "member"].includes(k));
+  if (unknownKeys.length > 0)
+    problems.push(`${name}: unknown key(s) ${unknownKeys.join(", ")}; allowed: id, member`);
+  const id = value["id"];
+  if (typeof id !== "string" || !/^[A-Za-z0-9][A-Za-z0-9._-]{0,39}$/.test(id)) {
+    problems.push(
+      `${name}.id: ${JSON.stringify(id)} must be 1-40 characters of letters, digits, ".", "_", "-"`,
+    );
+  }
+  const member = value["member"] ?? etcd.members[0];
+  if (typeof member !== "string" || !etcd.members.includes(member)) {
+    problems.push(
+      `${name}.member: ${JSON.stringify(member)} is not one of etcdMembers (${etcd.members.join(", ") || "none"})`,
+    );
+  }
+  return { id: typeof id === "string" ? id : "", member: typeof member === "string" ? member : "" };
+}
+
+function parseRestore(
+  value: unknown,
+  etcd: EtcdSpec,
+  name: string,
+  problems: string[],
+): RestoreSpec | undefined {
+  if (!isRecord(value)) {
+    problems.push(`${name}: must be an object { from, method }`);
+    return undefined;
+  }
+  if (Object.keys(value).length === 0) return undefined;
+  const unknownKeys = Object.keys(value).filter((k) => !["from", "method"].includes(k));
+  if (unknownKeys.length > 0)
+    problems.push(`${name}: unknown key(s) ${unknownKeys.join(", ")}; allowed: from, method`);
+  const from = value["from"];
+  if (typeof from !== "string" || from === "" || from.startsWith("/") || from.split("/").includes("..")) {
+    problems.push(
+      `${name}.from: ${JSON.stringify(from)} must be a backup directory relative to the project root`,
+    );
+  }
+  const method =
+    oneOf(value["method"] ?? "snapshot", restoreMethods, `${name}.method`, problems) ?? "snapshot";
+  if (etcd.members.length === 0) problems.push(`${name}: nothing to restore into: etcdMembers is empty`);
+  return { from: typeof from === "string" ? from : "", method };
 }

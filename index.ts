@@ -3,8 +3,12 @@ import { loadConfig } from "./config";
 import { Cluster, placementsOf } from "./components/etcd/cluster";
 import { Lab } from "./components/host/lab";
 import { EtcdPki } from "./components/pki/etcd-pki";
+import { Backup } from "./components/recovery/backup";
+import { verifyBackup } from "./components/recovery/restore";
 
 const config = loadConfig();
+// A restore is refused here, before any resource is registered, if its backup fails the integrity check.
+const restoreFrom = config.restore && verifyBackup(config.restore.from, config.restore.method);
 
 const lab = new Lab("lab", { config });
 const members = placementsOf(lab.hosts).filter((p) => config.etcd.members.includes(p.name));
@@ -14,7 +18,19 @@ const etcd = new Cluster("etcd", {
   hosts: lab.hosts,
   token: config.lab,
   ...(pki ? { pki } : {}),
+  ...(config.restore && restoreFrom
+    ? { restore: { spec: config.restore, backupId: restoreFrom.id, stamp: restoreFrom.stamp } }
+    : {}),
 });
+const backup =
+  config.backup &&
+  new Backup(`etcd-backup`, {
+    spec: config.backup,
+    stack: config.stack,
+    member: etcd.members.find((m) => m.name === config.backup?.member)!,
+    host: lab.hosts[config.backup.member]!,
+    sshPrivateKey: lab.sshPrivateKey,
+  });
 
 export const labName = config.lab;
 export const driver = config.driver;
@@ -32,3 +48,6 @@ export const etcdTls = config.etcd.tls;
 export const etcdCaCert = pki?.ca.certPem;
 export const etcdOperatorCert = pki?.operator.certPem;
 export const etcdOperatorKey = pki?.operator.privateKeyPem;
+/** The last backup taken: the directory to give `restore.from`, and the host's manifest. */
+export const backupDirectory = backup?.directory;
+export const backupManifest = backup?.manifest;

@@ -24,7 +24,8 @@ export type ConfigChanges = Record<string, unknown>;
 
 export interface DrillStep {
   title: string;
-  set: ConfigChanges;
+  /** The step's config changes; a function gets the previous step's context (e.g. its outputs). */
+  set: ConfigChanges | ((previous: DrillContext) => ConfigChanges);
   /** Checks after the step's `pulumi up`; each returns a line for the report or throws. */
   check?: (ctx: DrillContext, step: StepRecord) => Promise<void>;
   /** The step's `pulumi up` is expected to fail (a refused change); the error must match. */
@@ -166,16 +167,20 @@ export async function runDrill(drill: Drill, opts: RunOptions = {}): Promise<Dri
   const tlsDir = fs.mkdtempSync(path.join(os.tmpdir(), "rwk-drill-tls-"));
   let current = base;
   let keyFile: string | undefined;
+  let previous: DrillContext | undefined;
   try {
     // A previous run that died half-way must not leave hosts behind that this run would trip over.
     await stack.destroy({ onOutput: log, color: "never" });
     for (const [index, step] of drill.steps.entries()) {
-      current = applyChanges(current, step.set);
+      if (typeof step.set === "function" && !previous)
+        throw new Error(`step "${step.title}" needs a step before it`);
+      const changes = typeof step.set === "function" ? step.set(previous!) : step.set;
+      current = applyChanges(current, changes);
       fs.writeFileSync(stackFile, yaml.dump({ config: current }, { lineWidth: 120 }));
       const config = effectiveConfig(drill.name, current);
       const stepRecord: StepRecord = {
         title: step.title,
-        commands: changeCommands(step.set),
+        commands: changeCommands(changes),
         upStart: Date.now(),
         upEnd: 0,
         checksEnd: 0,
@@ -254,6 +259,7 @@ export async function runDrill(drill: Drill, opts: RunOptions = {}): Promise<Dri
           );
         },
       };
+      previous = ctx;
       if (step.check) await step.check(ctx, stepRecord);
       stepRecord.checksEnd = Date.now();
       if (index === (drill.writerStartsAfter ?? 0) && !writer.running) {

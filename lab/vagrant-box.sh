@@ -37,8 +37,8 @@ readonly BOX_RECIPE_VERSION=1
 # Size of the guest's root file system (GiB); the qcow2 only holds what is written.
 readonly DISK_GB=2
 # The kernel command line of every VM made from the box. root is the whole virtio disk (no partition
-# table); net.ifnames=0 keeps the NIC names eth0 (management) and eth1 (private network), which the
-# networkd file below and Vagrant's interface ordering rely on.
+# table); net.ifnames=0 makes the management NIC eth0, the name the networkd file below matches (the
+# lab NIC is matched by its MAC).
 # mitigations=off: the guest runs emulated on the lab's own machine, and the mitigations cost a few
 # percent of an already slow boot.
 readonly KERNEL_CMDLINE="root=/dev/vda rw console=ttyS0 net.ifnames=0 quiet mitigations=off"
@@ -270,7 +270,7 @@ build_box() {
   cp "$initrd" "$tmp/box/initrd.img"
 
   # The disk without any mount: mkfs copies the tree in; qemu-img keeps only written clusters, compressed.
-  mkfs.ext4 -q -F -L rwk-root -d "$tmp/rootfs" "$tmp/disk.raw" "${DISK_GB}G"
+  mkfs.ext4 -q -F -L rwk-root -d "$tmp/rootfs" "$tmp/disk.raw" "${DISK_GB}G" >/dev/null
   qemu-img convert -c -O qcow2 -o compression_type=zstd "$tmp/disk.raw" "$tmp/box/box.img"
   rm -f "$tmp/disk.raw"
   discard_tree "$tmp/rootfs"
@@ -290,7 +290,8 @@ installed_box_dir() { printf '%s/boxes/%s/0/libvirt\n' "$VAGRANT_HOME" "${BOX_NA
 
 # Adds the box unless the Vagrant home already has this very build. A rebuilt box replaces the old one:
 # VMs created from it keep their disks (lab/vagrant.sh links the old base image into each lab's pool),
-# but a stopped one boots the new kernel at its next start (see the caller notes in lab/vagrant.sh).
+# but their next start boots the new box's kernel (the box's Vagrantfile names it), with the modules
+# of the old disk: recreate hosts (destroyed, then running) after a box change.
 add_box() {
   local key=$1 dir
   dir=$(installed_box_dir)

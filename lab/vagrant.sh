@@ -358,9 +358,11 @@ ensure_pool() {
 # qcow2 disks. The name carries box.img's mtime, so a rebuilt box gets a volume of its own while VMs
 # made from the old one keep theirs.
 stage_box_volume() {
-  local boxdir=$1 volume pool=$LIBVIRT_DIR/lib/images
-  # vagrant-libvirt's HandleBoxImage#get_volume_name for an unversioned box (version 0).
-  volume="rwk-VAGRANTSLASH-bookworm_vagrant_box_image_0_$(stat -c %Y "$boxdir/box.img")_box.img"
+  local boxdir=$1 volume pool=$LIBVIRT_DIR/lib/images escaped
+  # vagrant-libvirt's HandleBoxImage#get_volume_name for an unversioned box (version 0); the box's
+  # directory is <VAGRANT_HOME>/boxes/<name with / as -VAGRANTSLASH->/0/libvirt.
+  escaped=$(basename "$(dirname "$(dirname "$boxdir")")")
+  volume="${escaped}_vagrant_box_image_0_$(stat -c %Y "$boxdir/box.img")_box.img"
   [[ -f $pool/$volume ]] && return
   ln "$boxdir/box.img" "$pool/$volume.tmp" 2>/dev/null || cp "$boxdir/box.img" "$pool/$volume.tmp"
   mv "$pool/$volume.tmp" "$pool/$volume"
@@ -698,6 +700,11 @@ cmd_create() {
 rollback_create() {
   local rc=$?
   say "create of $HOST (lab $LAB) failed; removing what it made"
+  # Kept until switch-down: the host's own dir goes with the rollback.
+  if [[ -f $DIR/vagrant.log ]]; then
+    mkdir -p "$VAGRANT_DIR"
+    cp "$DIR/vagrant.log" "$VAGRANT_DIR/$HOST.failed-create.log" && say "vagrant's log: $VAGRANT_DIR/$HOST.failed-create.log"
+  fi
   destroy_host || say "cleanup after the failed create was incomplete: run '$0 destroy $LAB $HOST'"
   exit "$rc"
 }

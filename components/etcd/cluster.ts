@@ -1,11 +1,12 @@
 import * as fs from "fs";
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
-import type { EtcdSpec } from "../../config";
+import type { EtcdSpec, RestoreSpec } from "../../config";
 import type { Host } from "../host/host";
 import type { EtcdPki } from "../pki/etcd-pki";
 import { Member } from "./member";
-import { clientUrl } from "./render";
+import { clientUrl, peerUrl } from "./render";
+import type { MemberRestore } from "./member";
 import type { MemberPlacement } from "./render";
 
 export interface ClusterArgs {
@@ -16,11 +17,36 @@ export interface ClusterArgs {
   token: string;
   /** Certificates for every member; required unless spec.tls is off. */
   pki?: EtcdPki;
+  /** Start from this backup (verified beforehand): its id names the restored cluster. */
+  restore?: { spec: RestoreSpec; backupId: string; stamp: string };
 }
 
 /** Where each host would run a member: its name and address. */
 export function placementsOf(hosts: Record<string, Host>): MemberPlacement[] {
   return Object.values(hosts).map((h) => ({ name: h.hostName, address: h.address }));
+}
+
+/** Which members start from the backup: the first one, or every one when restoring in place. */
+export function memberRestore(
+  restore: ClusterArgs["restore"],
+  placements: MemberPlacement[],
+  index: number,
+  tls: EtcdSpec["tls"],
+): { restore?: MemberRestore } {
+  if (!restore) return {};
+  const { spec } = restore;
+  const id = `restore-${restore.backupId}-${restore.stamp}`.toLowerCase();
+  if (spec.method !== "in-place")
+    return index === 0 ? { restore: { method: spec.method, from: spec.from, id } } : {};
+  return {
+    restore: {
+      method: spec.method,
+      from: spec.from,
+      id,
+      initialCluster: placements.map((p) => `${p.name}=${peerUrl(p, tls)}`).join(","),
+      waitQuorum: index === placements.length - 1,
+    },
+  };
 }
 
 /** What a member set of this size can survive, for preview warnings and docs. */
@@ -77,6 +103,7 @@ export class Cluster extends pulumi.ComponentResource {
           clusterToken: args.token,
           learner: args.spec.learner,
           bootstrap: i === 0,
+          ...memberRestore(args.restore, placements, i, args.spec.tls),
           tls: args.spec.tls,
           ...(args.pki
             ? {

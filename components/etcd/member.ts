@@ -1,6 +1,7 @@
 import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
-import type { EtcdTlsMode } from "../../config";
+import * as path from "path";
+import type { EtcdTlsMode, RestoreMethod } from "../../config";
 import type { Certificate } from "../pki/pki";
 import {
   clientUrl,
@@ -13,6 +14,19 @@ import {
   restartHash,
 } from "./render";
 import type { MemberPlacement } from "./render";
+
+/** How a member starts from a backup instead of joining (see RestoreSpec in config.ts). */
+export interface MemberRestore {
+  method: RestoreMethod;
+  /** The pulled backup directory on the workstation. */
+  from: string;
+  /** A name for this restore: a new cluster token, and (in place) what replaces the members. */
+  id: string;
+  /** In place: every member of the new cluster, as `name=peer-url,...`. */
+  initialCluster?: string;
+  /** In place: the last member to start waits for the new cluster's quorum. */
+  waitQuorum?: boolean;
+}
 
 /** A member's certificates: its CA, its serving certificate and its peer certificate. */
 export interface MemberCertificates {
@@ -47,6 +61,8 @@ export interface MemberArgs {
   certificates?: MemberCertificates;
   /** Content of the rwk-etcd helper script pushed to the host. */
   script: string;
+  /** Start from a backup (the first member, or every member in place). */
+  restore?: MemberRestore;
   /** The member that joined just before this one: changes happen one member at a time. */
   previous?: Member;
 }
@@ -93,7 +109,12 @@ export class Member extends pulumi.ComponentResource {
           memberFiles({ ...base, pki: { ca, serverCert: "", serverKey: "", peerCert: "", peerKey: "" } }),
         ),
       );
-    const triggers = [args.hostIdentity];
+    const restore = args.restore;
+    // An in-place restore replaces every member, on the same hosts, by a member of the restored cluster.
+    const triggers = [
+      args.hostIdentity,
+      ...(restore?.method === "in-place" ? [`restore ${restore.id}`] : []),
+    ];
     // When the whole host goes (pulumi destroy, or the host leaves the inventory), removing files and
     // leaving the cluster over SSH would be pointless, and fail if the host is stopped.
     const deletedWith = args.hostMachine;
@@ -112,8 +133,30 @@ export class Member extends pulumi.ComponentResource {
       { parent: this, deleteBeforeReplace: true, deletedWith },
     );
 
+    // The backup travels to the host first; rwk-etcd checks it again there before using it.
+    const restoreDir = restore ? `/var/lib/rwk-restore/${path.basename(restore.from)}` : "";
+    const restoreData = restore
+      ? new command.remote.CopyToRemote(
+          `${name}-restore-data`,
+          {
+            connection: args.connection,
+            source: new pulumi.asset.FileArchive(restore.from),
+            // A directory is copied into remotePath under its own name (rsync's rule, as upstream).
+            remotePath: "/var/lib/rwk-restore",
+            triggers: [...triggers, restore.from],
+          },
+          { parent: this, ...(deletedWith ? { deletedWith } : {}) },
+        )
+      : undefined;
+
     const endpoints = args.others.map((o) => clientUrl(o, tls)).join(",");
-    const joinFlags = [args.learner ? " --learner" : "", args.bootstrap ? " --bootstrap" : ""].join("");
+    const joinFlags = [
+      args.learner ? " --learner" : "",
+      args.bootstrap ? " --bootstrap" : "",
+      restore ? ` --restore ${restore.method} --from ${restoreDir} --cluster-token ${restore.id}` : "",
+      restore?.initialCluster ? ` --initial-cluster ${restore.initialCluster}` : "",
+      restore?.waitQuorum ? " --wait-quorum" : "",
+    ].join("");
     this.joined = new command.remote.Command(
       `${name}-join`,
       {
@@ -128,7 +171,11 @@ export class Member extends pulumi.ComponentResource {
       {
         parent: this,
         // Joining needs the files; members join one after another, and leave in reverse order.
-        dependsOn: [pushed, ...(args.previous ? [args.previous.joined] : [])],
+        dependsOn: [
+          pushed,
+          ...(restoreData ? [restoreData] : []),
+          ...(args.previous ? [args.previous.joined] : []),
+        ],
         // A rebuilt host takes over the member's name and peer URL: the old member must be gone first.
         deleteBeforeReplace: true,
         deletedWith,

@@ -4,12 +4,18 @@
 #   rwk-etcd join    --name N --peer-url U --endpoints E[,E...] [--learner] [--bootstrap]
 #   rwk-etcd leave   --name N --endpoints E[,E...]
 #   rwk-etcd restart --name N [--peer-url U]    (U: move the member's peer URL first, e.g. to https)
+#   rwk-etcd backup  --id ID                    (snapshot + data-dir archive in /var/backups/rwk/ID)
+#
+# join --restore classic|snapshot|in-place --from DIR [--initial-cluster N=U,...] [--cluster-token T]
+# [--wait-quorum] starts the member from a backup instead of an empty data dir (see cmd_join).
 #
 # --endpoints are the client URLs of the *other* configured members. Every change is guarded: it is
 # refused, with the numbers, when it would leave the cluster without a healthy quorum.
 set -euo pipefail
 
 data_dir=/var/lib/etcd/rwk
+backups=/var/backups/rwk
+force_new_dropin=/run/systemd/system/etcd.service.d/99-rwk-force-new-cluster.conf
 join_env=/etc/etcd/rwk-join.env
 bootstrap_env=/etc/etcd/rwk-bootstrap.env
 wait_seconds=${RWK_ETCD_WAIT:-90}
@@ -108,8 +114,125 @@ wait_quorum() {
   done
 }
 
+manifest_field() {
+  sed -n "s/.*\"$2\": *\"\{0,1\}\([^\",}]*\).*/\1/p" "$1/manifest.json" | head -n 1
+}
+
+# verify_backup <dir> <file>: the file is there and is exactly what the backup recorded.
+verify_backup() {
+  local dir=$1 file=$2 want got
+  [[ -f $dir/manifest.json ]] || die "backup $dir has no manifest.json"
+  [[ -f $dir/$file ]] || die "backup $dir has no $file"
+  want=$(manifest_field "$dir" "$file")
+  got=$(sha256sum "$dir/$file" | cut -d' ' -f1)
+  [[ -n $want && $want == "$got" ]] ||
+    die "backup $dir/$file fails its integrity check (sha256 $got, the manifest says ${want:-nothing}); refusing to restore from it"
+  if [[ $file == snapshot.db ]]; then
+    ETCDCTL_API=3 etcdctl snapshot status "$dir/$file" >/dev/null 2>&1 ||
+      die "backup $dir/$file is not a readable etcd snapshot; refusing to restore from it"
+  fi
+}
+
+# restore_snapshot <name> <peer-url> <dir> <initial-cluster> <token>: a data dir made from the snapshot.
+restore_snapshot() {
+  local name=$1 peer_url=$2 dir=$3 cluster=$4 token=$5
+  verify_backup "$dir" snapshot.db
+  systemctl stop etcd 2>/dev/null || true
+  rm -rf "$data_dir" "$join_env"
+  ETCDCTL_API=3 etcdctl snapshot restore "$dir/snapshot.db" --name "$name" \
+    --initial-cluster "${cluster:-$name=$peer_url}" --initial-advertise-peer-urls "$peer_url" \
+    --initial-cluster-token "$token" --data-dir "$data_dir" >/dev/null
+  chown -R etcd:etcd "$data_dir"
+}
+
+# restore_first <method> <name> <peer-url> <dir> <token>: the first member of a new cluster, from a backup.
+restore_first() {
+  local method=$1 name=$2 peer_url=$3 dir=$4 token=$5
+  case $method in
+    snapshot)
+      restore_snapshot "$name" "$peer_url" "$dir" "" "$token"
+      start_etcd
+      wait_local voter
+      log "$name restored from snapshot $(manifest_field "$dir" id) as a new cluster of one"
+      ;;
+    classic)
+      # The workshop's way: the data dir as it was, started once with force-new-cluster so that it
+      # forgets the other members; the setting is a runtime drop-in, removed as soon as etcd runs.
+      verify_backup "$dir" data-dir.tar.gz
+      systemctl stop etcd 2>/dev/null || true
+      rm -rf "$data_dir"
+      mkdir -p "$data_dir"
+      tar -xzf "$dir/data-dir.tar.gz" -C "$data_dir"
+      chown -R etcd:etcd "$data_dir"
+      mkdir -p "${force_new_dropin%/*}"
+      printf '[Service]\nEnvironment=ETCD_FORCE_NEW_CLUSTER=true\n' >"$force_new_dropin"
+      start_etcd
+      wait_local voter
+      rm -f "$force_new_dropin"
+      systemctl daemon-reload
+      local here id current
+      here=$(local_ep)
+      id=$(members "$here" | awk -F'\t' -v n="$name" '$2==n{print $1}')
+      current=$(members "$here" | awk -F'\t' -v n="$name" '$2==n{print $3}')
+      if [[ $current != "$peer_url" ]]; then
+        retry 30 "member update" ctl --endpoints="$here" member update "$id" --peer-urls="$peer_url" >/dev/null
+      fi
+      log "$name restored from the data-dir archive of $(manifest_field "$dir" id) with force-new-cluster, now removed"
+      ;;
+    *) die "unknown restore method $method" ;;
+  esac
+}
+
+cmd_backup() {
+  local id=""
+  while (($#)); do
+    case $1 in
+      --id) id=$2; shift 2 ;;
+      *) die "backup: unknown argument $1" ;;
+    esac
+  done
+  [[ $id =~ ^[A-Za-z0-9][A-Za-z0-9._-]*$ ]] || die "backup needs --id"
+  local dir=$backups/$id here name taken stamp status consistent=false voters healthy me=0
+  if [[ -f $dir/manifest.json ]]; then
+    cat "$dir/manifest.json"
+    return 0
+  fi
+  here=$(local_ep) || die "no local etcd to back up"
+  name=$(sed -n 's/^ETCD_NAME=//p' /etc/etcd/rwk.env)
+  rm -rf "$dir.tmp"
+  mkdir -p "$backups"
+  mkdir -m 0700 "$dir.tmp"
+  taken=$(date -u +%Y-%m-%dT%H:%M:%S.%3NZ)
+  stamp=$(date -u -d "$taken" +%Y%m%dT%H%M%SZ)
+  ctl --command-timeout=60s --endpoints="$here" snapshot save "$dir.tmp/snapshot.db" >/dev/null
+  status=$(ETCDCTL_API=3 etcdctl snapshot status "$dir.tmp/snapshot.db" -w json) ||
+    die "the snapshot just taken does not pass etcdctl snapshot status"
+  # The classic archive is only consistent if etcd is not writing: stop this member for it when the
+  # others hold quorum meanwhile; otherwise archive it live (the snapshot above is the safe backup).
+  read -r voters healthy < <(voter_health "$here")
+  ctl --endpoints="$here" endpoint health >/dev/null 2>&1 && me=1
+  if ((voters > 1 && healthy - me >= $(quorum "$voters"))); then
+    systemctl stop etcd
+    tar -C "$data_dir" -czf "$dir.tmp/data-dir.tar.gz" member
+    start_etcd
+    wait_local voter
+    consistent=true
+  else
+    tar -C "$data_dir" -czf "$dir.tmp/data-dir.tar.gz" member
+  fi
+  {
+    printf '{\n  "id": "%s",\n  "member": "%s",\n  "takenAt": "%s",\n  "stamp": "%s",\n' "$id" "$name" "$taken" "$stamp"
+    printf '  "status": %s,\n  "dataDirConsistent": %s,\n' "$status" "$consistent"
+    printf '  "snapshot.db": "%s",\n' "$(sha256sum "$dir.tmp/snapshot.db" | cut -d' ' -f1)"
+    printf '  "data-dir.tar.gz": "%s"\n}\n' "$(sha256sum "$dir.tmp/data-dir.tar.gz" | cut -d' ' -f1)"
+  } >"$dir.tmp/manifest.json"
+  mv "$dir.tmp" "$dir"
+  cat "$dir/manifest.json"
+}
+
 cmd_join() {
   local name="" peer_url="" endpoints="" learner=false bootstrap=false
+  local restore="" from="" initial_cluster="" token="" quorum_wait=false
   while (($#)); do
     case $1 in
       --name) name=$2; shift 2 ;;
@@ -117,6 +240,11 @@ cmd_join() {
       --endpoints) endpoints=$2; shift 2 ;;
       --learner) learner=true; shift ;;
       --bootstrap) bootstrap=true; shift ;;
+      --restore) restore=$2; shift 2 ;;
+      --from) from=$2; shift 2 ;;
+      --initial-cluster) initial_cluster=$2; shift 2 ;;
+      --cluster-token) token=$2; shift 2 ;;
+      --wait-quorum) quorum_wait=true; shift ;;
       *) die "join: unknown argument $1" ;;
     esac
   done
@@ -134,9 +262,22 @@ cmd_join() {
   systemctl stop etcd 2>/dev/null || true
   rm -rf /var/lib/etcd/default "$data_dir" "$join_env"
 
+  if [[ $restore == in-place ]]; then
+    # Every member is restored from the same snapshot as one new cluster: no old cluster to ask.
+    restore_snapshot "$name" "$peer_url" "$from" "$initial_cluster" "$token"
+    start_etcd
+    if $quorum_wait; then wait_local voter; else wait_local; fi
+    log "$name restored in place from $(manifest_field "$from" id), as member of a new cluster"
+    return 0
+  fi
+
   endpoints=$(reachable "$endpoints")
   if [[ -z $endpoints ]] || ! members "$endpoints" >/dev/null 2>&1; then
     $bootstrap || die "no member of the cluster answers at ${endpoints:-<none>}; refusing to start a second cluster"
+    if [[ -n $restore ]]; then
+      restore_first "$restore" "$name" "$peer_url" "$from" "$token"
+      return 0
+    fi
     log "no cluster answers: bootstrapping $name as a new one-member cluster"
     cp "$bootstrap_env" "$join_env"
     start_etcd
@@ -270,10 +411,10 @@ cmd_restart() {
 }
 
 case ${1:-} in
-  join | leave | restart)
+  join | leave | restart | backup)
     verb=$1
     shift
     "cmd_$verb" "$@"
     ;;
-  *) die "usage: rwk-etcd join|leave|restart ... (see the header of $0)" ;;
+  *) die "usage: rwk-etcd join|leave|restart|backup ... (see the header of $0)" ;;
 esac

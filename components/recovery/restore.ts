@@ -1,0 +1,54 @@
+// What a restore needs, checked on the workstation before anything is registered: a backup whose files
+// match their checksums, or a clear refusal that leaves the hosts untouched.
+import { createHash } from "crypto";
+import * as fs from "fs";
+import * as path from "path";
+import type { RestoreMethod } from "../../config";
+
+export interface BackupManifest {
+  id: string;
+  member: string;
+  takenAt: string;
+  stamp: string;
+  status: { hash: number; revision: number; totalKey: number; totalSize: number };
+  dataDirConsistent: boolean;
+  "snapshot.db": string;
+  "data-dir.tar.gz": string;
+}
+
+/** The one file each method restores from. */
+export function restoreFile(method: RestoreMethod): "snapshot.db" | "data-dir.tar.gz" {
+  return method === "classic" ? "data-dir.tar.gz" : "snapshot.db";
+}
+
+export class RestoreError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "RestoreError";
+  }
+}
+
+/** Reads a pulled backup's manifest and checks the file the method needs against its checksum. */
+export function verifyBackup(dir: string, method: RestoreMethod): BackupManifest {
+  const manifestFile = path.join(dir, "manifest.json");
+  if (!fs.existsSync(manifestFile))
+    throw new RestoreError(`restore.from: ${dir} is not a backup (no manifest.json)`);
+  let manifest: BackupManifest;
+  try {
+    manifest = JSON.parse(fs.readFileSync(manifestFile, "utf8")) as BackupManifest;
+  } catch (e) {
+    throw new RestoreError(`restore.from: ${manifestFile} is not valid JSON: ${String(e)}`);
+  }
+  const file = restoreFile(method);
+  const data = path.join(dir, file);
+  if (!fs.existsSync(data))
+    throw new RestoreError(`restore.from: ${dir} has no ${file}, which a ${method} restore needs`);
+  const got = createHash("sha256").update(fs.readFileSync(data)).digest("hex");
+  if (got !== manifest[file]) {
+    throw new RestoreError(
+      `restore.from: ${data} fails its integrity check (sha256 ${got}, the manifest says ${String(manifest[file])}); ` +
+        "refusing to restore from it, nothing was changed",
+    );
+  }
+  return manifest;
+}
