@@ -1,9 +1,10 @@
 // real-world-kubernetes: the workshop's hosts and etcd member set, driven by this stack's config.
 import { loadConfig } from "./config";
-import { Cluster, placementsOf } from "./components/etcd/cluster";
+import { Cluster, placementsOf, restoreId } from "./components/etcd/cluster";
 import { Lab } from "./components/host/lab";
 import { EtcdPki } from "./components/pki/etcd-pki";
 import { Backup } from "./components/recovery/backup";
+import { InPlaceRestore } from "./components/recovery/in-place";
 import { verifyBackup } from "./components/recovery/restore";
 
 const config = loadConfig();
@@ -22,6 +23,15 @@ const etcd = new Cluster("etcd", {
     ? { restore: { spec: config.restore, backupId: restoreFrom.id, stamp: restoreFrom.stamp } }
     : {}),
 });
+if (config.restore?.method === "in-place" && restoreFrom) {
+  new InPlaceRestore("etcd-restore", {
+    from: config.restore.from,
+    id: restoreId({ spec: config.restore, backupId: restoreFrom.id, stamp: restoreFrom.stamp }),
+    members: etcd.members,
+    hosts: lab.hosts,
+    tls: config.etcd.tls,
+  });
+}
 const backup =
   config.backup &&
   new Backup(`etcd-backup`, {

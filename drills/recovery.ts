@@ -78,6 +78,18 @@ function firstFailure(ctx: DrillContext, step: StepRecord): number | undefined {
     .sort((a, b) => a.start - b.start)[0]?.start;
 }
 
+/** The restored cluster's first acknowledged write: the first after the restore's last failed write. */
+function firstRecovered(ctx: DrillContext, step: StepRecord) {
+  const window = ctx
+    .writes()
+    .filter((w) => w.start >= step.upStart)
+    .sort((a, b) => a.start - b.start);
+  const lastFail = [...window].reverse().find((w) => !w.ok);
+  const firstFail = window.find((w) => !w.ok);
+  const recovered = window.find((w) => w.ok && (!lastFail || w.start > lastFail.start));
+  return { recovered, firstFail };
+}
+
 /** After a restore: the data check, the expectedly lost writes, RPO and RTO. */
 export async function checkRestored(
   ctx: DrillContext,
@@ -88,35 +100,31 @@ export async function checkRestored(
   await expectMembers(ctx, members);
   // Give the writer a moment to be acknowledged by the restored cluster.
   const deadline = Date.now() + 30_000;
-  while (
-    !ctx.writes().some((w) => w.ok && w.start > t.failureAt && w.start >= step.upStart) &&
-    Date.now() < deadline
-  ) {
+  while (!firstRecovered(ctx, step).recovered && Date.now() < deadline) {
     await new Promise((r) => setTimeout(r, 500));
   }
+  const { recovered, firstFail } = firstRecovered(ctx, step);
+  if (!recovered) throw new Error("no write was acknowledged after the restore");
   const present = await ctx.etcd.keys(`/drill/${ctx.config.stack}/`);
   const acked = ctx.writes().filter((w) => w.ok);
   const before = acked.filter((w) => w.end < t.backupAt);
   const missing = before.filter((w) => !present.has(w.key));
-  if (missing.length > 0)
+  if (missing.length > 0) {
     throw new Error(
       `${missing.length} writes acknowledged before the backup are missing, first ${missing[0]!.key}`,
     );
+  }
   ctx.note(`all ${before.length} writes acknowledged before the backup are present`);
-  const lost = acked.filter((w) => w.end >= t.backupAt && w.start < step.upStart && !present.has(w.key));
+  // Acknowledged after the backup, by the cluster that was lost: the restore takes them back.
+  const lost = acked.filter((w) => w.end >= t.backupAt && w.start < recovered.start && !present.has(w.key));
   ctx.expectLost(lost.map((w) => w.key));
   ctx.note(
-    `${lost.length} writes acknowledged after the backup and before the restore are gone, as expected`,
+    `${lost.length} writes acknowledged after the backup, before the restored cluster answered, are gone, as expected`,
   );
-  const recovered = ctx
-    .writes()
-    .filter((w) => w.ok && w.start >= step.upStart)
-    .sort((a, b) => a.end - b.end)[0];
   step.numbers = {
     "RPO (backup → failure)": seconds(t.failureAt - t.backupAt),
-    "RTO (failure → first acknowledged write)": recovered
-      ? seconds(recovered.end - t.failureAt)
-      : "not recovered",
+    "RTO (failure → first write acknowledged by the restored cluster)": seconds(recovered.end - t.failureAt),
+    ...(firstFail ? { "write outage during the restore": seconds(recovered.end - firstFail.start) } : {}),
     "writes lost after the backup (expected)": String(lost.length),
   };
 }

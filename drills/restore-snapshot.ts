@@ -1,5 +1,6 @@
 import {
   checkRestored,
+  corruptedBackupRefused,
   destroyAll,
   newTimeline,
   recoveryDrill,
@@ -18,6 +19,7 @@ export const restoreSnapshot = recoveryDrill(
     threeMembers(t),
     takeBackup(t),
     destroyAll(t),
+    corruptedBackupRefused(t),
     {
       title: "restore the snapshot on a fresh core-01 as a new cluster of one",
       set: () => ({ "hostStates.core-01": "running", restore: { from: t.backupDir, method: "snapshot" } }),

@@ -5,7 +5,7 @@ import type { EtcdSpec, RestoreSpec } from "../../config";
 import type { Host } from "../host/host";
 import type { EtcdPki } from "../pki/etcd-pki";
 import { Member } from "./member";
-import { clientUrl, peerUrl } from "./render";
+import { clientUrl } from "./render";
 import type { MemberRestore } from "./member";
 import type { MemberPlacement } from "./render";
 
@@ -26,27 +26,15 @@ export function placementsOf(hosts: Record<string, Host>): MemberPlacement[] {
   return Object.values(hosts).map((h) => ({ name: h.hostName, address: h.address }));
 }
 
-/** Which members start from the backup: the first one, or every one when restoring in place. */
-export function memberRestore(
-  restore: ClusterArgs["restore"],
-  placements: MemberPlacement[],
-  index: number,
-  tls: EtcdSpec["tls"],
-): { restore?: MemberRestore } {
-  if (!restore) return {};
-  const { spec } = restore;
-  const id = `restore-${restore.backupId}-${restore.stamp}`.toLowerCase();
-  if (spec.method !== "in-place")
-    return index === 0 ? { restore: { method: spec.method, from: spec.from, id } } : {};
-  return {
-    restore: {
-      method: spec.method,
-      from: spec.from,
-      id,
-      initialCluster: placements.map((p) => `${p.name}=${peerUrl(p, tls)}`).join(","),
-      waitQuorum: index === placements.length - 1,
-    },
-  };
+/** The first member starts from the backup (classic, snapshot); an in-place restore is InPlaceRestore's. */
+export function memberRestore(restore: ClusterArgs["restore"], index: number): { restore?: MemberRestore } {
+  if (!restore || restore.spec.method === "in-place" || index !== 0) return {};
+  return { restore: { method: restore.spec.method, from: restore.spec.from, id: restoreId(restore) } };
+}
+
+/** A restored cluster's name (its token): from the backup it came from. */
+export function restoreId(restore: NonNullable<ClusterArgs["restore"]>): string {
+  return `restore-${restore.backupId}-${restore.stamp}`.toLowerCase();
 }
 
 /** What a member set of this size can survive, for preview warnings and docs. */
@@ -103,7 +91,7 @@ export class Cluster extends pulumi.ComponentResource {
           clusterToken: args.token,
           learner: args.spec.learner,
           bootstrap: i === 0,
-          ...memberRestore(args.restore, placements, i, args.spec.tls),
+          ...memberRestore(args.restore, i),
           tls: args.spec.tls,
           ...(args.pki
             ? {

@@ -15,17 +15,13 @@ import {
 } from "./render";
 import type { MemberPlacement } from "./render";
 
-/** How a member starts from a backup instead of joining (see RestoreSpec in config.ts). */
+/** How the first member starts from a backup instead of an empty data dir (see RestoreSpec in config.ts). */
 export interface MemberRestore {
-  method: RestoreMethod;
+  method: Exclude<RestoreMethod, "in-place">;
   /** The pulled backup directory on the workstation. */
   from: string;
-  /** A name for this restore: a new cluster token, and (in place) what replaces the members. */
+  /** A name for this restore, and the restored cluster's token. */
   id: string;
-  /** In place: every member of the new cluster, as `name=peer-url,...`. */
-  initialCluster?: string;
-  /** In place: the last member to start waits for the new cluster's quorum. */
-  waitQuorum?: boolean;
 }
 
 /** A member's certificates: its CA, its serving certificate and its peer certificate. */
@@ -65,6 +61,29 @@ export interface MemberArgs {
   restore?: MemberRestore;
   /** The member that joined just before this one: changes happen one member at a time. */
   previous?: Member;
+}
+
+/** Copies a pulled backup directory to /var/lib/rwk-restore/<its name> on a host. */
+export function copyBackup(
+  name: string,
+  connection: pulumi.Input<command.types.input.remote.ConnectionArgs>,
+  from: string,
+  triggers: pulumi.Input<unknown>[],
+  parent: pulumi.Resource,
+  deletedWith?: pulumi.Resource,
+): { copy: command.remote.CopyToRemote; remoteDir: string } {
+  const copy = new command.remote.CopyToRemote(
+    name,
+    {
+      connection,
+      source: new pulumi.asset.FileArchive(from),
+      // A directory is copied into remotePath under its own name (rsync's rule, as upstream).
+      remotePath: "/var/lib/rwk-restore",
+      triggers: [...triggers, from],
+    },
+    { parent, ...(deletedWith ? { deletedWith } : {}) },
+  );
+  return { copy, remoteDir: `/var/lib/rwk-restore/${path.basename(from)}` };
 }
 
 /** One etcd member: its files on the host, its membership in the cluster, and its restarts. */
@@ -110,11 +129,7 @@ export class Member extends pulumi.ComponentResource {
         ),
       );
     const restore = args.restore;
-    // An in-place restore replaces every member, on the same hosts, by a member of the restored cluster.
-    const triggers = [
-      args.hostIdentity,
-      ...(restore?.method === "in-place" ? [`restore ${restore.id}`] : []),
-    ];
+    const triggers = [args.hostIdentity];
     // When the whole host goes (pulumi destroy, or the host leaves the inventory), removing files and
     // leaving the cluster over SSH would be pointless, and fail if the host is stopped.
     const deletedWith = args.hostMachine;
@@ -134,28 +149,17 @@ export class Member extends pulumi.ComponentResource {
     );
 
     // The backup travels to the host first; rwk-etcd checks it again there before using it.
-    const restoreDir = restore ? `/var/lib/rwk-restore/${path.basename(restore.from)}` : "";
     const restoreData = restore
-      ? new command.remote.CopyToRemote(
-          `${name}-restore-data`,
-          {
-            connection: args.connection,
-            source: new pulumi.asset.FileArchive(restore.from),
-            // A directory is copied into remotePath under its own name (rsync's rule, as upstream).
-            remotePath: "/var/lib/rwk-restore",
-            triggers: [...triggers, restore.from],
-          },
-          { parent: this, ...(deletedWith ? { deletedWith } : {}) },
-        )
+      ? copyBackup(`${name}-restore-data`, args.connection, restore.from, triggers, this, deletedWith)
       : undefined;
 
     const endpoints = args.others.map((o) => clientUrl(o, tls)).join(",");
     const joinFlags = [
       args.learner ? " --learner" : "",
       args.bootstrap ? " --bootstrap" : "",
-      restore ? ` --restore ${restore.method} --from ${restoreDir} --cluster-token ${restore.id}` : "",
-      restore?.initialCluster ? ` --initial-cluster ${restore.initialCluster}` : "",
-      restore?.waitQuorum ? " --wait-quorum" : "",
+      restore
+        ? ` --restore ${restore.method} --from ${restoreData!.remoteDir} --cluster-token ${restore.id}`
+        : "",
     ].join("");
     this.joined = new command.remote.Command(
       `${name}-join`,
@@ -173,7 +177,7 @@ export class Member extends pulumi.ComponentResource {
         // Joining needs the files; members join one after another, and leave in reverse order.
         dependsOn: [
           pushed,
-          ...(restoreData ? [restoreData] : []),
+          ...(restoreData ? [restoreData.copy] : []),
           ...(args.previous ? [args.previous.joined] : []),
         ],
         // A rebuilt host takes over the member's name and peer URL: the old member must be gone first.

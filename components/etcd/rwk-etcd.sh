@@ -6,8 +6,11 @@
 #   rwk-etcd restart --name N [--peer-url U]    (U: move the member's peer URL first, e.g. to https)
 #   rwk-etcd backup  --id ID                    (snapshot + data-dir archive in /var/backups/rwk/ID)
 #
-# join --restore classic|snapshot|in-place --from DIR [--initial-cluster N=U,...] [--cluster-token T]
-# [--wait-quorum] starts the member from a backup instead of an empty data dir (see cmd_join).
+# join --restore classic|snapshot --from DIR --cluster-token T starts the first member from a backup
+# instead of an empty data dir (see cmd_join). An in-place restore of every member is two steps, so
+# that the old cluster is stopped everywhere before any restored member starts:
+#   rwk-etcd restore-prepare --name N --peer-url U --from DIR --initial-cluster N=U,... --cluster-token T
+#   rwk-etcd restore-start
 #
 # --endpoints are the client URLs of the *other* configured members. Every change is guarded: it is
 # refused, with the numbers, when it would leave the cluster without a healthy quorum.
@@ -183,6 +186,33 @@ restore_first() {
   esac
 }
 
+cmd_restore_prepare() {
+  local name="" peer_url="" from="" cluster="" token=""
+  while (($#)); do
+    case $1 in
+      --name) name=$2; shift 2 ;;
+      --peer-url) peer_url=$2; shift 2 ;;
+      --from) from=$2; shift 2 ;;
+      --initial-cluster) cluster=$2; shift 2 ;;
+      --cluster-token) token=$2; shift 2 ;;
+      *) die "restore-prepare: unknown argument $1" ;;
+    esac
+  done
+  [[ -n $name && -n $peer_url && -n $from && -n $cluster && -n $token ]] || die "restore-prepare: missing arguments"
+  # Checked before etcd is stopped: a bad backup leaves the member running.
+  verify_backup "$from" snapshot.db
+  restore_snapshot "$name" "$peer_url" "$from" "$cluster" "$token"
+  log "$name stopped, its data dir restored from $(manifest_field "$from" id); it starts with the others"
+}
+
+cmd_restore_start() {
+  start_etcd
+  # etcd serves clients only once the new cluster has quorum: every member starts at the same time.
+  wait_local voter
+  wait_quorum "$(local_ep)"
+  log "restored member running; the new cluster has quorum"
+}
+
 cmd_backup() {
   local id=""
   while (($#)); do
@@ -232,7 +262,7 @@ cmd_backup() {
 
 cmd_join() {
   local name="" peer_url="" endpoints="" learner=false bootstrap=false
-  local restore="" from="" initial_cluster="" token="" quorum_wait=false
+  local restore="" from="" token=""
   while (($#)); do
     case $1 in
       --name) name=$2; shift 2 ;;
@@ -242,9 +272,7 @@ cmd_join() {
       --bootstrap) bootstrap=true; shift ;;
       --restore) restore=$2; shift 2 ;;
       --from) from=$2; shift 2 ;;
-      --initial-cluster) initial_cluster=$2; shift 2 ;;
       --cluster-token) token=$2; shift 2 ;;
-      --wait-quorum) quorum_wait=true; shift ;;
       *) die "join: unknown argument $1" ;;
     esac
   done
@@ -261,15 +289,6 @@ cmd_join() {
   # that cluster and any half-joined data must not survive, or this host silently stays a cluster alone.
   systemctl stop etcd 2>/dev/null || true
   rm -rf /var/lib/etcd/default "$data_dir" "$join_env"
-
-  if [[ $restore == in-place ]]; then
-    # Every member is restored from the same snapshot as one new cluster: no old cluster to ask.
-    restore_snapshot "$name" "$peer_url" "$from" "$initial_cluster" "$token"
-    start_etcd
-    if $quorum_wait; then wait_local voter; else wait_local; fi
-    log "$name restored in place from $(manifest_field "$from" id), as member of a new cluster"
-    return 0
-  fi
 
   endpoints=$(reachable "$endpoints")
   if [[ -z $endpoints ]] || ! members "$endpoints" >/dev/null 2>&1; then
@@ -411,10 +430,10 @@ cmd_restart() {
 }
 
 case ${1:-} in
-  join | leave | restart | backup)
-    verb=$1
+  join | leave | restart | backup | restore-prepare | restore-start)
+    verb=${1//-/_}
     shift
     "cmd_$verb" "$@"
     ;;
-  *) die "usage: rwk-etcd join|leave|restart|backup ... (see the header of $0)" ;;
+  *) die "usage: rwk-etcd join|leave|restart|backup|restore-prepare|restore-start ... (see the header of $0)" ;;
 esac

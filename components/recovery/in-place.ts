@@ -1,0 +1,68 @@
+// Restoring every member in place from one snapshot, as a new cluster. Two steps on every host: first all
+// members are stopped and their data dirs restored, and only then do they all start, so the old cluster
+// can never take a write while the new one already does.
+import * as command from "@pulumi/command";
+import * as pulumi from "@pulumi/pulumi";
+import type { EtcdTlsMode } from "../../config";
+import { copyBackup } from "../etcd/member";
+import type { Member } from "../etcd/member";
+import { paths, peerUrl } from "../etcd/render";
+import type { Host } from "../host/host";
+
+export interface InPlaceRestoreArgs {
+  /** The pulled backup directory on the workstation (verified before the program got here). */
+  from: string;
+  /** The restored cluster's name (token). */
+  id: string;
+  /** The members to restore, and their hosts. */
+  members: Member[];
+  hosts: Record<string, Host>;
+  tls: EtcdTlsMode;
+}
+
+export class InPlaceRestore extends pulumi.ComponentResource {
+  constructor(name: string, args: InPlaceRestoreArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("rwk:recovery:InPlaceRestore", name, {}, opts);
+    const placements = args.members.map((m) => ({ name: m.name, address: args.hosts[m.name]!.address }));
+    const initialCluster = placements.map((p) => `${p.name}=${peerUrl(p, args.tls)}`).join(",");
+    const prepared = args.members.map((m) => {
+      const host = args.hosts[m.name]!;
+      const deletedWith = host.machine;
+      const data = copyBackup(
+        `${name}-${m.name}-data`,
+        host.connection,
+        args.from,
+        [host.identity],
+        this,
+        deletedWith,
+      );
+      const placement = placements.find((p) => p.name === m.name)!;
+      return new command.remote.Command(
+        `${name}-${m.name}-prepare`,
+        {
+          connection: host.connection,
+          create:
+            `${paths.script} restore-prepare --name ${m.name} --peer-url ${peerUrl(placement, args.tls)} ` +
+            `--from ${data.remoteDir} --initial-cluster ${initialCluster} --cluster-token ${args.id}`,
+          triggers: [host.identity, args.id],
+        },
+        // The member must exist, with its files, before it can be restored.
+        { parent: this, dependsOn: [data.copy, m.ready], ...(deletedWith ? { deletedWith } : {}) },
+      );
+    });
+    for (const m of args.members) {
+      const host = args.hosts[m.name]!;
+      new command.remote.Command(
+        `${name}-${m.name}-start`,
+        {
+          connection: host.connection,
+          create: `${paths.script} restore-start`,
+          triggers: [host.identity, args.id],
+        },
+        // Every member is stopped and restored before any of them starts.
+        { parent: this, dependsOn: prepared, ...(host.machine ? { deletedWith: host.machine } : {}) },
+      );
+    }
+    this.registerOutputs({});
+  }
+}
