@@ -1,5 +1,7 @@
 // How the workstation reaches the lab network, and the real etcdctl run from there.
 import { spawn } from "child_process";
+import * as fs from "fs";
+import * as path from "path";
 import type { Driver } from "../config";
 
 /**
@@ -132,4 +134,43 @@ export class Etcdctl {
     const out = await this.ok(["get", prefix, "--prefix", "--keys-only"]);
     return new Set(out.split("\n").filter((l) => l !== ""));
   }
+}
+
+/** The driver script of a local driver, by absolute path. */
+export function driverScript(driver: Exclude<Driver, "ssh">): string {
+  return path.join(__dirname, "..", "lab", `${driver}.sh`);
+}
+
+/** Destroys every host of a local lab and its switch, straight through the driver (a last resort). */
+export async function removeLab(driver: Exclude<Driver, "ssh">, lab: string): Promise<void> {
+  const script = driverScript(driver);
+  const list = await run([script, "list", lab]);
+  for (const line of list.stdout.split("\n").filter(Boolean)) {
+    await run([script, "destroy", lab, line.split(" ")[0]!]);
+  }
+  await run([script, "switch-down", lab]);
+}
+
+/** Whatever of a local lab still exists: hosts, its switch, namespaces, mounts, processes, state. */
+export async function labLeftovers(driver: Exclude<Driver, "ssh">, lab: string): Promise<string[]> {
+  const left: string[] = [];
+  const hosts = (await run([driverScript(driver), "list", lab])).stdout.trim();
+  if (hosts) left.push(`hosts: ${hosts.replace(/\n/g, ", ")}`);
+  const netns = (await run(["ip", "netns", "list"])).stdout
+    .split("\n")
+    .map((l) => l.split(" ")[0] ?? "")
+    .filter((n) => n.startsWith(`${lab}-`));
+  if (netns.length > 0) left.push(`netns: ${netns.join(", ")}`);
+  const state = path.join(process.env["RWK_STATE"] ?? "/var/lib/real-world-kubernetes", "labs", lab);
+  const mounts = fs
+    .readFileSync("/proc/mounts", "utf8")
+    .split("\n")
+    .filter((l) => l.includes(`${state}/`));
+  if (mounts.length > 0) left.push(`mounts: ${mounts.length}`);
+  if (fs.existsSync(state)) left.push(`state dir ${state}`);
+  const procs = (await run(["pgrep", "-af", `${lab}-`])).stdout
+    .split("\n")
+    .filter((l) => l && !l.includes("pgrep"));
+  if (procs.length > 0) left.push(`processes: ${procs.join("; ")}`);
+  return left;
 }

@@ -10,7 +10,7 @@ import * as yaml from "js-yaml";
 import { LocalWorkspace } from "@pulumi/pulumi/automation";
 import { labName, validateConfig } from "../config";
 import type { StackConfig } from "../config";
-import { Etcdctl, labAccess, run } from "./lab";
+import { Etcdctl, labAccess, removeLab, run } from "./lab";
 import type { RunResult } from "./lab";
 import { renderMarkdown, renderTimeline } from "./report";
 import type { DrillRecord, StepRecord } from "./report";
@@ -148,7 +148,12 @@ export async function runDrill(drill: Drill, opts: RunOptions = {}): Promise<Dri
   const original = fs.readFileSync(stackFile, "utf8");
   const base = (yaml.load(original) as { config?: Record<string, unknown> } | undefined)?.config ?? {};
 
-  const stack = await LocalWorkspace.createOrSelectStack({ stackName: drill.name, workDir: projectRoot });
+  // A state backend of the run's own: a drill that dies half-way leaves no stack in the project's state.
+  const backend = fs.mkdtempSync(path.join(os.tmpdir(), `rwk-drill-${drill.name}-`));
+  const stack = await LocalWorkspace.createOrSelectStack(
+    { stackName: drill.name, workDir: projectRoot },
+    { envVars: { PULUMI_BACKEND_URL: `file://${backend}` } },
+  );
   const record: DrillRecord = {
     drill: drill.name,
     title: drill.title,
@@ -247,7 +252,7 @@ export async function runDrill(drill: Drill, opts: RunOptions = {}): Promise<Dri
           }
           return planned;
         },
-        stateFile: () => stateFilePath(drill.name),
+        stateFile: () => path.join(backend, ".pulumi", "stacks", project, `${drill.name}.json`),
         restartWriter: async () => {
           record.writes.push(...(await writer.stop()));
           writer.start(
@@ -302,33 +307,19 @@ export async function runDrill(drill: Drill, opts: RunOptions = {}): Promise<Dri
     } catch (e) {
       // The lab must not outlive a drill, even one whose destroy failed: tear it down at the driver level.
       log(`\n=== destroy failed (${String(e).split("\n")[0]}); removing lab ${lab} directly\n`);
-      await removeLab(lab);
+      const driver = effectiveConfig(drill.name, current).driver;
+      if (driver !== "ssh") await removeLab(driver, lab);
     } finally {
       await stack.workspace.removeStack(drill.name, { force: true });
       fs.writeFileSync(stackFile, original);
       if (keyFile) fs.rmSync(path.dirname(keyFile), { recursive: true, force: true });
       fs.rmSync(tlsDir, { recursive: true, force: true });
+      fs.rmSync(backend, { recursive: true, force: true });
+      // A drill's backups are its own artifacts; a user's backups (other stacks) are never touched.
+      fs.rmSync(path.join(projectRoot, "backups", drill.name), { recursive: true, force: true });
     }
   }
   return { record, reportFile: path.join(reportDir, `${drill.name}.md`) };
-}
-
-/** Where the file backend keeps a stack's state (Pulumi.yaml's backend, unless PULUMI_BACKEND_URL says otherwise). */
-function stateFilePath(stackName: string): string {
-  const backend = process.env["PULUMI_BACKEND_URL"] ?? "file://.pulumi-state";
-  if (!backend.startsWith("file://")) throw new Error(`state checks need a file backend, not ${backend}`);
-  const dir = path.resolve(projectRoot, backend.slice("file://".length));
-  return path.join(dir, ".pulumi", "stacks", project, `${stackName}.json`);
-}
-
-/** Destroys every host of a local lab and its switch, straight through the driver. */
-export async function removeLab(lab: string): Promise<void> {
-  const script = path.join(projectRoot, "lab", "machines.sh");
-  const list = await run([script, "list", lab]);
-  for (const line of list.stdout.split("\n").filter(Boolean)) {
-    await run([script, "destroy", lab, line.split(" ")[0]!]);
-  }
-  await run([script, "switch-down", lab]);
 }
 
 function firstMatch(text: string, re: RegExp): string {

@@ -23,4 +23,5 @@ gate "go vet + go test: command provider" bash -c 'cd lab/toolchain/command-prov
 gate "go vet: bridged providers" bash -c 'cd lab/toolchain/bridged && go vet ./...'
 gate "unit tests (jest)" npx jest --selectProjects unit
 [[ ${1:-} == --unit-only ]] && exit 0
-gate "integration tests (real engine, real lab)" npx jest --selectProjects integration --runInBand
+# Two workers: labs are independent (own namespaces, own stacks), and much of a drill is waiting.
+gate "integration tests (real engine, real lab)" npx jest --selectProjects integration --maxWorkers=2

@@ -4,7 +4,7 @@
 // driver is called directly.
 //   npx jest --selectProjects integration test/integration/vagrant
 // (as root, with `eval "$(./rwk env)"` after `./rwk setup`)
-import { execFileSync, spawnSync } from "child_process";
+import { spawnSync } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
@@ -12,12 +12,12 @@ import * as yaml from "js-yaml";
 import { LocalWorkspace } from "@pulumi/pulumi/automation";
 import type { Stack } from "@pulumi/pulumi/automation";
 import { labName } from "../../config";
+import { driverScript, labLeftovers, removeLab, run } from "../../drills/lab";
 
 const root = path.resolve(__dirname, "..", "..");
 const project = "real-world-kubernetes";
 const stackName = "vagrant-it";
 const lab = labName(stackName);
-const driver = path.join(root, "lab", "vagrant.sh");
 const stackFile = path.join(root, `Pulumi.${stackName}.yaml`);
 const host = { name: "core-01", address: "172.17.8.101" };
 
@@ -28,10 +28,6 @@ const envVars: Record<string, string> = {
   PULUMI_CONFIG_PASSPHRASE: process.env["PULUMI_CONFIG_PASSPHRASE"] ?? "rwk-lab-passphrase",
 };
 fs.mkdirSync(path.join(work, "state"));
-
-function vagrantSh(...args: string[]): string {
-  return execFileSync(driver, args, { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] }).trim();
-}
 
 /** Runs a command on the host as the stack's outputs describe it, with the stack's key. */
 function sshTo(
@@ -51,27 +47,6 @@ function sshTo(
   );
   if (r.status !== 0) throw new Error(`ssh ${command} failed (${r.status}): ${r.stderr}`);
   return r.stdout.trim();
-}
-
-/** What of the lab still exists, at the driver level: hosts, the switch, the state dir. */
-function labLeftovers(): string[] {
-  const left: string[] = [];
-  const hosts = vagrantSh("list", lab);
-  if (hosts) left.push(`hosts: ${hosts.replace(/\n/g, ", ")}`);
-  if (vagrantSh("switch-status", lab) === "up") left.push("switch up");
-  const state = path.join(process.env["RWK_STATE"] ?? "/var/lib/real-world-kubernetes", "labs", lab);
-  if (fs.existsSync(state)) left.push(`state dir ${state}`);
-  if (spawnSync("ip", ["netns", "list"], { encoding: "utf8" }).stdout.includes(`${lab}-sw`))
-    left.push("netns");
-  return left;
-}
-
-/** Tears the lab down through the driver, whatever state the engine left it in. */
-function removeLab(): void {
-  for (const line of vagrantSh("list", lab).split("\n").filter(Boolean)) {
-    vagrantSh("destroy", lab, line.split(" ")[0]!);
-  }
-  vagrantSh("switch-down", lab);
 }
 
 afterAll(() => fs.rmSync(work, { recursive: true, force: true }));
@@ -104,7 +79,7 @@ describe("the vagrant driver through the real engine", () => {
     let destroyed = false;
     try {
       // An earlier run that died half-way must not leave a lab this run would trip over.
-      if (labLeftovers().length > 0) removeLab();
+      if ((await labLeftovers("vagrant", lab)).length > 0) await removeLab("vagrant", lab);
       stack = await LocalWorkspace.createOrSelectStack({ stackName, workDir: root }, { envVars });
 
       const up = await timed("pulumi up (switch-up, box, vagrant up)", () =>
@@ -127,7 +102,7 @@ describe("the vagrant driver through the real engine", () => {
       expect(sshTo(endpoint, keyFile, "hostname")).toBe(host.name);
       expect(sshTo(endpoint, keyFile, "ip -4 -o addr show")).toContain(` ${host.address}/24 `);
       expect(sshTo(endpoint, keyFile, "systemctl is-system-running || true")).toMatch(/^(running|degraded)$/);
-      expect(vagrantSh("status", lab, host.name)).toBe("running");
+      expect((await run([driverScript("vagrant"), "status", lab, host.name])).stdout.trim()).toBe("running");
 
       // Nothing changed since: an unchanged stack plans no update (the machine's state reads as is).
       const preview = await stack.preview({ color: "never" });
@@ -135,7 +110,7 @@ describe("the vagrant driver through the real engine", () => {
 
       await timed("pulumi destroy", () => stack!.destroy({ onOutput, color: "never" }));
       destroyed = true;
-      expect(labLeftovers()).toEqual([]);
+      expect(await labLeftovers("vagrant", lab)).toEqual([]);
     } catch (e) {
       // The engine's own output says what the driver did; keep it with the failure.
       throw new Error(`${String(e)}\n--- engine output (tail) ---\n${log.join("").slice(-6000)}`);
@@ -147,7 +122,7 @@ describe("the vagrant driver through the real engine", () => {
           // The driver-level cleanup below removes the lab regardless.
         }
       }
-      if (labLeftovers().length > 0) removeLab();
+      if ((await labLeftovers("vagrant", lab)).length > 0) await removeLab("vagrant", lab);
       if (stack) await stack.workspace.removeStack(stackName, { force: true });
       fs.rmSync(stackFile, { force: true });
       process.stdout.write(
@@ -156,6 +131,6 @@ describe("the vagrant driver through the real engine", () => {
           .join("\n")}\n`,
       );
     }
-    expect(labLeftovers()).toEqual([]);
+    expect(await labLeftovers("vagrant", lab)).toEqual([]);
   });
 });
