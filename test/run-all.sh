@@ -13,12 +13,12 @@ gate() {
   printf '[test] %s passed in %d s\n' "$name" $((SECONDS - started)) >&2
 }
 
-shell_scripts() { git ls-files -- '*.sh' rwk .ci/run; }
+mapfile -t shell_scripts < <(git ls-files -- '*.sh' rwk .ci/run)
 
 gate "typescript (tsc --noEmit)" npx tsc --noEmit
 gate "eslint" npx eslint --max-warnings 0 .
 gate "prettier" npx prettier --check .
-gate "shellcheck" shellcheck $(shell_scripts)
+gate "shellcheck" shellcheck "${shell_scripts[@]}"
 gate "go vet + go test: command provider" bash -c 'cd lab/toolchain/command-provider && go vet ./... && go test ./...'
 gate "go vet: bridged providers" bash -c 'cd lab/toolchain/bridged && go vet ./...'
 gate "unit tests (jest)" npx jest --selectProjects unit
