@@ -15,7 +15,11 @@ async function main(): Promise<void> {
     for (let i = 0; i < rounds; i++) {
       viaPulumi.push(await seconds(() => b.stack.up({ color: "never" })));
       await b.stack.destroy({ color: "never" });
-      plain.push(await seconds(() => run(["bash", `${root}/bench/hosts-baseline.sh`, plainLab], { timeoutMs: 300_000 })));
+      plain.push(
+        await seconds(() =>
+          run(["bash", `${root}/bench/hosts-baseline.sh`, plainLab], { timeoutMs: 300_000 }),
+        ),
+      );
       await run(["bash", `${root}/bench/hosts-baseline.sh`, plainLab, "--destroy"]);
     }
   } finally {

@@ -27,7 +27,9 @@ export async function benchStack(name: string): Promise<BenchStack> {
   const configure = (config: Record<string, unknown>) =>
     fs.writeFileSync(
       stackFile,
-      yaml.dump({ config: Object.fromEntries(Object.entries(config).map(([k, v]) => [`${project}:${k}`, v])) }),
+      yaml.dump({
+        config: Object.fromEntries(Object.entries(config).map(([k, v]) => [`${project}:${k}`, v])),
+      }),
     );
   configure({});
   const stack = await LocalWorkspace.createOrSelectStack(

@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# ./rwk bench [toolchain|hosts|etcd|all] [--cold]: benchmarks that print ratios against plain baselines
+# measured in the same run. Not part of the tests: timings depend on the machine and what else runs.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+what=${1:-all}
+shift || true
+ts() { node -r ts-node/register/transpile-only "bench/$1.ts"; }
+case $what in
+  toolchain) bench/toolchain.sh "$@" ;;
+  hosts | etcd) ts "$what" ;;
+  all)
+    bench/toolchain.sh "$@"
+    ts hosts
+    ts etcd
+    ;;
+  *) echo "usage: ./rwk bench [toolchain|hosts|etcd|all] [--cold]" >&2; exit 2 ;;
+esac
