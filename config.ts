@@ -139,14 +139,17 @@ const hostNamePattern = /^[a-z0-9]([a-z0-9-]{0,14}[a-z0-9])?$/;
 const vagrantBoxPattern = /^[A-Za-z0-9._-]+(\/[A-Za-z0-9._-]+)?$/;
 
 /** Reads this stack's configuration and validates it; throws ConfigError before anything is registered. */
-export function loadConfig(): StackConfig {
+export function loadConfig(): StackConfig & { sshPrivateKey: pulumi.Output<string> } {
   const config = new pulumi.Config();
   const raw: RawConfig = {};
   for (const key of configKeys) {
     const text = config.get(key);
     raw[key] = text === undefined ? undefined : parseValue(text);
   }
-  return validateConfig(raw, { project: pulumi.getProject(), stack: pulumi.getStack() });
+  const validated = validateConfig(raw, { project: pulumi.getProject(), stack: pulumi.getStack() });
+  // Your own key for your own hosts (ssh driver); never read as plain text. Empty: the stack's own key.
+  const sshPrivateKey = config.getSecret("sshPrivateKey") ?? pulumi.secret("");
+  return { ...validated, sshPrivateKey };
 }
 
 function parseValue(text: string): unknown {

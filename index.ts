@@ -11,7 +11,7 @@ const config = loadConfig();
 // A restore is refused here, before any resource is registered, if its backup fails the integrity check.
 const restoreFrom = config.restore && verifyBackup(config.restore.from, config.restore.method);
 
-const lab = new Lab("lab", { config });
+const lab = new Lab("lab", { config, sshPrivateKey: config.sshPrivateKey });
 const members = placementsOf(lab.hosts).filter((p) => config.etcd.members.includes(p.name));
 const pki = config.etcd.tls === "off" ? undefined : new EtcdPki("etcd-pki", { spec: config.pki, members });
 const etcd = new Cluster("etcd", {
@@ -51,6 +51,7 @@ export const hosts = Object.fromEntries(
   ]),
 );
 export const sshPrivateKey = lab.sshPrivateKey;
+export const sshPublicKey = lab.sshPublicKey;
 export const etcdMembers = config.etcd.members;
 export const etcdEndpoints = etcd.endpoints;
 export const etcdTls = config.etcd.tls;

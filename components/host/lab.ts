@@ -7,12 +7,16 @@ import { renderVagrantfile } from "./vagrantfile";
 
 export interface LabArgs {
   config: StackConfig;
+  /** For the ssh driver: your key for your hosts (a secret); empty means the stack's own key. */
+  sshPrivateKey?: pulumi.Input<string>;
 }
 
 /** The workshop's hosts and what connects them: the stack's SSH key, the lab switch, one Host per entry. */
 export class Lab extends pulumi.ComponentResource {
   public readonly hosts: Record<string, Host> = {};
   public readonly sshPrivateKey: pulumi.Output<string>;
+  /** The public half of the stack's own key (what the local drivers authorize on their hosts). */
+  public readonly sshPublicKey: pulumi.Output<string>;
 
   constructor(name: string, args: LabArgs, opts?: pulumi.ComponentResourceOptions) {
     super("rwk:host:Lab", name, {}, opts);
@@ -20,7 +24,12 @@ export class Lab extends pulumi.ComponentResource {
 
     // One key per stack, kept as a Pulumi secret: stacks never share access to each other's hosts.
     const key = new tls.PrivateKey(`${name}-ssh-key`, { algorithm: "ED25519" }, { parent: this });
-    this.sshPrivateKey = pulumi.secret(key.privateKeyOpenssh);
+    this.sshPublicKey = key.publicKeyOpenssh;
+    this.sshPrivateKey = pulumi.secret(
+      config.driver === "ssh"
+        ? pulumi.all([args.sshPrivateKey ?? "", key.privateKeyOpenssh]).apply(([own, stack]) => own || stack)
+        : key.privateKeyOpenssh,
+    );
 
     // The local drivers give the lab a network of its own; your own hosts (ssh) already have one.
     const lanSwitch =

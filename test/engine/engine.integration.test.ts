@@ -16,6 +16,22 @@ const envVars = {
 afterAll(() => fs.rmSync(backend, { recursive: true, force: true }));
 
 describe("the real Pulumi engine, offline", () => {
+  it("has the four resource plugins registered at the pinned versions", () => {
+    const versions = JSON.parse(
+      fs.readFileSync(path.join(__dirname, "..", "..", "versions.json"), "utf8"),
+    ) as {
+      plugins: Record<string, { version: string }>;
+    };
+    const listed = JSON.parse(execFileSync("pulumi", ["plugin", "ls", "--json"], { encoding: "utf8" })) as {
+      name: string;
+      kind: string;
+      version: string;
+    }[];
+    for (const [name, { version }] of Object.entries(versions.plugins)) {
+      expect(listed).toContainEqual(expect.objectContaining({ name, kind: "resource", version }));
+    }
+  });
+
   it("runs up, an unchanged preview and destroy; the certificate is real X.509 and the key never plain in state", async () => {
     const stack = await LocalWorkspace.createOrSelectStack(
       { stackName: `smoke-${process.pid}`, workDir },
