@@ -235,6 +235,24 @@ function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === "object" && value !== null && !Array.isArray(value);
 }
 
+/** An object with only the allowed keys: every other shape is a problem, named with what is allowed. */
+function objectOf(
+  value: unknown,
+  allowed: string[],
+  name: string,
+  problems: string[],
+): value is Record<string, unknown> {
+  if (!isRecord(value)) {
+    problems.push(`${name}: must be an object { ${allowed.join(", ")} }`);
+    return false;
+  }
+  const unknownKeys = Object.keys(value).filter((k) => !allowed.includes(k));
+  if (unknownKeys.length > 0) {
+    problems.push(`${name}: unknown key(s) ${unknownKeys.join(", ")}; allowed: ${allowed.join(", ")}`);
+  }
+  return true;
+}
+
 export function parseIPv4(text: string): number | undefined {
   const m = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.exec(text);
   if (!m) return undefined;
@@ -293,18 +311,7 @@ function parseHosts(
   const seenAddresses = new Map<string, number>();
   value.forEach((entry: unknown, i) => {
     const at = key(`hosts[${i}]`);
-    if (!isRecord(entry)) {
-      problems.push(`${at}: must be an object { name, address }`);
-      return;
-    }
-    const unknownKeys = Object.keys(entry).filter(
-      (k) => !["name", "address", "sshUser", "sshPort"].includes(k),
-    );
-    if (unknownKeys.length > 0) {
-      problems.push(
-        `${at}: unknown key(s) ${unknownKeys.join(", ")}; allowed: name, address, sshUser, sshPort`,
-      );
-    }
+    if (!objectOf(entry, ["name", "address", "sshUser", "sshPort"], at, problems)) return;
     const name = entry["name"];
     if (typeof name !== "string" || !hostNamePattern.test(name)) {
       problems.push(`${at}.name: ${JSON.stringify(name)} must be 1-16 characters of a-z, 0-9 and inner "-"`);
@@ -368,15 +375,7 @@ function parseVagrant(value: unknown, name: string, problems: string[]): Vagrant
     cpus: 1,
     libvirtDriver: "qemu",
   };
-  const allowed = ["box", "provider", "memory", "cpus", "libvirtDriver"];
-  if (!isRecord(value)) {
-    problems.push(`${name}: must be an object { ${allowed.join(", ")} }`);
-    return defaults;
-  }
-  const unknownKeys = Object.keys(value).filter((k) => !allowed.includes(k));
-  if (unknownKeys.length > 0) {
-    problems.push(`${name}: unknown key(s) ${unknownKeys.join(", ")}; allowed: ${allowed.join(", ")}`);
-  }
+  if (!objectOf(value, Object.keys(defaults), name, problems)) return defaults;
   const box = value["box"] ?? defaults.box;
   if (typeof box !== "string" || !vagrantBoxPattern.test(box)) {
     problems.push(`${name}.box: ${JSON.stringify(box)} is not a box name like "owner/name"`);
@@ -455,15 +454,7 @@ function parsePki(value: unknown, name: string, problems: string[]): PkiSpec {
     earlyRenewalHours: 720,
     rotation: 0,
   };
-  const allowed = Object.keys(defaults);
-  if (!isRecord(value)) {
-    problems.push(`${name}: must be an object { ${allowed.join(", ")} }`);
-    return defaults;
-  }
-  const unknownKeys = Object.keys(value).filter((k) => !allowed.includes(k));
-  if (unknownKeys.length > 0) {
-    problems.push(`${name}: unknown key(s) ${unknownKeys.join(", ")}; allowed: ${allowed.join(", ")}`);
-  }
+  if (!objectOf(value, Object.keys(defaults), name, problems)) return defaults;
   const keyAlgorithm = oneOf(
     value["keyAlgorithm"] ?? defaults.keyAlgorithm,
     keyAlgorithms,
@@ -519,14 +510,7 @@ function parseBackup(
   name: string,
   problems: string[],
 ): BackupSpec | undefined {
-  if (!isRecord(value)) {
-    problems.push(`${name}: must be an object { id, member }`);
-    return undefined;
-  }
-  if (Object.keys(value).length === 0) return undefined;
-  const unknownKeys = Object.keys(value).filter((k) => !["id", "member"].includes(k));
-  if (unknownKeys.length > 0)
-    problems.push(`${name}: unknown key(s) ${unknownKeys.join(", ")}; allowed: id, member`);
+  if (!objectOf(value, ["id", "member"], name, problems) || Object.keys(value).length === 0) return undefined;
   const id = value["id"];
   if (typeof id !== "string" || !/^[A-Za-z0-9][A-Za-z0-9._-]{0,39}$/.test(id)) {
     problems.push(
@@ -548,14 +532,8 @@ function parseRestore(
   name: string,
   problems: string[],
 ): RestoreSpec | undefined {
-  if (!isRecord(value)) {
-    problems.push(`${name}: must be an object { from, method }`);
+  if (!objectOf(value, ["from", "method"], name, problems) || Object.keys(value).length === 0)
     return undefined;
-  }
-  if (Object.keys(value).length === 0) return undefined;
-  const unknownKeys = Object.keys(value).filter((k) => !["from", "method"].includes(k));
-  if (unknownKeys.length > 0)
-    problems.push(`${name}: unknown key(s) ${unknownKeys.join(", ")}; allowed: from, method`);
   const from = value["from"];
   if (typeof from !== "string" || from === "" || from.startsWith("/") || from.split("/").includes("..")) {
     problems.push(

@@ -103,12 +103,19 @@ export function renderTimeline(record: DrillRecord, width = 960): string {
       `<text x="${(x(s.upStart) + 2).toFixed(1)}" y="34" font-size="10" fill="#333">${i + 1}. ${escapeXml(s.title)}</text>`,
     );
   });
+  // Writes are binned into 2-pixel columns: the picture stays small however long the drill ran.
+  const bins = new Map<number, { ok: boolean; failed: boolean }>();
   for (const w of record.writes) {
-    const color = w.ok ? "#2e7d32" : "#c62828";
-    const y = w.ok ? 44 : 62;
-    rows.push(
-      `<line x1="${x(w.start).toFixed(1)}" y1="${y}" x2="${x(w.start).toFixed(1)}" y2="${y + 14}" stroke="${color}"/>`,
-    );
+    const bin = Math.floor((x(w.start) - left) / 2);
+    const b = bins.get(bin) ?? { ok: false, failed: false };
+    if (w.ok) b.ok = true;
+    else b.failed = true;
+    bins.set(bin, b);
+  }
+  for (const [bin, b] of [...bins].sort((p, q) => p[0] - q[0])) {
+    const px = String(left + bin * 2);
+    if (b.ok) rows.push(`<rect x="${px}" y="44" width="2" height="14" fill="#2e7d32"/>`);
+    if (b.failed) rows.push(`<rect x="${px}" y="62" width="2" height="14" fill="#c62828"/>`);
   }
   const seconds = Math.ceil((t1 - t0) / 1000);
   const step = seconds > 300 ? 60 : seconds > 60 ? 10 : 5;

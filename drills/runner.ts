@@ -57,8 +57,6 @@ export interface DrillContext {
   ssh: (host: string, command: string) => Promise<RunResult>;
   /** Keys the drill expects to lose (acknowledged after a backup that is then restored). */
   expectLost: (keys: string[]) => void;
-  /** Starts a fresh writer run (e.g. after a restore) and keeps the acknowledged writes so far. */
-  restartWriter: () => Promise<void>;
   /** What `pulumi preview` would do for these config changes (the stack's config is left as it was). */
   preview: (changes: ConfigChanges) => Promise<PlannedStep[]>;
   /** The stack's state file as the backend stores it. */
@@ -253,16 +251,6 @@ export async function runDrill(drill: Drill, opts: RunOptions = {}): Promise<Dri
           return planned;
         },
         stateFile: () => path.join(backend, ".pulumi", "stacks", project, `${drill.name}.json`),
-        restartWriter: async () => {
-          record.writes.push(...(await writer.stop()));
-          writer.start(
-            access,
-            addresses,
-            tlsDir,
-            `/drill/${drill.name}/${Date.now()}/`,
-            drill.writerIntervalMs,
-          );
-        },
       };
       previous = ctx;
       if (step.check) await step.check(ctx, stepRecord);
