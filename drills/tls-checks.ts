@@ -159,14 +159,39 @@ export async function expectClientAuth(ctx: DrillContext): Promise<void> {
       if (r.code === 0) throw new Error(`${who} could write to etcd`);
       ctx.note(`${who} is refused: \`${r.stderr.trim().split("\n").pop() ?? ""}\``.replace(/\s+/g, " "));
     }
-    const peer = await run(
-      [...ctx.access, "openssl", "s_client", "-connect", `${h.address}:2380`, "-CAfile", ca],
-      { input: "", timeoutMs: 10_000 },
-    );
-    if (/Verify return code: 0/.test(peer.stdout) && !/alert|error/i.test(peer.stdout + peer.stderr)) {
-      throw new Error("the peer port accepted a TLS client without a certificate");
+    // The peer port answers HTTP (etcd's /members) to a client with a certificate from the CA, and
+    // nothing to one without: ask both, so the check itself is shown able to tell them apart.
+    const peerGet = (extra: string[]) =>
+      run(
+        [
+          ...ctx.access,
+          "openssl",
+          "s_client",
+          "-quiet",
+          "-connect",
+          `${h.address}:2380`,
+          "-CAfile",
+          ca,
+          ...extra,
+        ],
+        {
+          input: "GET /members HTTP/1.0\r\n\r\n",
+          timeoutMs: 10_000,
+        },
+      );
+    const withCert = await peerGet(opensslClientArgs(ctx).slice(2));
+    if (!/^HTTP\/1\.[01] 200/m.test(withCert.stdout)) {
+      throw new Error(
+        `the peer port does not answer a client with a CA-signed certificate: ${withCert.stderr.trim()}`,
+      );
     }
-    ctx.note("the peer port refuses a TLS client without a certificate (peer-client-cert-auth)");
+    const withoutCert = await peerGet([]);
+    if (/^HTTP\/1\.[01] /m.test(withoutCert.stdout)) {
+      throw new Error("the peer port answered a TLS client without a certificate");
+    }
+    ctx.note(
+      "the peer port answers a client with a CA-signed certificate and refuses one without (peer-client-cert-auth)",
+    );
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }

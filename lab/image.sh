@@ -12,6 +12,8 @@
 # Environment: RWK_CACHE (default ${XDG_CACHE_HOME:-$HOME/.cache}/real-world-kubernetes),
 #              RWK_MIRROR (default: the Debian mirror this machine's apt sources use).
 set -euo pipefail
+# shellcheck source=lab/lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 # Packages installed in the image. Later issues add containerd and the kubelet here.
 IMAGE_PACKAGES=(
@@ -25,24 +27,9 @@ SUITE=bookworm
 # (etcdctl run in a lab's switch netns).
 WORKSTATION_PACKAGES=(debootstrap etcd-client iproute2 jq openssh-client socat systemd-container util-linux)
 
-cache=${RWK_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/real-world-kubernetes}
-images=$cache/images
+images=$(cache_root)/images
 
 say() { printf '[image] %s\n' "$*" >&2; }
-die() { say "ERROR: $*"; exit 1; }
-
-# Installs missing workstation packages; apt-get update only runs when something is missing, so a
-# second run costs only a few dpkg-query calls.
-ensure_workstation_packages() {
-  local missing=() p
-  for p in "${WORKSTATION_PACKAGES[@]}"; do
-    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
-  done
-  ((${#missing[@]} == 0)) && return
-  say "installing on the workstation: ${missing[*]}"
-  apt-get update -qq >&2
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
-}
 
 # Prints the first mirror in this machine's apt sources (deb822 *.sources or one-line *.list) that
 # serves "$SUITE main": the sandbox reaches only that mirror, not whatever debootstrap would default to.
@@ -120,15 +107,6 @@ image_key() {
     sha256sum | cut -c1-16
 }
 
-# Unmounts whatever debootstrap left mounted under a half-built tree, then deletes it. --one-file-system
-# keeps rm from ever descending into a mount that could not be removed.
-discard_tree() {
-  local dir=$1 m
-  [[ -e $dir ]] || return 0
-  while read -r m; do umount -l "$m" 2>/dev/null || true; done < <(findmnt -rn -o TARGET | grep -F "$dir/" | sort -r)
-  rm -rf --one-file-system "$dir"
-}
-
 build_image() {
   local final=$1 tmp=$1.tmp.$$ log=$1.build.log mirror started=$SECONDS
   mirror=$(apt_mirror)
@@ -159,7 +137,7 @@ main() {
     *) die "usage: $0 [--print]" ;;
   esac
   ((EUID == 0)) || die "must run as root (apt-get, debootstrap)"
-  ensure_workstation_packages
+  ensure_workstation_packages "${WORKSTATION_PACKAGES[@]}"
   mkdir -p "$images"
   local dir
   dir=$images/$(image_key)

@@ -30,45 +30,18 @@
 # Environment: RWK_STATE (default /var/lib/real-world-kubernetes), RWK_SSH_WAIT (seconds, default 60),
 # RWK_STOP_WAIT (seconds before a stop turns into a kill, default 30).
 set -euo pipefail
+# shellcheck source=lab/lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-state_root=${RWK_STATE:-/var/lib/real-world-kubernetes}/labs
 ssh_wait=${RWK_SSH_WAIT:-60}
 stop_wait=${RWK_STOP_WAIT:-30}
-# The lab subnet (a /24) is chosen at switch-up and kept in the lab's state dir; this is the workshop's.
-readonly default_subnet=172.17.8
-# Forward ports are taken below the kernel's ephemeral range (32768+), so outgoing connections never hold
-# one that a stopped host will want back.
-readonly port_base=20000 port_span=10000
 
 say() { printf '[machines] %s\n' "$*" >&2; }
-die() { say "ERROR: $*"; exit 1; }
 
 usage() {
   { echo usage:; sed -n 's/^#   machines.sh/  machines.sh/p' "${BASH_SOURCE[0]}"; } >&2
   exit 2
-}
-
-check_lab_name() {
-  [[ $1 =~ ^[a-z0-9]([a-z0-9-]*[a-z0-9])?$ && ${#1} -le 32 ]] ||
-    die "lab name '$1': want 1-32 chars of [a-z0-9-], not starting or ending with '-'"
-}
-
-# Hosts are named like hostnames; <lab>-<host> is the machine and netns name and must stay <= 64
-# chars; "sw" would collide with the switch's netns.
-check_host_name() {
-  [[ $1 =~ ^[a-z0-9]([a-z0-9-]*[a-z0-9])?$ && ${#1} -le 31 && $1 != sw ]] ||
-    die "host name '$1': want 1-31 chars of [a-z0-9-], not starting or ending with '-', not 'sw'"
-}
-
-use_lab() {
-  check_lab_name "$1"
-  LAB=$1
-  LAB_DIR=$state_root/$LAB
-  SWITCH=$LAB-sw
-  subnet=$default_subnet
-  [[ -f $LAB_DIR/subnet ]] && subnet=$(<"$LAB_DIR/subnet")
-  gateway=$subnet.1
 }
 
 # Sets the names everything about one host is found by. Spawns no process: status must stay cheap.
@@ -85,21 +58,7 @@ use_host() {
 # Interface names are limited to 15 chars; the switch-side veth is named from a hash of lab and host.
 veth_name() { printf 'rwk%s' "$(printf '%s/%s' "$LAB" "$HOST" | sha256sum | cut -c1-10)"; }
 
-read_state() { [[ -f $DIR/$1 ]] && printf '%s' "$(<"$DIR/$1")"; }
-
-# True if <pid> is alive and <marker> is one of its arguments: pid files outlive their processes and
-# PIDs get reused, so a PID alone is never trusted. Builtins only (status must stay cheap).
-pid_matches() {
-  local pid=$1 marker=$2 args
-  [[ $pid =~ ^[0-9]+$ && -r /proc/$pid/cmdline ]] || return 1
-  mapfile -d '' -t args 2>/dev/null </proc/"$pid"/cmdline || return 1
-  local a
-  for a in "${args[@]}"; do [[ $a == "$marker" ]] && return 0; done
-  return 1
-}
-
 nspawn_marker() { printf -- '--machine=%s' "$MACHINE"; }
-forward_marker() { printf 'TCP-LISTEN:%s,bind=127.0.0.1,fork,reuseaddr' "$(read_state port)"; }
 
 host_status() {
   if [[ ! -d $DIR/upper ]]; then
@@ -116,35 +75,16 @@ require_switch() { [[ -e /run/netns/$SWITCH ]] || die "lab $LAB has no switch: r
 
 # --- locking -----------------------------------------------------------------------------------------
 # A Pulumi update creates, starts and stops hosts in parallel. One lock per host serialises its life
-# events; one global lock covers allocations (addresses, ports, the set of hosts of a lab). Order: host
-# lock, then the allocation lock. Lock files stay; switch-down deletes a lab's.
+# events; the allocation lock (lib.sh) is taken after it. Host lock files stay; switch-down deletes a
+# lab's.
 HOST_LOCK_FD=
-ALLOC_LOCK_FD=
 
 lock_host() { mkdir -p "$LAB_DIR"; exec {HOST_LOCK_FD}>"$LAB_DIR/.$HOST.lock"; flock "$HOST_LOCK_FD"; }
-lock_alloc() { mkdir -p "$state_root"; exec {ALLOC_LOCK_FD}>"$state_root/.alloc.lock"; flock "$ALLOC_LOCK_FD"; }
-unlock_alloc() { exec {ALLOC_LOCK_FD}>&-; ALLOC_LOCK_FD=; }
-
-# Long-lived children (nspawn, socat) keep no descriptor but stdio: not our locks (they would be held
-# as long as the host runs) and nothing the caller left open (a pipe would keep the caller waiting).
-close_inherited_fds() {
-  local fd
-  for fd in /proc/"$BASHPID"/fd/*; do
-    fd=${fd##*/}
-    if ((fd > 2)); then exec {fd}>&-; fi
-  done
-}
 
 # --- network -----------------------------------------------------------------------------------------
 cmd_switch_up() {
   use_lab "$1"
-  if (($# > 1)); then
-    [[ $2 =~ ^([0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3})\.0/24$ ]] || die "subnet '$2': want a.b.c.0/24"
-    [[ ! -f $LAB_DIR/subnet || $(<"$LAB_DIR/subnet") == "${BASH_REMATCH[1]}" ]] ||
-      die "lab $LAB already uses subnet $(<"$LAB_DIR/subnet").0/24"
-    subnet=${BASH_REMATCH[1]}
-    gateway=$subnet.1
-  fi
+  if (($# > 1)); then choose_subnet "$2"; fi
   mkdir -p "$LAB_DIR"
   printf '%s\n' "$subnet" >"$LAB_DIR/subnet"
   [[ -e /run/netns/$SWITCH ]] || ip netns add "$SWITCH"
@@ -200,41 +140,6 @@ set_link() {
   require_host
   require_switch
   ip -n "$SWITCH" link set "$(veth_name)" "$1"
-}
-
-# --- allocation ----------------------------------------------------------------------------------------
-check_address() {
-  local addr=$1 last other
-  [[ $addr =~ ^${subnet//./\\.}\.([0-9]{1,3})$ ]] || die "address '$addr': want $subnet.N"
-  last=${BASH_REMATCH[1]}
-  ((10#$last >= 2 && 10#$last <= 254)) || die "address '$addr': N must be 2..254 ($gateway is the switch)"
-  for other in "$LAB_DIR"/*/address; do
-    [[ -f $other && $(<"$other") == "$addr" ]] &&
-      die "address $addr is already used by host $(basename "$(dirname "$other")") of lab $LAB"
-  done
-  return 0
-}
-
-# The port is chosen once, at create, and kept for the host's life so the engine's connection details
-# survive stop/start: start from a hash of lab/host and take the first port that no listener and no
-# other host of any lab (running or stopped) holds.
-allocate_port() {
-  local wanted=${1:-} offset taken p i
-  taken=$(
-    cat "$state_root"/*/*/port 2>/dev/null || true
-    ss -Hltn | awk '{ n = split($4, a, ":"); print a[n] }'
-  )
-  # A host that comes back (destroyed, then running) keeps its port, so connections to it stay the same.
-  if [[ -n $wanted ]] && ! grep -qx "$wanted" <<<"$taken"; then
-    echo "$wanted"
-    return
-  fi
-  offset=$((16#$(printf '%s/%s' "$LAB" "$HOST" | sha256sum | cut -c1-4) % port_span))
-  for ((i = 0; i < port_span; i++)); do
-    p=$((port_base + (offset + i) % port_span))
-    grep -qx "$p" <<<"$taken" || { echo "$p"; return; }
-  done
-  die "no free port in $port_base..$((port_base + port_span - 1))"
 }
 
 # --- disk and identity -----------------------------------------------------------------------------------
@@ -376,32 +281,10 @@ launch_nspawn() {
   await_exec "$!" "$(nspawn_marker)" nspawn.log
 }
 
-# The SSH forward for the engine, which runs in the root netns. It connects through the switch netns
-# to <addr>:22, i.e. the way any machine on the lab network would: a cut or stopped host is
-# unreachable for the engine too, as it would be in a real data centre, while the host's own netns
-# stays untouched. One `ip netns exec` per connection costs milliseconds; connect-timeout bounds how
-# long a connection to a cut host hangs before it is closed.
+# The forward reaches the host the way the lab network does, while the host's own netns stays untouched.
 start_forward() {
-  local port addr
-  port=$(read_state port)
-  addr=$(read_state address)
-  (
-    close_inherited_fds
-    exec setsid socat "$(forward_marker)" \
-      "EXEC:ip netns exec $SWITCH socat STDIO TCP\\:$addr\\:22\\,connect-timeout=5"
-  ) </dev/null >>"$DIR/forward.log" 2>&1 &
-  printf '%s\n' "$!" >"$DIR/forward.pid"
-  disown
+  launch_forward
   await_exec "$!" "$(forward_marker)" forward.log
-}
-
-# Kills the recorded forwarder and its process group (setsid made it a group leader): the group holds
-# the per-connection children too, so no open session keeps the port.
-stop_forward() {
-  local pid
-  pid=$(read_state forward.pid) || return 0
-  if pid_matches "$pid" "$(forward_marker)"; then kill -TERM -- "-$pid" 2>/dev/null || true; fi
-  rm -f "$DIR/forward.pid"
 }
 
 # Waits until the launched subshell has exec'd its program, so status never sees it half started.
@@ -416,27 +299,15 @@ await_exec() {
   die "$log: process $pid did not start (log: $DIR/$log)"
 }
 
-# Prints the first line sshd sends, read through the forward: the path the engine will use.
-ssh_banner() {
-  (
-    exec 3<>"/dev/tcp/127.0.0.1/$1"
-    read -r -t 6 line <&3
-    printf '%s' "$line"
-  ) 2>/dev/null
-}
-
 wait_for_ssh() {
-  local port deadline=$((SECONDS + ssh_wait)) banner
+  local port deadline=$((SECONDS + ssh_wait))
   port=$(read_state port)
   while ((SECONDS < deadline)); do
     if [[ $(host_status) != running ]]; then
       tail -n 30 "$DIR/nspawn.log" >&2
       die "host $HOST of lab $LAB stopped while booting (log: $DIR/nspawn.log)"
     fi
-    pid_matches "$(read_state forward.pid)" "$(forward_marker)" ||
-      die "the SSH forward on 127.0.0.1:$port exited (log: $DIR/forward.log)"
-    banner=$(ssh_banner "$port") || true
-    [[ $banner == SSH-* ]] && return 0
+    sshd_answers "$port" && return 0
     sleep 0.2
   done
   tail -n 30 "$DIR/nspawn.log" >&2
@@ -472,11 +343,7 @@ boot() {
 cmd_create() {
   local addr=$3 pubkey=$4 port=${5:-} image
   use_host "$1" "$2"
-  [[ -r $pubkey ]] || die "public key file $pubkey is not readable"
-  # ssh-keygen -l also accepts a private key, which must never land in authorized_keys.
-  if grep -q 'PRIVATE KEY' "$pubkey" || ! ssh-keygen -l -f "$pubkey" >/dev/null 2>&1; then
-    die "$pubkey is not an SSH public key"
-  fi
+  check_pubkey "$pubkey"
   # Checked again under the allocation lock; this early check only keeps a typo from leaving a lab dir.
   require_switch
   image=$("$here/image.sh" --print)
@@ -558,14 +425,10 @@ cmd_destroy() {
 
 cmd_info() {
   use_host "$1" "$2"
-  local status pid=null port mid addr
+  local status pid=null
   status=$(host_status)
-  port=$(read_state port) || port=null
-  if mid=$(read_state machine-id); then mid="\"$mid\""; else mid=null; fi
-  if addr=$(read_state address); then addr="\"$addr\""; else addr=null; fi
   [[ $status == running ]] && pid=$(read_state nspawn.pid)
-  printf '{"status":"%s","sshPort":%s,"machineId":%s,"address":%s,"netns":"%s","pid":%s}\n' \
-    "$status" "$port" "$mid" "$addr" "$NETNS" "$pid"
+  info_json "$status" "$pid" "$NETNS"
 }
 
 cmd_kill() {

@@ -26,6 +26,8 @@
 #   $RWK_CACHE/vagrant/                               VAGRANT_HOME, shared with lab/vagrant.sh
 # Environment: RWK_CACHE (default ${XDG_CACHE_HOME:-$HOME/.cache}/real-world-kubernetes).
 set -euo pipefail
+# shellcheck source=lab/lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 readonly BOX_NAME=rwk/bookworm
@@ -45,23 +47,11 @@ readonly KERNEL_CMDLINE="root=/dev/vda rw console=ttyS0 net.ifnames=0 quiet miti
 # What building a box needs on the workstation.
 readonly WORKSTATION_PACKAGES=(e2fsprogs qemu-utils tar util-linux vagrant vagrant-libvirt)
 
-cache=${RWK_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/real-world-kubernetes}
+cache=$(cache_root)
 boxes=$cache/vagrant-boxes
 export VAGRANT_HOME=$cache/vagrant VAGRANT_CHECKPOINT_DISABLE=1 VAGRANT_BOX_UPDATE_CHECK_DISABLE=1
 
 say() { printf '[vagrant-box] %s\n' "$*" >&2; }
-die() { say "ERROR: $*"; exit 1; }
-
-ensure_workstation_packages() {
-  local missing=() p
-  for p in "${WORKSTATION_PACKAGES[@]}"; do
-    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
-  done
-  ((${#missing[@]} == 0)) && return
-  say "installing on the workstation: ${missing[*]}"
-  apt-get update -qq >&2
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
-}
 
 # Vagrant's well-known insecure public key, as the installed Vagrant ships it.
 insecure_public_key() {
@@ -245,8 +235,6 @@ logged() {
   ((rc == 0)) || { tail -n 30 "$log" >&2; die "$1 failed (log: $log)"; }
 }
 
-discard_tree() { [[ -e $1 ]] && rm -rf --one-file-system "$1"; return 0; }
-
 build_box() {
   local image=$1 key=$2 final=$boxes/$2 tmp=$boxes/$2.tmp.$$ started=$SECONDS log
   log=$boxes/$key.build.log
@@ -308,7 +296,7 @@ main() {
     *) die "usage: $0 [--print]" ;;
   esac
   ((EUID == 0)) || die "must run as root (apt-get, chroot)"
-  ensure_workstation_packages
+  ensure_workstation_packages "${WORKSTATION_PACKAGES[@]}"
   local image key
   image=$("$here/image.sh" --print)
   mkdir -p "$boxes" "$VAGRANT_HOME"

@@ -45,17 +45,14 @@
 # RWK_SSH_WAIT (seconds for sshd after vagrant is done, default 120), RWK_VAGRANT_TIMEOUT (seconds per
 # vagrant command, default 900).
 set -euo pipefail
+# shellcheck source=lab/lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-state_root=${RWK_STATE:-/var/lib/real-world-kubernetes}/labs
-cache=${RWK_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/real-world-kubernetes}
+cache=$(cache_root)
 shared=$cache/vagrant-libvirt
 ssh_wait=${RWK_SSH_WAIT:-120}
 vagrant_timeout=${RWK_VAGRANT_TIMEOUT:-900}
-readonly default_subnet=172.17.8
-# Same range as lab/machines.sh (below the ephemeral ports), allocated under the same lock, so the two
-# drivers never hand out one port twice.
-readonly port_base=20000 port_span=10000
 # What the driver runs on the workstation; installed when missing.
 readonly WORKSTATION_PACKAGES=(dnsmasq-base iproute2 iptables libvirt-clients libvirt-daemon-system
   openssh-client qemu-system-x86 qemu-utils socat util-linux vagrant vagrant-libvirt)
@@ -63,38 +60,22 @@ readonly WORKSTATION_PACKAGES=(dnsmasq-base iproute2 iptables libvirt-clients li
 readonly lan_network=lan lan_bridge=br0
 
 say() { printf '[vagrant] %s\n' "$*" >&2; }
-die() { say "ERROR: $*"; exit 1; }
 
 usage() {
   { echo usage:; sed -n 's/^#   vagrant.sh/  vagrant.sh/p' "${BASH_SOURCE[0]}"; } >&2
   exit 2
 }
 
-check_lab_name() {
-  [[ $1 =~ ^[a-z0-9]([a-z0-9-]*[a-z0-9])?$ && ${#1} -le 32 ]] ||
-    die "lab name '$1': want 1-32 chars of [a-z0-9-], not starting or ending with '-'"
-}
-
-check_host_name() {
-  [[ $1 =~ ^[a-z0-9]([a-z0-9-]*[a-z0-9])?$ && ${#1} -le 31 && $1 != sw ]] ||
-    die "host name '$1': want 1-31 chars of [a-z0-9-], not starting or ending with '-', not 'sw'"
-}
-
-use_lab() {
-  check_lab_name "$1"
-  LAB=$1
-  LAB_DIR=$state_root/$LAB
-  SWITCH=$LAB-sw
+# The lab's names (lib.sh) and where its own libvirt and Vagrant project live.
+use_vagrant_lab() {
+  use_lab "$1"
   LIBVIRT_DIR=$LAB_DIR/_libvirt
   VAGRANT_DIR=$LAB_DIR/_vagrant
-  subnet=$default_subnet
-  [[ -f $LAB_DIR/subnet ]] && subnet=$(<"$LAB_DIR/subnet")
-  gateway=$subnet.1
 }
 
 # Sets the names everything about one host is found by. Spawns no process: status must stay cheap.
 use_host() {
-  use_lab "$1"
+  use_vagrant_lab "$1"
   check_host_name "$2"
   HOST=$2
   DIR=$LAB_DIR/$HOST
@@ -102,22 +83,6 @@ use_host() {
   DOMAIN=$LAB-$HOST
   [[ -f $DIR/domain ]] && DOMAIN=$(<"$DIR/domain")
   return 0
-}
-
-read_state() { [[ -f $DIR/$1 ]] && printf '%s' "$(<"$DIR/$1")"; }
-
-# True if <pid> is alive and one of its arguments equals <marker> (or, with a trailing *, starts with
-# it): pid files outlive their processes and PIDs get reused, so a PID alone is never trusted. Builtins
-# only (status must stay cheap).
-pid_matches() {
-  local pid=$1 marker=$2 args a
-  [[ $pid =~ ^[0-9]+$ && -r /proc/$pid/cmdline ]] || return 1
-  mapfile -d '' -t args 2>/dev/null </proc/"$pid"/cmdline || return 1
-  for a in "${args[@]}"; do
-    # shellcheck disable=SC2053  # the marker may be a glob on purpose
-    [[ $a == $marker ]] && return 0
-  done
-  return 1
 }
 
 pid_from() { [[ -f $1 ]] && printf '%s' "$(<"$1")"; }
@@ -128,7 +93,6 @@ daemons_up() { pid_matches "$(libvirtd_pid)" "$LIBVIRT_DIR/libvirtd.pid"; }
 # libvirt keeps the qemu PID of a running domain in its run dir; qemu names the guest in `-name guest=`.
 qemu_pid() { pid_from "$LIBVIRT_DIR/run/qemu/$DOMAIN.pid"; }
 qemu_marker() { printf 'guest=%s,*' "$DOMAIN"; }
-forward_marker() { printf 'TCP-LISTEN:%s,bind=127.0.0.1,fork,reuseaddr' "$(read_state port)"; }
 
 # absent: no host, or no domain defined for it (a create that never got that far); running: its qemu
 # lives; stopped otherwise. Reads files only.
@@ -150,39 +114,13 @@ require_switch() {
 
 # --- locking -----------------------------------------------------------------------------------------
 # One lock per lab serialises every Vagrant command of the lab (LAB.md: several machines at once made
-# vagrant-libvirt crawl; one at a time is also what the project's Vagrant state can bear). The global
-# allocation lock, the same file lab/machines.sh uses, covers addresses, ports and the set of hosts.
-# Order: lab lock, then allocation lock.
+# vagrant-libvirt crawl; one at a time is also what the project's Vagrant state can bear). The
+# allocation lock (lib.sh), shared with lab/machines.sh, is taken after it.
 LAB_LOCK_FD=
-ALLOC_LOCK_FD=
 
 lock_lab() { mkdir -p "$LAB_DIR"; exec {LAB_LOCK_FD}>"$LAB_DIR/.lock"; flock "$LAB_LOCK_FD"; }
-lock_alloc() { mkdir -p "$state_root"; exec {ALLOC_LOCK_FD}>"$state_root/.alloc.lock"; flock "$ALLOC_LOCK_FD"; }
-unlock_alloc() { exec {ALLOC_LOCK_FD}>&-; ALLOC_LOCK_FD=; }
-
-# Long-lived children (daemons, socat) keep no descriptor but stdio: not our locks (they would be held
-# as long as the lab runs) and nothing the caller left open (a pipe would keep the caller waiting).
-close_inherited_fds() {
-  local fd
-  for fd in /proc/"$BASHPID"/fd/*; do
-    fd=${fd##*/}
-    if ((fd > 2)); then exec {fd}>&-; fi
-  done
-}
 
 # --- workstation -------------------------------------------------------------------------------------
-ensure_workstation_packages() {
-  local missing=() p
-  for p in "${WORKSTATION_PACKAGES[@]}"; do
-    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
-  done
-  ((${#missing[@]} == 0)) && return
-  say "installing on the workstation: ${missing[*]}"
-  apt-get update -qq >&2
-  # The packages' own services never start here (policy-rc.d, no systemd): switch-up starts the daemons.
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
-}
-
 # The QEMU that libvirt runs for the lab's VMs (the Vagrantfile's lv.emulator_path, through
 # RWK_QEMU_EMULATOR). libvirt starts QEMU with `-accel tcg` and no translation-cache size, so every VM
 # reserved 1 GiB for it (LAB.md: 1.6 GB of host memory for a 512 MB guest); 128 MiB is plenty for a
@@ -370,15 +308,10 @@ stage_box_volume() {
 }
 
 cmd_switch_up() {
-  use_lab "$1"
-  if (($# > 1)); then
-    [[ $2 =~ ^([0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3})\.0/24$ ]] || die "subnet '$2': want a.b.c.0/24"
-    [[ ! -f $LAB_DIR/subnet || $(<"$LAB_DIR/subnet") == "${BASH_REMATCH[1]}" ]] ||
-      die "lab $LAB already uses subnet $(<"$LAB_DIR/subnet").0/24"
-    subnet=${BASH_REMATCH[1]}
-    gateway=$subnet.1
-  fi
-  ensure_workstation_packages
+  use_vagrant_lab "$1"
+  if (($# > 1)); then choose_subnet "$2"; fi
+  # The packages' own services never start here (policy-rc.d, no systemd): switch-up starts the daemons.
+  ensure_workstation_packages "${WORKSTATION_PACKAGES[@]}"
   lock_lab
   mkdir -p "$LAB_DIR"
   printf '%s\n' "$subnet" >"$LAB_DIR/subnet"
@@ -447,7 +380,7 @@ lab_hosts() {
 }
 
 cmd_switch_down() {
-  use_lab "$1"
+  use_vagrant_lab "$1"
   [[ -d $LAB_DIR || -e /run/netns/$SWITCH ]] || return 0
   lock_lab
   lock_alloc
@@ -457,40 +390,6 @@ cmd_switch_down() {
   stop_lab_libvirt
   if [[ -e /run/netns/$SWITCH ]]; then ip netns del "$SWITCH"; fi
   rm -rf --one-file-system "$LAB_DIR"
-}
-
-# --- allocation ----------------------------------------------------------------------------------------
-check_address() {
-  local addr=$1 last other
-  [[ $addr =~ ^${subnet//./\\.}\.([0-9]{1,3})$ ]] || die "address '$addr': want $subnet.N"
-  last=${BASH_REMATCH[1]}
-  ((10#$last >= 2 && 10#$last <= 254)) || die "address '$addr': N must be 2..254 ($gateway is the switch)"
-  for other in "$LAB_DIR"/*/address; do
-    [[ -f $other && $(<"$other") == "$addr" ]] &&
-      die "address $addr is already used by host $(basename "$(dirname "$other")") of lab $LAB"
-  done
-  return 0
-}
-
-# The port is chosen once, at create, and kept for the host's life so the engine's connection details
-# survive stop/start: the wanted one if it is free, else from a hash of lab/host the first port that no
-# listener and no other host of any lab (of either driver, running or stopped) holds.
-allocate_port() {
-  local wanted=${1:-} offset taken p i
-  taken=$(
-    cat "$state_root"/*/*/port 2>/dev/null || true
-    ss -Hltn | awk '{ n = split($4, a, ":"); print a[n] }'
-  )
-  if [[ -n $wanted ]] && ! grep -qx "$wanted" <<<"$taken"; then
-    echo "$wanted"
-    return
-  fi
-  offset=$((16#$(printf '%s/%s' "$LAB" "$HOST" | sha256sum | cut -c1-4) % port_span))
-  for ((i = 0; i < port_span; i++)); do
-    p=$((port_base + (offset + i) % port_span))
-    grep -qx "$p" <<<"$taken" || { echo "$p"; return; }
-  done
-  die "no free port in $port_base..$((port_base + port_span - 1))"
 }
 
 # --- vagrant -------------------------------------------------------------------------------------------
@@ -602,20 +501,11 @@ record_domain() {
 }
 
 # --- SSH forward -----------------------------------------------------------------------------------------
-# The SSH forward for the engine, which runs in the root netns. It connects through the switch netns to
-# <addr>:22, the way any machine on the lab network would: a cut or stopped host is unreachable for the
-# engine too. One `ip netns exec` per connection costs milliseconds.
+# Replaces whatever forward the host had (a stale pid file, a socat left running) and waits until the
+# new one runs.
 start_forward() {
-  local addr
-  addr=$(read_state address)
   stop_forward
-  (
-    close_inherited_fds
-    exec setsid socat "$(forward_marker)" \
-      "EXEC:ip netns exec $SWITCH socat STDIO TCP\\:$addr\\:22\\,connect-timeout=5"
-  ) </dev/null >>"$DIR/forward.log" 2>&1 &
-  printf '%s\n' "$!" >"$DIR/forward.pid"
-  disown
+  launch_forward
   local i
   for ((i = 0; i < 200; i++)); do
     pid_matches "$!" "$(forward_marker)" && return 0
@@ -625,33 +515,12 @@ start_forward() {
   die "the SSH forward on 127.0.0.1:$(read_state port) did not start (log: $DIR/forward.log)"
 }
 
-# Kills the recorded forwarder and its process group (setsid made it a group leader), which holds the
-# per-connection children too, so no open session keeps the port.
-stop_forward() {
-  local pid
-  pid=$(read_state forward.pid) || return 0
-  if pid_matches "$pid" "$(forward_marker)"; then kill -TERM -- "-$pid" 2>/dev/null || true; fi
-  rm -f "$DIR/forward.pid"
-}
-
-# Prints the first line sshd sends, read through the forward: the path the engine will use.
-ssh_banner() {
-  (
-    exec 3<>"/dev/tcp/127.0.0.1/$1"
-    read -r -t 6 line <&3
-    printf '%s' "$line"
-  ) 2>/dev/null
-}
-
 wait_for_ssh() {
-  local port deadline=$((SECONDS + ssh_wait)) banner
+  local port deadline=$((SECONDS + ssh_wait))
   port=$(read_state port)
   while ((SECONDS < deadline)); do
     [[ $(host_status) == running ]] || die "host $HOST of lab $LAB is not running (log: $DIR/vagrant.log)"
-    pid_matches "$(read_state forward.pid)" "$(forward_marker)" ||
-      die "the SSH forward on 127.0.0.1:$port exited (log: $DIR/forward.log)"
-    banner=$(ssh_banner "$port") || true
-    [[ $banner == SSH-* ]] && return 0
+    sshd_answers "$port" && return 0
     sleep 0.5
   done
   die "sshd of $HOST (lab $LAB) did not answer on 127.0.0.1:$port within $ssh_wait s"
@@ -671,10 +540,7 @@ vagrant_up() {
 cmd_create() {
   local addr=$3 pubkey=$4 port=${5:-}
   use_host "$1" "$2"
-  [[ -r $pubkey ]] || die "public key file $pubkey is not readable"
-  if grep -q 'PRIVATE KEY' "$pubkey" || ! ssh-keygen -l -f "$pubkey" >/dev/null 2>&1; then
-    die "$pubkey is not an SSH public key"
-  fi
+  check_pubkey "$pubkey"
   [[ -z $port || $port =~ ^[0-9]+$ ]] || die "port '$port': want a number"
   require_switch
   lock_lab
@@ -798,18 +664,14 @@ set_link() {
 
 cmd_info() {
   use_host "$1" "$2"
-  local status pid=null port mid addr
+  local status pid=null
   status=$(host_status)
-  port=$(read_state port) || port=null
-  if mid=$(read_state machine-id); then mid="\"$mid\""; else mid=null; fi
-  if addr=$(read_state address); then addr="\"$addr\""; else addr=null; fi
   [[ $status == running ]] && pid=$(qemu_pid)
-  printf '{"status":"%s","sshPort":%s,"machineId":%s,"address":%s,"netns":"%s","pid":%s}\n' \
-    "$status" "$port" "$mid" "$addr" "$SWITCH" "$pid"
+  info_json "$status" "$pid" "$SWITCH"
 }
 
 cmd_list() {
-  use_lab "$1"
+  use_vagrant_lab "$1"
   local host
   while read -r host; do
     [[ -n $host ]] || continue
@@ -819,7 +681,7 @@ cmd_list() {
 }
 
 cmd_exec() {
-  use_lab "$1"
+  use_vagrant_lab "$1"
   shift
   (($#)) || usage
   [[ -e /run/netns/$SWITCH ]] || die "lab $LAB has no switch"
@@ -827,7 +689,7 @@ cmd_exec() {
 }
 
 cmd_virsh() {
-  use_lab "$1"
+  use_vagrant_lab "$1"
   shift
   require_switch
   lab_virsh "$@"
@@ -841,7 +703,7 @@ main() {
   case $cmd in
     switch-up) (($# == 1 || $# == 2)) || usage; cmd_switch_up "$@" ;;
     switch-down) (($# == 1)) || usage; cmd_switch_down "$@" ;;
-    switch-status) (($# == 1)) || usage; use_lab "$1"; [[ -e /run/netns/$SWITCH ]] && daemons_up && echo up || echo down ;;
+    switch-status) (($# == 1)) || usage; use_vagrant_lab "$1"; [[ -e /run/netns/$SWITCH ]] && daemons_up && echo up || echo down ;;
     create) (($# == 4 || $# == 5)) || usage; cmd_create "$@" ;;
     start) (($# == 2)) || usage; cmd_start "$@" ;;
     stop) (($# == 2)) || usage; cmd_stop "$@" ;;

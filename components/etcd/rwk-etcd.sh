@@ -278,8 +278,12 @@ cmd_join() {
   done
   [[ -n $name && -n $peer_url ]] || die "join needs --name and --peer-url"
 
+  # Already joined: our data dir, and the member answering locally is this one at this peer URL. (Debian's
+  # etcd started with its defaults also calls itself by the host name, but from another data dir and on
+  # localhost: that one must not pass for a member.)
   local here
-  if here=$(local_ep) && members "$here" 2>/dev/null | awk -F'\t' -v n="$name" '$2==n{f=1} END{exit !f}'; then
+  if [[ -d $data_dir/member ]] && here=$(local_ep) &&
+    members "$here" 2>/dev/null | awk -F'\t' -v n="$name" -v u="$peer_url" '$2==n && $3==u {f=1} END{exit !f}'; then
     log "$name is already a member; nothing to do"
     systemctl enable etcd >/dev/null 2>&1
     return 0

@@ -145,7 +145,10 @@ started=$SECONDS
 mkdir -p "$bin"
 # place <file>: hard links, because the CLI resolves its own path and warns unless the language host and
 # the dynamic-provider script sit in the same directory as the real binary.
-place() { ln -f "$1" "$bin/" 2>/dev/null || cp -f "$1" "$bin/"; }
+place() {
+  [[ $1 -ef $bin/${1##*/} ]] && return
+  ln -f "$1" "$bin/" 2>/dev/null || cp -f "$1" "$bin/"
+}
 if dir=$(use_from_path pulumi "${key[pulumi]}"); then
   say "using pulumi ${key[pulumi]} found on PATH in $dir"
 else
