@@ -9,7 +9,11 @@ import { verifyBackup } from "./components/recovery/restore";
 
 const config = loadConfig();
 // A restore is refused here, before any resource is registered, if its backup fails the integrity check.
-const restoreFrom = config.restore && verifyBackup(config.restore.from, config.restore.method);
+const manifest = config.restore && verifyBackup(config.restore.from, config.restore.method);
+const restore =
+  config.restore && manifest
+    ? { spec: config.restore, backupId: manifest.id, stamp: manifest.stamp }
+    : undefined;
 
 const lab = new Lab("lab", { config, sshPrivateKey: config.sshPrivateKey });
 const members = placementsOf(lab.hosts).filter((p) => config.etcd.members.includes(p.name));
@@ -19,14 +23,12 @@ const etcd = new Cluster("etcd", {
   hosts: lab.hosts,
   token: config.lab,
   ...(pki ? { pki } : {}),
-  ...(config.restore && restoreFrom
-    ? { restore: { spec: config.restore, backupId: restoreFrom.id, stamp: restoreFrom.stamp } }
-    : {}),
+  ...(restore ? { restore } : {}),
 });
-if (config.restore?.method === "in-place" && restoreFrom) {
+if (restore?.spec.method === "in-place") {
   new InPlaceRestore("etcd-restore", {
-    from: config.restore.from,
-    id: restoreId({ spec: config.restore, backupId: restoreFrom.id, stamp: restoreFrom.stamp }),
+    from: restore.spec.from,
+    id: restoreId(restore),
     members: etcd.members,
     hosts: lab.hosts,
     tls: config.etcd.tls,
@@ -34,7 +36,7 @@ if (config.restore?.method === "in-place" && restoreFrom) {
 }
 const backup =
   config.backup &&
-  new Backup(`etcd-backup`, {
+  new Backup("etcd-backup", {
     spec: config.backup,
     stack: config.stack,
     member: etcd.members.find((m) => m.name === config.backup?.member)!,
