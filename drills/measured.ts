@@ -1,5 +1,5 @@
 // Puts a drill run's numbers into its docs page, between <!-- measured --> markers:
-//   npx ts-node --transpile-only drills/measured.ts [reports-dir]
+//   npx ts-node --transpile-only drills/measured.ts [reports-dir] && npx prettier --write docs/drills
 import * as fs from "fs";
 import * as path from "path";
 import { writeStats } from "./report";
