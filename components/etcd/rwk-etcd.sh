@@ -38,9 +38,11 @@ quorum() { echo $(($1 / 2 + 1)); }
 # The local member answers on loopback over https once TLS is on and over http before: while a running
 # cluster is being secured, both happen, so ask the member rather than the config.
 local_ep() {
-  local ep
-  for ep in https://127.0.0.1:2379 http://127.0.0.1:2379; do
-    if ctl --dial-timeout=1s --endpoints="$ep" endpoint status >/dev/null 2>&1; then
+  local ep order=(https http)
+  # The scheme the files configure is the likely one: asking the other first would cost a timeout.
+  [[ -n ${ETCDCTL_CERT:-} ]] && grep -q '^ETCD_CERT_FILE=' /etc/etcd/rwk.env 2>/dev/null || order=(http https)
+  for ep in "${order[@]/%/://127.0.0.1:2379}"; do
+    if ctl --dial-timeout=1s --command-timeout=2s --endpoints="$ep" endpoint status >/dev/null 2>&1; then
       echo "$ep"
       return 0
     fi
