@@ -8,6 +8,8 @@ cd "$root"
 now() { date +%s.%N; }
 since() { awk -v a="$(now)" -v b="$1" 'BEGIN { print a - b }'; }
 
+# PATH without the pinned CLI (./rwk puts it there), or the cold build would reuse it instead of building it.
+plain_path=$(tr ':' '\n' <<<"$PATH" | grep -v '/toolchain/bin-' | paste -sd:)
 t=$(now)
 bin=$(lab/toolchain/build.sh 2>/dev/null)
 warm=$(since "$t")
@@ -38,7 +40,8 @@ cold=""
 if [[ ${1:-} == --cold ]]; then
   # Empty toolchain cache, Go build cache and plugin home: only the Go module cache (downloads) is kept.
   t=$(now)
-  RWK_CACHE=$work/cache GOCACHE=$work/gocache PULUMI_HOME=$work/pulumi-home lab/toolchain/build.sh >"$work/cold.log" 2>&1
+  PATH=$plain_path RWK_CACHE=$work/cache GOCACHE=$work/gocache PULUMI_HOME=$work/pulumi-home \
+    lab/toolchain/build.sh >"$work/cold.log" 2>&1
   cold=$(since "$t")
   grep -E 'built .* in' "$work/cold.log" | sed 's/^/    /'
 fi

@@ -1,5 +1,5 @@
 import { labAccess, parseMemberList } from "./lab";
-import { attemptArgs, parseWriterArgs, writeKey } from "./writer";
+import { headerClusterId, attemptArgs, parseWriterArgs, writeKey } from "./writer";
 
 describe("parseMemberList", () => {
   it("reads etcdctl's simple output, IDs as hex strings, unstarted members too", () => {
@@ -71,5 +71,13 @@ describe("the writer", () => {
 
   it("keeps keys in write order", () => {
     expect([writeKey("/p/", 10), writeKey("/p/", 9)].sort()).toEqual(["/p/0000009", "/p/0000010"]);
+  });
+
+  it("takes the acknowledging cluster's ID from the put's JSON header, exactly (a uint64)", () => {
+    const out =
+      '{"header":{"cluster_id":14841639068965178418,"member_id":10276657743932975437,"revision":2,"raft_term":2}}\n';
+    expect(headerClusterId(out)).toBe("14841639068965178418");
+    expect(headerClusterId("OK\n")).toBeUndefined();
+    expect(headerClusterId('{"header":{"member_id":1}}')).toBeUndefined();
   });
 });

@@ -7,6 +7,7 @@ import { run } from "./lab";
 import type { BackupManifest } from "../components/recovery/restore";
 import type { Drill, DrillContext, DrillStep } from "./runner";
 import type { StepRecord } from "./report";
+import { headerClusterId, type WriteRecord } from "./writer";
 
 const all = ["core-01", "core-02", "core-03"];
 
@@ -78,16 +79,23 @@ function firstFailure(ctx: DrillContext, step: StepRecord): number | undefined {
     .sort((a, b) => a.start - b.start)[0]?.start;
 }
 
-/** The restored cluster's first acknowledged write: the first after the restore's last failed write. */
-function firstRecovered(ctx: DrillContext, step: StepRecord) {
-  const window = ctx
-    .writes()
-    .filter((w) => w.start >= step.upStart)
-    .sort((a, b) => a.start - b.start);
-  const lastFail = [...window].reverse().find((w) => !w.ok);
-  const firstFail = window.find((w) => !w.ok);
-  const recovered = window.find((w) => w.ok && (!lastFail || w.start > lastFail.start));
-  return { recovered, firstFail };
+/**
+ * The restored cluster's first acknowledged write, told apart by the cluster ID in the put's response: an
+ * in-place restore stops the old cluster only after copying the backup, and until then the old cluster
+ * still acknowledges writes that the restore then takes back. A classic restore keeps the cluster's ID,
+ * but there the old cluster is gone before the restore starts.
+ */
+function firstRecovered(ctx: DrillContext, step: StepRecord, current: string) {
+  const window = ctx.writes().filter((w) => w.start >= step.upStart);
+  const byEnd = window.filter((w) => w.ok).sort((a, b) => a.end - b.end);
+  const recovered = byEnd.find((w) => w.cluster === current);
+  const firstFail = window.filter((w) => !w.ok).sort((a, b) => a.start - b.start)[0];
+  // No write acknowledged between this and `recovered`: the outage as the writer saw it.
+  const lastBefore = recovered
+    ? byEnd.filter((w) => w.end < recovered.end && w.cluster !== current).pop()
+    : undefined;
+  const outageStart = lastBefore?.end ?? firstFail?.start;
+  return { recovered, outageStart };
 }
 
 /** After a restore: the data check, the expectedly lost writes, RPO and RTO. */
@@ -98,13 +106,14 @@ export async function checkRestored(
   members: string[],
 ): Promise<void> {
   await expectMembers(ctx, members);
+  const current = await clusterId(ctx);
   // Give the writer a moment to be acknowledged by the restored cluster.
   const deadline = Date.now() + 30_000;
-  while (!firstRecovered(ctx, step).recovered && Date.now() < deadline) {
+  while (!firstRecovered(ctx, step, current).recovered && Date.now() < deadline) {
     await new Promise((r) => setTimeout(r, 500));
   }
-  const { recovered, firstFail } = firstRecovered(ctx, step);
-  if (!recovered) throw new Error("no write was acknowledged after the restore");
+  const { recovered, outageStart } = firstRecovered(ctx, step, current);
+  if (!recovered) throw new Error(`no write was acknowledged by the restored cluster (ID ${current})`);
   const present = await ctx.etcd.keys(`/drill/${ctx.config.stack}/`);
   const acked = ctx.writes().filter((w) => w.ok);
   const before = acked.filter((w) => w.end < t.backupAt);
@@ -115,25 +124,30 @@ export async function checkRestored(
     );
   }
   ctx.note(`all ${before.length} writes acknowledged before the backup are present`);
-  // Acknowledged after the backup, by the cluster that was lost: the restore takes them back.
-  const lost = acked.filter((w) => w.end >= t.backupAt && w.start < recovered.start && !present.has(w.key));
+  // Acknowledged after the backup by the cluster that was lost: the restore takes them back. A write the
+  // restored cluster acknowledged is never expected lost; the runner's final check holds it to that.
+  const byLostCluster = (w: WriteRecord) => w.cluster !== current || w.start < step.upStart;
+  const lost = acked.filter((w) => w.end >= t.backupAt && byLostCluster(w) && !present.has(w.key));
   ctx.expectLost(lost.map((w) => w.key));
   ctx.note(
-    `${lost.length} writes acknowledged after the backup, before the restored cluster answered, are gone, as expected`,
+    `${lost.length} writes acknowledged by the lost cluster after the backup are gone, as expected; ` +
+      `the restored cluster (ID ${current}) acknowledged its first write ${seconds(recovered.end - step.upStart)} into the update`,
   );
   step.numbers = {
     "RPO (backup → failure)": seconds(t.failureAt - t.backupAt),
     "RTO (failure → first write acknowledged by the restored cluster)": seconds(recovered.end - t.failureAt),
-    ...(firstFail ? { "write outage during the restore": seconds(recovered.end - firstFail.start) } : {}),
+    ...(outageStart !== undefined
+      ? { "write outage during the restore": seconds(recovered.end - outageStart) }
+      : {}),
     "writes lost after the backup (expected)": String(lost.length),
   };
 }
 
-/** The cluster's ID as its members report it. */
+/** The cluster's ID, from the header of `member list` (answered by any reachable member). */
 export async function clusterId(ctx: DrillContext): Promise<string> {
-  const out = await ctx.etcd.ok(["endpoint", "status", "-w", "json"]);
-  const m = /"cluster_id":(\d+)/.exec(out);
-  return m?.[1] ?? "";
+  const id = headerClusterId(await ctx.etcd.ok(["member", "list", "-w", "json"]));
+  if (id === undefined) throw new Error("etcdctl member list -w json printed no cluster ID");
+  return id;
 }
 
 /** Fresh core-02 and core-03 join the restored member. A snapshot restore is a new cluster (new ID). */

@@ -1,5 +1,5 @@
 import { expectMembers, expectNoAcknowledgedWriteLost, expectPutGet } from "./checks";
-import type { Drill, PlannedStep } from "./runner";
+import type { Drill, DrillContext, PlannedStep } from "./runner";
 import { expectClientAuth, expectKeyModes, expectLeavesVerify, expectNoPlaintextKeys } from "./tls-checks";
 
 const name = "secure-etcd";
@@ -8,17 +8,36 @@ const all = ["core-01", "core-02", "core-03"];
 /**
  * Planned operations by kind. A replacement also shows as its create-replacement and delete-replaced
  * halves, and the dynamic-provider plugin is "updated" by any config change (it receives the stack's
- * config); neither is a change of a resource of ours.
+ * config); neither is a change of a resource of ours, nor is the stack itself.
  */
 const count = (planned: PlannedStep[]) => {
   const out: Record<string, number> = {};
   for (const p of planned) {
-    if (p.op === "create-replacement" || p.op === "delete-replaced" || p.type.startsWith("pulumi:providers:"))
-      continue;
+    const half = p.op === "create-replacement" || p.op === "delete-replaced";
+    if (half || p.type.startsWith("pulumi:providers:") || p.type === "pulumi:pulumi:Stack") continue;
     out[`${p.op} ${p.type}`] = (out[`${p.op} ${p.type}`] ?? 0) + 1;
   }
   return out;
 };
+
+/** `pulumi preview` of a config change plans exactly these operations, nothing else. */
+async function expectPlanned(
+  ctx: DrillContext,
+  what: string,
+  changes: Record<string, unknown>,
+  expected: Record<string, number>,
+): Promise<void> {
+  const planned = count(await ctx.preview(changes));
+  if (JSON.stringify(Object.entries(planned).sort()) !== JSON.stringify(Object.entries(expected).sort())) {
+    throw new Error(
+      `preview of ${what} planned ${JSON.stringify(planned)}, expected ${JSON.stringify(expected)}`,
+    );
+  }
+  const list = Object.entries(expected).map(
+    ([k, n]) => `${k.split(" ")[0]} ${n} ${k.split(":").pop() ?? ""}`,
+  );
+  ctx.note(`\`pulumi preview\` of ${what} plans exactly: ${list.join(", ")}; nothing else`);
+}
 
 /** The workshop's "etcd on HTTPS", done properly: clients and peers on mutual TLS, one member at a time. */
 export const secureEtcd: Drill = {
@@ -60,26 +79,33 @@ export const secureEtcd: Drill = {
       },
     },
     {
-      title: "preview of a CA change: exactly the certificates and pushes that depend on it",
+      title: "preview of a CA change and of a key change: exactly what depends on them",
       set: {},
       check: async (ctx) => {
-        const planned = count(await ctx.preview({ "pki.caValidityHours": 87599 }));
-        const expected = {
-          "replace tls:index/selfSignedCert:SelfSignedCert": 1,
-          // 3 members × (server + peer) + operator + apiserver
-          "replace tls:index/locallySignedCert:LocallySignedCert": 8,
-          "update command:remote:Command": 6,
-        };
-        const got = Object.fromEntries(
-          Object.entries(planned).filter(([k]) => !k.includes("pulumi:pulumi:Stack")),
+        await expectPlanned(
+          ctx,
+          "a CA change (its validity)",
+          { "pki.caValidityHours": 87599 },
+          {
+            "replace tls:index/selfSignedCert:SelfSignedCert": 1,
+            // 3 members × (server + peer) + operator + apiserver
+            "replace tls:index/locallySignedCert:LocallySignedCert": 8,
+            // 3 file pushes, and 3 restarts: etcd reads a new CA only at start
+            "update command:remote:Command": 6,
+          },
         );
-        if (JSON.stringify(Object.entries(got).sort()) !== JSON.stringify(Object.entries(expected).sort())) {
-          throw new Error(
-            `preview of a CA change planned ${JSON.stringify(got)}, expected ${JSON.stringify(expected)}`,
-          );
-        }
-        ctx.note(
-          "`pulumi preview` of a CA change: replaces the CA and the 8 certificates it signed, updates the 3 file pushes and the 3 restarts (a new CA needs one), nothing else",
+        await expectPlanned(
+          ctx,
+          "a key change (ECDSA → RSA 2048)",
+          { "pki.keyAlgorithm": "RSA" },
+          {
+            // the CA's key and the 8 leaves' keys, their requests, and every certificate
+            "replace tls:index/privateKey:PrivateKey": 9,
+            "replace tls:index/certRequest:CertRequest": 8,
+            "replace tls:index/selfSignedCert:SelfSignedCert": 1,
+            "replace tls:index/locallySignedCert:LocallySignedCert": 8,
+            "update command:remote:Command": 6,
+          },
         );
       },
     },

@@ -19,6 +19,8 @@ export interface WriteRecord {
   start: number;
   end: number;
   ok: boolean;
+  /** The ID of the cluster that acknowledged the put (from the response header), as a decimal string. */
+  cluster?: string;
   error?: string;
 }
 
@@ -72,7 +74,12 @@ export function writeKey(prefix: string, seq: number): string {
   return `${prefix}${String(seq).padStart(7, "0")}`;
 }
 
-function etcdctlPut(args: string[]): Promise<{ ok: boolean; error?: string }> {
+/** The cluster ID in the header of etcdctl's JSON output (put, member list): a uint64, kept as text. */
+export function headerClusterId(out: string): string | undefined {
+  return /"header":\{[^}]*"cluster_id":(\d+)/.exec(out)?.[1];
+}
+
+function etcdctlPut(args: string[]): Promise<{ ok: boolean; cluster?: string; error?: string }> {
   return new Promise((resolve) => {
     const child = spawn("etcdctl", args, { stdio: ["ignore", "pipe", "pipe"] });
     let out = "";
@@ -81,8 +88,12 @@ function etcdctlPut(args: string[]): Promise<{ ok: boolean; error?: string }> {
     child.stderr.on("data", (d: Buffer) => (err += d.toString()));
     child.on("error", (e) => resolve({ ok: false, error: e.message }));
     child.on("close", (code) => {
-      const ok = code === 0 && out.trim() === "OK";
-      resolve(ok ? { ok } : { ok, error: err.trim().split("\n").pop() ?? `exit ${String(code)}` });
+      const cluster = code === 0 ? headerClusterId(out) : undefined;
+      resolve(
+        cluster !== undefined
+          ? { ok: true, cluster }
+          : { ok: false, error: err.trim().split("\n").pop() ?? `exit ${String(code)}` },
+      );
     });
   });
 }
@@ -98,10 +109,18 @@ async function put(opts: WriterOptions, seq: number): Promise<WriteRecord> {
     : ["http"];
   let error: string | undefined;
   for (const scheme of schemes) {
-    const r = await etcdctlPut([...attemptArgs(opts, scheme), "put", key, value]);
+    const r = await etcdctlPut([...attemptArgs(opts, scheme), "-w", "json", "put", key, value]);
     if (r.ok) {
       preferred = scheme;
-      return { seq, key, value, start, end: Date.now(), ok: true };
+      return {
+        seq,
+        key,
+        value,
+        start,
+        end: Date.now(),
+        ok: true,
+        ...(r.cluster ? { cluster: r.cluster } : {}),
+      };
     }
     error = `${scheme}: ${r.error ?? "failed"}`;
   }
