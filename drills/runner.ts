@@ -270,8 +270,16 @@ export async function runDrill(drill: Drill, opts: RunOptions = {}): Promise<Dri
     record.writes.push(...(await writer.stop()));
     const final = effectiveConfig(drill.name, current);
     record.missing = await missingWrites(record, final, tlsDir);
-    if (record.missing.length > 0)
-      throw new Error(`${record.missing.length} acknowledged writes are missing`);
+    if (record.missing.length > 0) {
+      const missing = new Set(record.missing);
+      const first = record.writes
+        .filter((w) => missing.has(w.key))
+        .slice(0, 3)
+        .map(
+          (w) => `${w.key} (acknowledged ${new Date(w.end).toISOString()} by cluster ${w.cluster ?? "?"})`,
+        );
+      throw new Error(`${record.missing.length} acknowledged writes are missing, first ${first.join(", ")}`);
+    }
     record.outcome = "passed";
   } catch (e) {
     record.error = e instanceof Error ? e.message.split("\n")[0] : String(e);
