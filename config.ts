@@ -231,6 +231,20 @@ function oneOf<T extends string>(value: unknown, allowed: readonly T[], name: st
   return undefined;
 }
 
+/** An integer in [min, max], or a problem naming the key and the range. */
+function intIn(
+  value: unknown,
+  min: number,
+  max: number,
+  name: string,
+  problems: string[],
+  what = "an integer",
+): number | undefined {
+  if (Number.isInteger(value) && (value as number) >= min && (value as number) <= max) return value as number;
+  problems.push(`${name}: ${JSON.stringify(value)} must be ${what} from ${min} to ${max}`);
+  return undefined;
+}
+
 function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === "object" && value !== null && !Array.isArray(value);
 }
@@ -265,6 +279,11 @@ export function formatIPv4(n: number): string {
   return [24, 16, 8, 0].map((s) => (n >>> s) & 255).join(".");
 }
 
+/** The network mask of a prefix length (8-30 here), as a number. */
+export function prefixMask(prefix: number): number {
+  return (0xffffffff << (32 - prefix)) >>> 0;
+}
+
 function parseSubnet(value: unknown, name: string, problems: string[]): Subnet | undefined {
   const m = typeof value === "string" ? /^([\d.]+)\/(\d{1,2})$/.exec(value) : null;
   const ip = m ? parseIPv4(m[1]!) : undefined;
@@ -275,8 +294,7 @@ function parseSubnet(value: unknown, name: string, problems: string[]): Subnet |
     );
     return undefined;
   }
-  const mask = prefix === 0 ? 0 : (0xffffffff << (32 - prefix)) >>> 0;
-  const network = (ip & mask) >>> 0;
+  const network = (ip & prefixMask(prefix)) >>> 0;
   if (network !== ip) {
     problems.push(
       `${name}: ${JSON.stringify(value)} has host bits set; did you mean ${formatIPv4(network)}/${prefix}?`,
@@ -340,10 +358,7 @@ function parseHosts(
     if (typeof sshUser !== "string" || !/^[a-z_][a-z0-9_-]*$/.test(sshUser)) {
       problems.push(`${at}.sshUser: ${JSON.stringify(sshUser)} is not a valid user name`);
     }
-    const sshPort = entry["sshPort"] ?? 22;
-    if (!Number.isInteger(sshPort) || (sshPort as number) < 1 || (sshPort as number) > 65535) {
-      problems.push(`${at}.sshPort: ${JSON.stringify(sshPort)} must be an integer from 1 to 65535`);
-    }
+    const sshPort = intIn(entry["sshPort"] ?? 22, 1, 65535, `${at}.sshPort`, problems) ?? 22;
     const stateValue = typeof name === "string" ? (states[name] ?? "running") : "running";
     const state = oneOf(stateValue, hostStates, key(`hostStates.${String(name)}`), problems) ?? "running";
     if (driver === "ssh" && state !== "running") {
@@ -356,7 +371,7 @@ function parseHosts(
       address: String(address),
       state,
       sshUser: typeof sshUser === "string" ? sshUser : "root",
-      sshPort: Number(sshPort),
+      sshPort,
     });
   });
   for (const stateName of Object.keys(states)) {
@@ -386,16 +401,15 @@ function parseVagrant(value: unknown, name: string, problems: string[]): Vagrant
     `${name}.provider`,
     problems,
   );
-  const memory = value["memory"] ?? defaults.memory;
-  if (!Number.isInteger(memory) || (memory as number) < 256 || (memory as number) > 16384) {
-    problems.push(
-      `${name}.memory: ${JSON.stringify(memory)} must be an integer number of MiB from 256 to 16384`,
-    );
-  }
-  const cpus = value["cpus"] ?? defaults.cpus;
-  if (!Number.isInteger(cpus) || (cpus as number) < 1 || (cpus as number) > 16) {
-    problems.push(`${name}.cpus: ${JSON.stringify(cpus)} must be an integer from 1 to 16`);
-  }
+  const memory = intIn(
+    value["memory"] ?? defaults.memory,
+    256,
+    16384,
+    `${name}.memory`,
+    problems,
+    "an integer number of MiB",
+  );
+  const cpus = intIn(value["cpus"] ?? defaults.cpus, 1, 16, `${name}.cpus`, problems);
   const libvirtDriver = oneOf(
     value["libvirtDriver"] ?? defaults.libvirtDriver,
     libvirtDrivers,
@@ -405,8 +419,8 @@ function parseVagrant(value: unknown, name: string, problems: string[]): Vagrant
   return {
     box: typeof box === "string" ? box : defaults.box,
     provider: provider ?? defaults.provider,
-    memory: Number(memory),
-    cpus: Number(cpus),
+    memory: memory ?? defaults.memory,
+    cpus: cpus ?? defaults.cpus,
     libvirtDriver: libvirtDriver ?? defaults.libvirtDriver,
   };
 }
@@ -471,14 +485,8 @@ function parsePki(value: unknown, name: string, problems: string[]): PkiSpec {
   if (!(rsaBitSizes as readonly unknown[]).includes(rsaBits)) {
     problems.push(`${name}.rsaBits: ${JSON.stringify(rsaBits)} is not one of ${rsaBitSizes.join(", ")}`);
   }
-  const int = (k: keyof PkiSpec, min: number, max: number): number => {
-    const v = value[k] ?? defaults[k];
-    if (!Number.isInteger(v) || (v as number) < min || (v as number) > max) {
-      problems.push(`${name}.${k}: ${JSON.stringify(v)} must be an integer from ${min} to ${max}`);
-      return defaults[k] as number;
-    }
-    return v as number;
-  };
+  const int = (k: keyof PkiSpec, min: number, max: number): number =>
+    intIn(value[k] ?? defaults[k], min, max, `${name}.${k}`, problems) ?? (defaults[k] as number);
   const validityHours = int("validityHours", 1, 876000);
   const caValidityHours = int("caValidityHours", 1, 876000);
   const earlyRenewalHours = int("earlyRenewalHours", 0, 876000);

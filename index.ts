@@ -9,11 +9,10 @@ import { verifyBackup } from "./components/recovery/restore";
 
 const config = loadConfig();
 // A restore is refused here, before any resource is registered, if its backup fails the integrity check.
-const manifest = config.restore && verifyBackup(config.restore.from, config.restore.method);
-const restore =
-  config.restore && manifest
-    ? { spec: config.restore, backupId: manifest.id, stamp: manifest.stamp }
-    : undefined;
+const restore = config.restore && {
+  spec: config.restore,
+  id: restoreId(verifyBackup(config.restore.from, config.restore.method)),
+};
 
 const lab = new Lab("lab", { config, sshPrivateKey: config.sshPrivateKey });
 const members = placementsOf(lab.hosts).filter((p) => config.etcd.members.includes(p.name));
@@ -28,10 +27,9 @@ const etcd = new Cluster("etcd", {
 if (restore?.spec.method === "in-place") {
   new InPlaceRestore("etcd-restore", {
     from: restore.spec.from,
-    id: restoreId(restore),
+    id: restore.id,
     members: etcd.members,
     hosts: lab.hosts,
-    tls: config.etcd.tls,
   });
 }
 const backup =

@@ -3,9 +3,9 @@ import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import type { EtcdSpec, RestoreSpec } from "../../config";
 import type { Host } from "../host/host";
+import type { BackupManifest } from "../recovery/restore";
 import type { EtcdPki } from "../pki/etcd-pki";
 import { Member } from "./member";
-import { clientUrl } from "./render";
 import type { MemberRestore } from "./member";
 import type { MemberPlacement } from "./render";
 
@@ -17,8 +17,8 @@ export interface ClusterArgs {
   token: string;
   /** Certificates for every member; required unless spec.tls is off. */
   pki?: EtcdPki;
-  /** Start from this backup (verified beforehand): its id names the restored cluster. */
-  restore?: { spec: RestoreSpec; backupId: string; stamp: string };
+  /** Start from this backup (verified beforehand); `id` names the restored cluster (see restoreId). */
+  restore?: { spec: RestoreSpec; id: string };
 }
 
 /** Where each host would run a member: its name and address. */
@@ -29,12 +29,12 @@ export function placementsOf(hosts: Record<string, Host>): MemberPlacement[] {
 /** The first member starts from the backup (classic, snapshot); an in-place restore is InPlaceRestore's. */
 export function memberRestore(restore: ClusterArgs["restore"], index: number): { restore?: MemberRestore } {
   if (!restore || restore.spec.method === "in-place" || index !== 0) return {};
-  return { restore: { method: restore.spec.method, from: restore.spec.from, id: restoreId(restore) } };
+  return { restore: { method: restore.spec.method, from: restore.spec.from, id: restore.id } };
 }
 
 /** A restored cluster's name (its token): from the backup it came from. */
-export function restoreId(restore: NonNullable<ClusterArgs["restore"]>): string {
-  return `restore-${restore.backupId}-${restore.stamp}`.toLowerCase();
+export function restoreId(manifest: Pick<BackupManifest, "id" | "stamp">): string {
+  return `restore-${manifest.id}-${manifest.stamp}`.toLowerCase();
 }
 
 /** What a member set of this size can survive, for preview warnings and docs. */
@@ -69,10 +69,7 @@ export class Cluster extends pulumi.ComponentResource {
   constructor(name: string, args: ClusterArgs, opts?: pulumi.ComponentResourceOptions) {
     super("rwk:etcd:Cluster", name, {}, opts);
     const script = fs.readFileSync(path.join(__dirname, "rwk-etcd.sh"), "utf8");
-    const inventory: MemberPlacement[] = Object.values(args.hosts).map((h) => ({
-      name: h.hostName,
-      address: h.address,
-    }));
+    const inventory = placementsOf(args.hosts);
     const placements = args.spec.members.map((name) => inventory.find((p) => p.name === name)!);
 
     for (const warning of sizeWarnings(args.spec.members)) void pulumi.log.warn(warning, this);
@@ -109,7 +106,7 @@ export class Cluster extends pulumi.ComponentResource {
       );
       this.members.push(previous);
     });
-    this.endpoints = placements.map((p) => clientUrl(p, args.spec.tls));
+    this.endpoints = this.members.map((m) => m.clientUrl);
     this.registerOutputs({ endpoints: this.endpoints });
   }
 }

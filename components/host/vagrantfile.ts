@@ -2,6 +2,7 @@
 // with the box, provider and sizes the config asks for. lab/vagrant.sh runs it inside the lab's own
 // network namespace and libvirtd; the box's own Vagrantfile (lab/vagrant-box.sh) adds the direct
 // kernel boot settings, which depend on where the box is unpacked.
+import { formatIPv4, prefixMask } from "../../config";
 import type { Subnet, VagrantSpec } from "../../config";
 
 export interface VagrantfileInput {
@@ -13,11 +14,6 @@ export interface VagrantfileInput {
 
 function rubyString(s: string): string {
   return `"${s.replace(/\\/g, "\\\\").replace(/"/g, '\\"').replace(/#/g, "\\#")}"`;
-}
-
-function dottedMask(prefix: number): string {
-  const mask = prefix === 0 ? 0 : (0xffffffff << (32 - prefix)) >>> 0;
-  return [24, 16, 8, 0].map((s) => (mask >>> s) & 255).join(".");
 }
 
 export function renderVagrantfile(input: VagrantfileInput): string {
@@ -72,7 +68,7 @@ export function renderVagrantfile(input: VagrantfileInput): string {
   // (no NAT, no DHCP) and outlives any one host: lab/vagrant.sh makes it at switch-up (bridge br0 with
   // the subnet's first address), Vagrant finds it by that address and plugs the VM in, and
   // lab/vagrant.sh configures address and hostname in the guest (auto_config: false; see insert_key).
-  const netmask = rubyString(dottedMask(input.subnet.prefix));
+  const netmask = rubyString(formatIPv4(prefixMask(input.subnet.prefix)));
   for (const h of hosts) {
     lines.push(`  config.vm.define ${rubyString(h.name)} do |host|`);
     if (vagrant.provider === "libvirt") {

@@ -3,10 +3,9 @@
 // can never take a write while the new one already does.
 import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
-import type { EtcdTlsMode } from "../../config";
 import { copyBackup } from "../etcd/member";
 import type { Member } from "../etcd/member";
-import { paths, peerUrl } from "../etcd/render";
+import { paths } from "../etcd/render";
 import type { Host } from "../host/host";
 
 export interface InPlaceRestoreArgs {
@@ -17,14 +16,12 @@ export interface InPlaceRestoreArgs {
   /** The members to restore, and their hosts. */
   members: Member[];
   hosts: Record<string, Host>;
-  tls: EtcdTlsMode;
 }
 
 export class InPlaceRestore extends pulumi.ComponentResource {
   constructor(name: string, args: InPlaceRestoreArgs, opts?: pulumi.ComponentResourceOptions) {
     super("rwk:recovery:InPlaceRestore", name, {}, opts);
-    const placements = args.members.map((m) => ({ name: m.name, address: args.hosts[m.name]!.address }));
-    const initialCluster = placements.map((p) => `${p.name}=${peerUrl(p, args.tls)}`).join(",");
+    const initialCluster = args.members.map((m) => `${m.name}=${m.peerUrl}`).join(",");
     const prepared = args.members.map((m) => {
       const host = args.hosts[m.name]!;
       const deletedWith = host.machine;
@@ -36,13 +33,12 @@ export class InPlaceRestore extends pulumi.ComponentResource {
         this,
         deletedWith,
       );
-      const placement = placements.find((p) => p.name === m.name)!;
       return new command.remote.Command(
         `${name}-${m.name}-prepare`,
         {
           connection: host.connection,
           create:
-            `${paths.script} restore-prepare --name ${m.name} --peer-url ${peerUrl(placement, args.tls)} ` +
+            `${paths.script} restore-prepare --name ${m.name} --peer-url ${m.peerUrl} ` +
             `--from ${data.remoteDir} --initial-cluster ${initialCluster} --cluster-token ${args.id}`,
           triggers: [host.identity, args.id],
         },
