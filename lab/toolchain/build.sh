@@ -22,7 +22,15 @@ export GOTOOLCHAIN=local CGO_ENABLED=0 GOFLAGS=-mod=readonly
 export PULUMI_SKIP_UPDATE_CHECK=true PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION=true
 
 say() { printf '[toolchain] %s\n' "$*" >&2; }
-pin() { node -e "const v=require('$root/versions.json');process.stdout.write(String($1))"; }
+# pin <path>: a value of versions.json, e.g. `pin v.plugins.tls.version`. The file is read once (one node
+# start per lookup cost ~1 s of every ./rwk command).
+declare -A pins
+# shellcheck disable=SC2016 # a JavaScript template string, not shell
+while IFS=$'\t' read -r path value; do pins[$path]=$value; done < <(node -e '
+  const walk = (o, p) => Object.entries(o).forEach(([k, x]) =>
+    typeof x === "object" && x !== null ? walk(x, `${p}.${k}`) : console.log(`${p}.${k}\t${x}`));
+  walk(require(process.argv[1]), "v");' "$root/versions.json")
+pin() { printf '%s' "${pins[$1]?versions.json has no $1}"; }
 hash_of() { (cd "$root" && find "$@" -type f ! -name '*_test.go' -print0 | sort -z | xargs -0 sha256sum) | sha256sum | cut -c1-12; }
 
 # module_dir <module>@<version>: downloads a module through the proxy and prints its read-only cache dir.

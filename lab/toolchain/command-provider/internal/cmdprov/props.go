@@ -78,9 +78,12 @@ type connection struct {
 	privateKeyPassword *string
 	agentSocketPath    *string
 	hostKey            *string
-	dialErrorLimit     int
-	perDialTimeout     int
-	proxy              *connection
+	// Parsed once while decoding (a passphrase-protected key is deliberately slow to parse).
+	signer         ssh.Signer
+	hostPublicKey  ssh.PublicKey
+	dialErrorLimit int
+	perDialTimeout int
+	proxy          *connection
 }
 
 // applyDefaults fills in the documented defaults so that they are recorded in the state and take
@@ -108,7 +111,7 @@ func connectionDefaults(obj resource.PropertyMap) {
 }
 
 func setDefault(pm resource.PropertyMap, key resource.PropertyKey, v resource.PropertyValue) {
-	if cur, ok := pm[key]; !ok || cur.IsNull() {
+	if !hasValue(pm, key) {
 		pm[key] = v
 	}
 }
@@ -357,12 +360,14 @@ func (d *decoder) connection(pm resource.PropertyMap, key, path string, allowPro
 		c.user = *u
 	}
 	if c.privateKey != nil {
-		if _, err := parseSigner(*c.privateKey, c.privateKeyPassword); err != nil {
+		var err error
+		if c.signer, err = parseSigner(*c.privateKey, c.privateKeyPassword); err != nil {
 			d.fail(path+".privateKey", "could not parse the private key: %v", err)
 		}
 	}
 	if c.hostKey != nil {
-		if _, _, _, _, err := ssh.ParseAuthorizedKey([]byte(*c.hostKey)); err != nil {
+		var err error
+		if c.hostPublicKey, _, _, _, err = ssh.ParseAuthorizedKey([]byte(*c.hostKey)); err != nil {
 			d.fail(path+".hostKey", "could not parse the host key (expected authorized_keys format): %v", err)
 		}
 	}

@@ -259,41 +259,27 @@ func (p *Provider) Create(ctx context.Context, req *pulumirpc.CreateRequest) (*p
 
 	outs := news.Copy()
 	var id string
-	if typ == copyToRemote {
-		if !req.GetPreview() {
-			a, d := decodeCopy(news)
-			if err := d.err(); err != nil {
-				return nil, err
-			}
-			if err := p.copyToRemoteHost(ctx, req.GetUrn(), a); err != nil {
-				return nil, err
-			}
-		}
-		id, err = resource.NewUniqueHex("", 8, 0)
-	} else {
-		if req.GetPreview() {
+	switch {
+	case req.GetPreview():
+		if typ != copyToRemote {
 			markOutputsUnknown(outs)
-		} else {
-			a, d := decodeCommand(typ, news)
-			if err := d.err(); err != nil {
-				return nil, err
-			}
-			var stdout, stderr string
-			if a.create != nil {
-				r := newRunRequest(req.GetUrn(), *a.create, a, "", "")
-				if stdout, stderr, err = p.run(ctx, typ, a, r); err != nil {
-					return nil, err
-				}
-			}
-			setOutputs(outs, stdout, stderr)
 		}
-		id, err = resource.NewUniqueHex(resourceName(req.GetName(), req.GetUrn()), 8, 0)
-	}
-	if err != nil {
-		return nil, err
-	}
-	if req.GetPreview() {
-		id = ""
+	case typ == copyToRemote:
+		if err := p.copyFiles(ctx, req.GetUrn(), news); err != nil {
+			return nil, err
+		}
+		if id, err = resource.NewUniqueHex("", 8, 0); err != nil {
+			return nil, err
+		}
+	default:
+		stdout, stderr, err := p.runCommand(ctx, typ, req.GetUrn(), news, createCommand, "", "")
+		if err != nil {
+			return nil, err
+		}
+		setOutputs(outs, stdout, stderr)
+		if id, err = resource.NewUniqueHex(resourceName(req.GetName(), req.GetUrn()), 8, 0); err != nil {
+			return nil, err
+		}
 	}
 	props, err := marshalProps(outs)
 	if err != nil {
@@ -328,11 +314,7 @@ func (p *Provider) Update(ctx context.Context, req *pulumirpc.UpdateRequest) (*p
 	case typ == copyToRemote:
 		// Any in-place change (source, remotePath, connection) means copying again.
 		if !req.GetPreview() {
-			a, d := decodeCopy(news)
-			if err := d.err(); err != nil {
-				return nil, err
-			}
-			if err := p.copyToRemoteHost(ctx, req.GetUrn(), a); err != nil {
+			if err := p.copyFiles(ctx, req.GetUrn(), news); err != nil {
 				return nil, err
 			}
 		}
@@ -342,16 +324,8 @@ func (p *Provider) Update(ctx context.Context, req *pulumirpc.UpdateRequest) (*p
 	case req.GetPreview():
 		markOutputsUnknown(outs)
 	default:
-		a, d := decodeCommand(typ, news)
-		if err := d.err(); err != nil {
-			return nil, err
-		}
-		command := a.create
-		if a.update != nil {
-			command = a.update
-		}
-		r := newRunRequest(req.GetUrn(), *command, a, stringProp(olds, "stdout"), stringProp(olds, "stderr"))
-		stdout, stderr, err := p.run(ctx, typ, a, r)
+		prevStdout, prevStderr := stringProp(olds, "stdout"), stringProp(olds, "stderr")
+		stdout, stderr, err := p.runCommand(ctx, typ, req.GetUrn(), news, updateCommand, prevStdout, prevStderr)
 		if err != nil {
 			return nil, err
 		}
@@ -441,6 +415,41 @@ func setOutputs(pm resource.PropertyMap, stdout, stderr string) {
 func markOutputsUnknown(pm resource.PropertyMap) {
 	pm["stdout"] = resource.MakeComputed(resource.NewStringProperty(""))
 	pm["stderr"] = resource.MakeComputed(resource.NewStringProperty(""))
+}
+
+// copyFiles decodes a CopyToRemote's inputs and copies its source to the host.
+func (p *Provider) copyFiles(ctx context.Context, urn string, pm resource.PropertyMap) error {
+	a, d := decodeCopy(pm)
+	if err := d.err(); err != nil {
+		return err
+	}
+	return p.copyToRemoteHost(ctx, urn, a)
+}
+
+// runCommand decodes a command resource's inputs and runs the command that pick chooses; with none
+// chosen, nothing runs and the outputs are empty.
+func (p *Provider) runCommand(ctx context.Context, typ, urn string, pm resource.PropertyMap,
+	pick func(commandArgs) *string, prevStdout, prevStderr string,
+) (string, string, error) {
+	a, d := decodeCommand(typ, pm)
+	if err := d.err(); err != nil {
+		return "", "", err
+	}
+	command := pick(a)
+	if command == nil {
+		return "", "", nil
+	}
+	return p.run(ctx, typ, a, newRunRequest(urn, *command, a, prevStdout, prevStderr))
+}
+
+func createCommand(a commandArgs) *string { return a.create }
+
+// updateCommand is the update command, or the create command when there is none (as upstream).
+func updateCommand(a commandArgs) *string {
+	if a.update != nil {
+		return a.update
+	}
+	return a.create
 }
 
 func hasValue(pm resource.PropertyMap, key resource.PropertyKey) bool {

@@ -44,11 +44,7 @@ func clientConfig(c *connection) (*ssh.ClientConfig, io.Closer, error) {
 		// pulumi-command documents that the host key is not checked unless hostKey is given.
 		HostKeyCallback: ssh.InsecureIgnoreHostKey(), //nolint:gosec
 	}
-	if c.hostKey != nil {
-		pk, _, _, _, err := ssh.ParseAuthorizedKey([]byte(*c.hostKey))
-		if err != nil {
-			return nil, nil, fmt.Errorf("could not parse hostKey: %w", err)
-		}
+	if pk := c.hostPublicKey; pk != nil {
 		cfg.HostKeyCallback = ssh.FixedHostKey(pk)
 		// Ask the server for exactly this kind of key, or it may present another one it has.
 		cfg.HostKeyAlgorithms = []string{pk.Type()}
@@ -56,12 +52,8 @@ func clientConfig(c *connection) (*ssh.ClientConfig, io.Closer, error) {
 			cfg.HostKeyAlgorithms = []string{ssh.KeyAlgoRSASHA512, ssh.KeyAlgoRSASHA256, ssh.KeyAlgoRSA}
 		}
 	}
-	if c.privateKey != nil {
-		signer, err := parseSigner(*c.privateKey, c.privateKeyPassword)
-		if err != nil {
-			return nil, nil, fmt.Errorf("could not parse privateKey: %w", err)
-		}
-		cfg.Auth = append(cfg.Auth, ssh.PublicKeys(signer))
+	if c.signer != nil {
+		cfg.Auth = append(cfg.Auth, ssh.PublicKeys(c.signer))
 	}
 	if c.password != nil {
 		password := *c.password

@@ -1,7 +1,6 @@
 package cmdprov
 
 import (
-	"bytes"
 	"context"
 	"crypto/ed25519"
 	"crypto/rand"
@@ -13,7 +12,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -59,23 +57,6 @@ func freePort(t *testing.T) int {
 	return l.Addr().(*net.TCPAddr).Port
 }
 
-type lockedBytes struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBytes) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBytes) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 func startSSHD(t *testing.T) *testSSHD {
 	t.Helper()
 	if os.Geteuid() != 0 {
@@ -117,7 +98,7 @@ func startSSHD(t *testing.T) *testSSHD {
 		"AllowTcpForwarding yes",
 	}, "\n")+"\n", 0o600)
 
-	var logs lockedBytes
+	var logs lockedBuffer
 	cmd := exec.Command(sshdPath, "-D", "-e", "-f", config, "-p", strconv.Itoa(port))
 	cmd.Stdout, cmd.Stderr = &logs, &logs
 	if err := cmd.Start(); err != nil {
