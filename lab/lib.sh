@@ -186,6 +186,26 @@ launch_forward() {
   disown
 }
 
+# Replaces whatever forward the host had (a stale pid file, a socat left running) and waits until the
+# new one runs.
+start_forward() {
+  stop_forward
+  launch_forward
+  await_exec "$!" "$(forward_marker)" forward.log
+}
+
+# Waits until a launched subshell has exec'd its program, so status never sees it half started.
+await_exec() {
+  local pid=$1 marker=$2 log=$3 i
+  for i in {1..200}; do
+    pid_matches "$pid" "$marker" && return 0
+    [[ -e /proc/$pid ]] || break
+    sleep 0.01
+  done
+  tail -n 20 "$DIR/$log" >&2
+  die "$log: process $pid did not start (log: $DIR/$log)"
+}
+
 # Kills the recorded forwarder and its process group (setsid made it a group leader): the group holds
 # the per-connection children too, so no open session keeps the port.
 stop_forward() {

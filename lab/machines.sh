@@ -282,23 +282,6 @@ launch_nspawn() {
 }
 
 # The forward reaches the host the way the lab network does, while the host's own netns stays untouched.
-start_forward() {
-  launch_forward
-  await_exec "$!" "$(forward_marker)" forward.log
-}
-
-# Waits until the launched subshell has exec'd its program, so status never sees it half started.
-await_exec() {
-  local pid=$1 marker=$2 log=$3 i
-  for i in {1..200}; do
-    pid_matches "$pid" "$marker" && return 0
-    [[ -e /proc/$pid ]] || break
-    sleep 0.01
-  done
-  tail -n 20 "$DIR/$log" >&2
-  die "$log: process $pid did not start (log: $DIR/$log)"
-}
-
 wait_for_ssh() {
   local port deadline=$((SECONDS + ssh_wait))
   port=$(read_state port)
@@ -330,10 +313,10 @@ boot() {
   require_switch
   ensure_host_netns
   ensure_mounted
-  # Leftovers of a kill: an empty cgroup tree and the forward. Both are recreated from scratch.
+  # Leftovers of a kill: an empty cgroup tree (recreated from scratch) and the forward (start_forward
+  # replaces it).
   kill_cgroup
   remove_cgroups
-  stop_forward
   launch_nspawn
   start_forward
   wait_for_ssh

@@ -500,21 +500,6 @@ record_domain() {
   DOMAIN=$name
 }
 
-# --- SSH forward -----------------------------------------------------------------------------------------
-# Replaces whatever forward the host had (a stale pid file, a socat left running) and waits until the
-# new one runs.
-start_forward() {
-  stop_forward
-  launch_forward
-  local i
-  for ((i = 0; i < 200; i++)); do
-    pid_matches "$!" "$(forward_marker)" && return 0
-    sleep 0.01
-  done
-  tail -n 5 "$DIR/forward.log" >&2
-  die "the SSH forward on 127.0.0.1:$(read_state port) did not start (log: $DIR/forward.log)"
-}
-
 wait_for_ssh() {
   local port deadline=$((SECONDS + ssh_wait))
   port=$(read_state port)

@@ -69,6 +69,12 @@ members() {
   ctl --endpoints="$1" member list -w simple | awk -F', ' '{print $1 "\t" $3 "\t" $4 "\t" $5 "\t" $6}'
 }
 
+# member_field <list> <name> <column>: one column (1 id, 3 peer URLs, 4 client URLs) of a named member
+# in a list printed by members.
+member_field() {
+  awk -F'\t' -v n="$2" -v c="$3" '$2==n{print $c}' <<<"$1"
+}
+
 # voter_health <endpoints>: prints "<voters> <healthy voters>" of the cluster reachable at <endpoints>.
 voter_health() {
   local list voters=0 healthy=0 url
@@ -101,12 +107,14 @@ start_etcd() {
 
 # wait_local [voter]: until the local member answers (`endpoint status` also answers on a learner,
 # which refuses the health check's linearizable read); with "voter", until it also reaches a leader.
+# Sets local_endpoint to the endpoint that answered.
 wait_local() {
   local deadline=$((SECONDS + wait_seconds)) ep
   until ep=$(local_ep) && { [[ ${1:-} != voter ]] || ctl --endpoints="$ep" endpoint health >/dev/null 2>&1; }; do
     ((SECONDS < deadline)) || die "local etcd did not ${1:+reach a leader }within ${wait_seconds}s (journalctl -u etcd)"
     sleep 0.5
   done
+  local_endpoint=$ep
 }
 
 wait_quorum() {
@@ -141,6 +149,7 @@ verify_backup() {
 # restore_snapshot <name> <peer-url> <dir> <initial-cluster> <token>: a data dir made from the snapshot.
 restore_snapshot() {
   local name=$1 peer_url=$2 dir=$3 cluster=$4 token=$5
+  # Checked before etcd is stopped: a bad backup leaves the member running.
   verify_backup "$dir" snapshot.db
   systemctl stop etcd 2>/dev/null || true
   rm -rf "$data_dir" "$join_env"
@@ -175,10 +184,10 @@ restore_first() {
       wait_local voter
       rm -f "$force_new_dropin"
       systemctl daemon-reload
-      local here id current
-      here=$(local_ep)
-      id=$(members "$here" | awk -F'\t' -v n="$name" '$2==n{print $1}')
-      current=$(members "$here" | awk -F'\t' -v n="$name" '$2==n{print $3}')
+      local here=$local_endpoint list id current
+      list=$(members "$here")
+      id=$(member_field "$list" "$name" 1)
+      current=$(member_field "$list" "$name" 3)
       if [[ $current != "$peer_url" ]]; then
         retry 30 "member update" ctl --endpoints="$here" member update "$id" --peer-urls="$peer_url" >/dev/null
       fi
@@ -201,8 +210,6 @@ cmd_restore_prepare() {
     esac
   done
   [[ -n $name && -n $peer_url && -n $from && -n $cluster && -n $token ]] || die "restore-prepare: missing arguments"
-  # Checked before etcd is stopped: a bad backup leaves the member running.
-  verify_backup "$from" snapshot.db
   restore_snapshot "$name" "$peer_url" "$from" "$cluster" "$token"
   log "$name stopped, its data dir restored from $(manifest_field "$from" id); it starts with the others"
 }
@@ -211,7 +218,7 @@ cmd_restore_start() {
   start_etcd
   # etcd serves clients only once the new cluster has quorum: every member starts at the same time.
   wait_local voter
-  wait_quorum "$(local_ep)"
+  wait_quorum "$local_endpoint"
   log "restored member running; the new cluster has quorum"
 }
 
@@ -307,9 +314,9 @@ cmd_join() {
     cp "$bootstrap_env" "$join_env"
     start_etcd
     wait_local voter
-    here=$(local_ep)
+    here=$local_endpoint
     local id
-    id=$(members "$here" | awk -F'\t' -v n="$name" '$2==n{print $1}')
+    id=$(member_field "$(members "$here")" "$name" 1)
     # The workshop's next step: move the peer URL from localhost to the host's address.
     retry 30 "member update" ctl --endpoints="$here" member update "$id" --peer-urls="$peer_url" >/dev/null
     log "$name bootstrapped; peer URL is now $peer_url"
@@ -349,7 +356,7 @@ cmd_join() {
   wait_local
   if $learner; then
     local id
-    id=$(members "$endpoints" | awk -F'\t' -v n="$name" '$2==n{print $1}')
+    id=$(member_field "$(members "$endpoints")" "$name" 1)
     # etcd refuses to promote a learner until it has caught up with the leader.
     retry "$wait_seconds" "member promote" ctl --endpoints="$endpoints" member promote "$id" >/dev/null
     log "$name joined as a learner and was promoted"
@@ -376,8 +383,8 @@ cmd_leave() {
   all=$here${here:+${endpoints:+,}}$endpoints
   if list=$(members "$all" 2>/dev/null); then
     local id voters healthy me_healthy=0 url
-    id=$(awk -F'\t' -v n="$name" '$2==n{print $1}' <<<"$list")
-    url=$(awk -F'\t' -v n="$name" '$2==n{print $4}' <<<"$list")
+    id=$(member_field "$list" "$name" 1)
+    url=$(member_field "$list" "$name" 4)
     if [[ -n $id && $(grep -c . <<<"$list") -gt 1 ]]; then
       read -r voters healthy < <(voter_health "$all")
       [[ -n $url ]] && ctl --endpoints="${url%%,*}" endpoint health >/dev/null 2>&1 && me_healthy=1
@@ -418,8 +425,8 @@ cmd_restart() {
       die "refusing to restart $name: only $((healthy - me)) other voting members of $voters are healthy"
     list=$(members "$here")
     local id current
-    id=$(awk -F'\t' -v n="$name" '$2==n{print $1}' <<<"$list")
-    current=$(awk -F'\t' -v n="$name" '$2==n{print $3}' <<<"$list")
+    id=$(member_field "$list" "$name" 1)
+    current=$(member_field "$list" "$name" 3)
     if [[ -n $peer_url && -n $id && $current != "$peer_url" ]]; then
       # The peers dial the new URL from now on; until the restart below makes this member listen on it,
       # it is cut off, which the check above has shown the cluster can afford.
@@ -430,8 +437,7 @@ cmd_restart() {
   systemctl daemon-reload
   systemctl restart --no-block etcd
   wait_local voter
-  here=$(local_ep)
-  wait_quorum "$here"
+  wait_quorum "$local_endpoint"
   log "$name restarted and the cluster has quorum"
 }
 
