@@ -2,24 +2,15 @@
 # The plain baseline for bench/etcd.ts: three hosts with the same driver, then the same etcd steps the
 # stack takes (first member alone, then each new member added as a learner, started, promoted), by
 # hand over SSH, with no engine, no certificates, no guards.
-#   bench/etcd-baseline.sh <lab> [--destroy]
+#   bench/etcd-baseline.sh <lab>   (removed with removeLab)
 set -euo pipefail
 lab=$1
 here=$(cd "$(dirname "$0")" && pwd)
 drv=$here/../lab/machines.sh
-if [[ ${2:-} == --destroy ]]; then
-  exec "$here/hosts-baseline.sh" "$lab" --destroy
-fi
 key=$(mktemp -d)
 trap 'rm -rf "$key"' EXIT
 ssh-keygen -q -t ed25519 -N '' -f "$key/id"
-"$drv" switch-up "$lab" 172.17.8.0/24
-pids=()
-for i in 1 2 3; do
-  "$drv" create "$lab" "core-0$i" "172.17.8.10$i" "$key/id.pub" &
-  pids+=($!)
-done
-for pid in "${pids[@]}"; do wait "$pid"; done
+"$here/hosts-baseline.sh" "$lab" "$key"
 
 on() {
   local port

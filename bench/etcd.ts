@@ -3,15 +3,13 @@
 import { drills } from "../drills/index";
 import { writeStats } from "../drills/report";
 import { runDrill } from "../drills/runner";
-import { run } from "../drills/lab";
-import { benchStack, median, report, root, seconds } from "./stack";
+import { benchStack, median, report, samples, seconds, timePlain } from "./stack";
 
 const rounds = Number(process.env["RWK_BENCH_ROUNDS"] ?? 2);
 const three = ["core-01", "core-02", "core-03"];
 
 async function main(): Promise<void> {
   const b = await benchStack("bench-etcd");
-  const plainLab = "rwk-bench-plain";
   const viaPulumi: number[] = [];
   const viaPulumiTls: number[] = [];
   const plain: number[] = [];
@@ -29,27 +27,20 @@ async function main(): Promise<void> {
       b.configure({ etcdMembers: three });
       viaPulumiTls.push(await seconds(() => b.stack.up({ color: "never" })));
       await b.stack.destroy({ color: "never" });
-      plain.push(
-        await seconds(() =>
-          run(["bash", `${root}/bench/etcd-baseline.sh`, plainLab], { timeoutMs: 600_000 }),
-        ),
-      );
-      await run(["bash", `${root}/bench/etcd-baseline.sh`, plainLab, "--destroy"]);
+      plain.push(await timePlain("etcd-baseline.sh", 600_000));
     }
   } finally {
     await b.dispose();
-    await run(["bash", `${root}/bench/etcd-baseline.sh`, plainLab, "--destroy"]);
   }
   const { record } = await runDrill(drills["member-failure"]!);
   const gap = writeStats(record.writes).longestGapMs;
   const [p, t, s] = [median(viaPulumi), median(viaPulumiTls), median(plain)];
-  const list = (xs: number[]) => `[${xs.map((x) => x.toFixed(1)).join(", ")}]`;
   report(`etcd: nothing → three healthy members (median of ${rounds})`, [
-    ["pulumi up, plaintext", `${p.toFixed(1)} s  ${list(viaPulumi)}`],
-    ["pulumi up, mutual TLS (default)", `${t.toFixed(1)} s  ${list(viaPulumiTls)}`],
-    ["plain script, plaintext", `${s.toFixed(1)} s  ${list(plain)}`],
+    ["pulumi up, plaintext", `${p.toFixed(1)} s  ${samples(viaPulumi)}`],
+    ["pulumi up, mutual TLS (default)", `${t.toFixed(1)} s  ${samples(viaPulumiTls)}`],
+    ["plain script, plaintext", `${s.toFixed(1)} s  ${samples(plain)}`],
     ["ratio pulumi / plain (plaintext)", `${(p / s).toFixed(2)}x`],
-    ["one membership step (add core-03)", `${median(addOne).toFixed(1)} s  ${list(addOne)}`],
+    ["one membership step (add core-03)", `${median(addOne).toFixed(1)} s  ${samples(addOne)}`],
     ["member-failure: longest write gap", `${(gap / 1000).toFixed(2)} s (${record.outcome})`],
   ]);
 }

@@ -1,17 +1,16 @@
 #!/usr/bin/env bash
 # The plain baseline for bench/hosts.ts: the same three hosts, the same driver commands, no engine.
-#   bench/hosts-baseline.sh <lab> [--destroy]
+# bench/etcd-baseline.sh starts its hosts with it too, with its own key. Removed with removeLab.
+#   bench/hosts-baseline.sh <lab> [KEYDIR]   (KEYDIR/id.pub is authorized; default: a throwaway key)
 set -euo pipefail
 lab=$1
 drv=$(dirname "$0")/../lab/machines.sh
-if [[ ${2:-} == --destroy ]]; then
-  for h in core-01 core-02 core-03; do "$drv" destroy "$lab" "$h"; done
-  "$drv" switch-down "$lab" 2>/dev/null || true
-  exit 0
+key=${2:-}
+if [[ -z $key ]]; then
+  key=$(mktemp -d)
+  trap 'rm -rf "$key"' EXIT
+  ssh-keygen -q -t ed25519 -N '' -f "$key/id"
 fi
-key=$(mktemp -d)
-trap 'rm -rf "$key"' EXIT
-ssh-keygen -q -t ed25519 -N '' -f "$key/id"
 "$drv" switch-up "$lab" 172.17.8.0/24
 # create waits until sshd answers, as the engine's Machine resource does.
 pids=()

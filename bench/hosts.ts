@@ -1,13 +1,11 @@
 // `pulumi up` from nothing to three SSH-ready hosts, against a plain script that starts the same three
 // hosts with the same driver commands (switch-up, then three creates in parallel). Same run, same machine.
-import { run } from "../drills/lab";
-import { benchStack, median, report, root, seconds } from "./stack";
+import { benchStack, median, report, samples, seconds, timePlain } from "./stack";
 
 const rounds = Number(process.env["RWK_BENCH_ROUNDS"] ?? 3);
 
 async function main(): Promise<void> {
   const b = await benchStack("bench-hosts");
-  const plainLab = "rwk-bench-plain";
   const viaPulumi: number[] = [];
   const plain: number[] = [];
   try {
@@ -15,22 +13,16 @@ async function main(): Promise<void> {
     for (let i = 0; i < rounds; i++) {
       viaPulumi.push(await seconds(() => b.stack.up({ color: "never" })));
       await b.stack.destroy({ color: "never" });
-      plain.push(
-        await seconds(() =>
-          run(["bash", `${root}/bench/hosts-baseline.sh`, plainLab], { timeoutMs: 300_000 }),
-        ),
-      );
-      await run(["bash", `${root}/bench/hosts-baseline.sh`, plainLab, "--destroy"]);
+      plain.push(await timePlain("hosts-baseline.sh", 300_000));
     }
   } finally {
     await b.dispose();
-    await run(["bash", `${root}/bench/hosts-baseline.sh`, plainLab, "--destroy"]);
   }
   const p = median(viaPulumi);
   const s = median(plain);
   report(`three SSH-ready hosts from nothing (median of ${rounds})`, [
-    ["pulumi up (machines driver)", `${p.toFixed(1)} s  [${viaPulumi.map((x) => x.toFixed(1)).join(", ")}]`],
-    ["plain script, same driver", `${s.toFixed(1)} s  [${plain.map((x) => x.toFixed(1)).join(", ")}]`],
+    ["pulumi up (machines driver)", `${p.toFixed(1)} s  ${samples(viaPulumi)}`],
+    ["plain script, same driver", `${s.toFixed(1)} s  ${samples(plain)}`],
     ["ratio pulumi / plain", `${(p / s).toFixed(2)}x`],
   ]);
 }

@@ -6,14 +6,15 @@ import * as yaml from "js-yaml";
 import { LocalWorkspace } from "@pulumi/pulumi/automation";
 import type { Stack } from "@pulumi/pulumi/automation";
 import { labName } from "../config";
-import { labLeftovers, removeLab } from "../drills/lab";
+import { removeLab, run } from "../drills/lab";
 
 export const root = path.resolve(__dirname, "..");
 const project = "real-world-kubernetes";
+/** The lab of the plain baselines (bench/*-baseline.sh). */
+const plainLab = "rwk-bench-plain";
 
 export interface BenchStack {
   stack: Stack;
-  lab: string;
   /** Replaces the stack's config (keys without the project prefix). */
   configure: (config: Record<string, unknown>) => void;
   dispose: () => Promise<void>;
@@ -23,7 +24,7 @@ export async function benchStack(name: string): Promise<BenchStack> {
   const lab = labName(name);
   const stackFile = path.join(root, `Pulumi.${name}.yaml`);
   const backend = fs.mkdtempSync(path.join(os.tmpdir(), `rwk-bench-${name}-`));
-  if ((await labLeftovers("machines", lab)).length > 0) await removeLab("machines", lab);
+  await removeLab("machines", lab);
   const configure = (config: Record<string, unknown>) =>
     fs.writeFileSync(
       stackFile,
@@ -38,13 +39,12 @@ export async function benchStack(name: string): Promise<BenchStack> {
   );
   return {
     stack,
-    lab,
     configure,
     dispose: async () => {
       try {
         await stack.destroy({ color: "never" });
       } finally {
-        if ((await labLeftovers("machines", lab)).length > 0) await removeLab("machines", lab);
+        await removeLab("machines", lab);
         await stack.workspace.removeStack(name, { force: true });
         fs.rmSync(stackFile, { force: true });
         fs.rmSync(backend, { recursive: true, force: true });
@@ -58,6 +58,20 @@ export async function seconds(f: () => Promise<unknown>): Promise<number> {
   const t = process.hrtime.bigint();
   await f();
   return Number(process.hrtime.bigint() - t) / 1e9;
+}
+
+/** Wall time of a plain baseline script (bench/<script> <lab>), whose lab is removed afterwards. */
+export async function timePlain(script: string, timeoutMs: number): Promise<number> {
+  try {
+    return await seconds(() => run(["bash", path.join(root, "bench", script), plainLab], { timeoutMs }));
+  } finally {
+    await removeLab("machines", plainLab);
+  }
+}
+
+/** Samples as printed beside a median: "[1.0, 2.0]". */
+export function samples(xs: number[]): string {
+  return `[${xs.map((x) => x.toFixed(1)).join(", ")}]`;
 }
 
 export function median(xs: number[]): number {
