@@ -3,13 +3,14 @@
 import { drills } from "../drills/index";
 import { writeStats } from "../drills/report";
 import { runDrill } from "../drills/runner";
-import { benchStack, median, report, samples, seconds, timePlain } from "./stack";
+import { throwawayStack } from "../drills/stack";
+import { median, report, samples, seconds, timePlain } from "./stack";
 
 const rounds = Number(process.env["RWK_BENCH_ROUNDS"] ?? 2);
 const three = ["core-01", "core-02", "core-03"];
 
 async function main(): Promise<void> {
-  const b = await benchStack("bench-etcd");
+  const b = await throwawayStack("bench-etcd");
   const viaPulumi: number[] = [];
   const viaPulumiTls: number[] = [];
   const plain: number[] = [];

@@ -1,11 +1,12 @@
 // `pulumi up` from nothing to three SSH-ready hosts, against a plain script that starts the same three
 // hosts with the same driver commands (switch-up, then three creates in parallel). Same run, same machine.
-import { benchStack, median, report, samples, seconds, timePlain } from "./stack";
+import { throwawayStack } from "../drills/stack";
+import { median, report, samples, seconds, timePlain } from "./stack";
 
 const rounds = Number(process.env["RWK_BENCH_ROUNDS"] ?? 3);
 
 async function main(): Promise<void> {
-  const b = await benchStack("bench-hosts");
+  const b = await throwawayStack("bench-hosts");
   const viaPulumi: number[] = [];
   const plain: number[] = [];
   try {

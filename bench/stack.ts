@@ -1,57 +1,9 @@
-// Helpers for benchmarks: a throwaway stack of this project on a backend of its own, and timing.
-import * as fs from "fs";
-import * as os from "os";
+// Helpers for benchmarks: timing, the plain baselines' lab, and the report (stacks: drills/stack.ts).
 import * as path from "path";
-import * as yaml from "js-yaml";
-import { LocalWorkspace } from "@pulumi/pulumi/automation";
-import type { Stack } from "@pulumi/pulumi/automation";
-import { labName } from "../config";
-import { removeLab, run } from "../drills/lab";
+import { projectRoot as root, removeLab, run } from "../drills/lab";
 
-export const root = path.resolve(__dirname, "..");
-const project = "real-world-kubernetes";
 /** The lab of the plain baselines (bench/*-baseline.sh). */
 const plainLab = "rwk-bench-plain";
-
-export interface BenchStack {
-  stack: Stack;
-  /** Replaces the stack's config (keys without the project prefix). */
-  configure: (config: Record<string, unknown>) => void;
-  dispose: () => Promise<void>;
-}
-
-export async function benchStack(name: string): Promise<BenchStack> {
-  const lab = labName(name);
-  const stackFile = path.join(root, `Pulumi.${name}.yaml`);
-  const backend = fs.mkdtempSync(path.join(os.tmpdir(), `rwk-bench-${name}-`));
-  await removeLab("machines", lab);
-  const configure = (config: Record<string, unknown>) =>
-    fs.writeFileSync(
-      stackFile,
-      yaml.dump({
-        config: Object.fromEntries(Object.entries(config).map(([k, v]) => [`${project}:${k}`, v])),
-      }),
-    );
-  configure({});
-  const stack = await LocalWorkspace.createOrSelectStack(
-    { stackName: name, workDir: root },
-    { envVars: { PULUMI_BACKEND_URL: `file://${backend}` } },
-  );
-  return {
-    stack,
-    configure,
-    dispose: async () => {
-      try {
-        await stack.destroy({ color: "never" });
-      } finally {
-        await removeLab("machines", lab);
-        await stack.workspace.removeStack(name, { force: true });
-        fs.rmSync(stackFile, { force: true });
-        fs.rmSync(backend, { recursive: true, force: true });
-      }
-    },
-  };
-}
 
 /** Wall time of one call, in seconds. */
 export async function seconds(f: () => Promise<unknown>): Promise<number> {

@@ -46,7 +46,7 @@ export const certRotation: Drill = {
         if (failed > 0) throw new Error(`${failed} of ${during.length} writes failed during the rotation`);
         ctx.note(`all ${during.length} writes during the rotation were acknowledged`);
         await expectMembers(ctx, all);
-        await expectNoAcknowledgedWriteLost(ctx, name);
+        await expectNoAcknowledgedWriteLost(ctx);
       },
     },
   ],

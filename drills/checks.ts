@@ -1,18 +1,23 @@
 // Checks shared by drills. Each one asks the real cluster (etcdctl) and either notes what it saw in the
 // report or throws with what it saw instead.
+import type { EtcdMember } from "./lab";
 import type { DrillContext } from "./runner";
 import type { StepRecord } from "./report";
 
 const sorted = (xs: string[]) => [...xs].sort();
 
+/** The member list, and how many listed members pass a health check on their first client URL. */
+export async function memberHealth(ctx: DrillContext): Promise<{ list: EtcdMember[]; healthy: number }> {
+  const list = await ctx.etcd.memberList();
+  const health = await ctx.etcd.health(list.flatMap((m) => m.clientUrls.slice(0, 1)));
+  return { list, healthy: Object.values(health).filter(Boolean).length };
+}
+
 /** Exactly these members, all started voters, and every one of them healthy. */
 export async function expectMembers(ctx: DrillContext, names: string[]): Promise<Map<string, string>> {
   const deadline = Date.now() + 60_000;
   for (;;) {
-    const list = await ctx.etcd.memberList();
-    const endpoints = list.flatMap((m) => m.clientUrls.slice(0, 1));
-    const health = await ctx.etcd.health(endpoints);
-    const healthy = Object.values(health).filter(Boolean).length;
+    const { list, healthy } = await memberHealth(ctx);
     const same = JSON.stringify(sorted(list.map((m) => m.name))) === JSON.stringify(sorted(names));
     if (same && list.every((m) => m.status === "started" && !m.learner) && healthy === names.length) {
       ctx.note(
@@ -69,9 +74,9 @@ export function expectNoChanges(ctx: DrillContext, step: StepRecord): void {
 }
 
 /** Every acknowledged write so far can be read back now. */
-export async function expectNoAcknowledgedWriteLost(ctx: DrillContext, drill: string): Promise<void> {
+export async function expectNoAcknowledgedWriteLost(ctx: DrillContext): Promise<void> {
   const acked = ctx.writes().filter((w) => w.ok);
-  const present = await ctx.etcd.keys(`/drill/${drill}/`);
+  const present = await ctx.etcd.keys(`/drill/${ctx.config.stack}/`);
   const missing = acked.filter((w) => !present.has(w.key));
   if (missing.length > 0)
     throw new Error(`${missing.length} acknowledged writes are missing, first ${missing[0]!.key}`);

@@ -22,7 +22,7 @@ const membersStep = (members: string[], title: string, changed?: string): Drill[
     if (members.length === 2) expectOutput(ctx, step, /survives no failure/, "the warning for a pair");
     await expectMembers(ctx, members);
     await expectPutGet(ctx, `${name}-${members.length}`);
-    await expectNoAcknowledgedWriteLost(ctx, name);
+    await expectNoAcknowledgedWriteLost(ctx);
   },
 });
 

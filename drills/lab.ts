@@ -4,6 +4,8 @@ import * as fs from "fs";
 import * as path from "path";
 import type { Driver } from "../config";
 
+export const projectRoot = path.resolve(__dirname, "..");
+
 /**
  * The command prefix that puts a workstation command on the lab network. The local drivers' addresses
  * exist only inside the lab's switch namespace (for vagrant, where libvirt's network lives); your own

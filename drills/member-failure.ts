@@ -1,4 +1,10 @@
-import { expectMembers, expectNoAcknowledgedWriteLost, expectPutGet, expectWritesDuring } from "./checks";
+import {
+  expectMembers,
+  expectNoAcknowledgedWriteLost,
+  expectPutGet,
+  expectWritesDuring,
+  memberHealth,
+} from "./checks";
 import type { Drill } from "./runner";
 
 const name = "member-failure";
@@ -22,9 +28,7 @@ export const memberFailure: Drill = {
       title: "destroy core-01",
       set: { "hostStates.core-01": "destroyed" },
       check: async (ctx, step) => {
-        const list = await ctx.etcd.memberList();
-        const health = await ctx.etcd.health(list.flatMap((m) => m.clientUrls.slice(0, 1)));
-        const healthy = Object.values(health).filter(Boolean).length;
+        const { list, healthy } = await memberHealth(ctx);
         if (list.length !== 3 || healthy !== 2)
           throw new Error(`expected 3 members with 2 healthy, saw ${list.length} / ${healthy}`);
         ctx.note("etcdctl: 3 members listed, 2 healthy: core-01 is gone, quorum (2 of 3) holds");
@@ -56,7 +60,7 @@ export const memberFailure: Drill = {
           throw new Error(`core-01 should be a new member, its ID is still ${String(newId)}`);
         ctx.note(`core-01 is a new member: ID ${String(lostId)} → ${newId}`);
         expectWritesDuring(ctx, step);
-        await expectNoAcknowledgedWriteLost(ctx, name);
+        await expectNoAcknowledgedWriteLost(ctx);
       },
     },
   ],

@@ -40,7 +40,7 @@ export const quorumLoss: Drill = {
           "time from the stop to the first acknowledged write after it":
             rto === undefined ? "n/a" : `${(rto / 1000).toFixed(1)} s`,
         };
-        await expectNoAcknowledgedWriteLost(ctx, name);
+        await expectNoAcknowledgedWriteLost(ctx);
       },
     },
   ],

@@ -3,7 +3,7 @@
 import * as fs from "fs";
 import * as path from "path";
 import { expectMembers } from "./checks";
-import { run } from "./lab";
+import { driverScript, run } from "./lab";
 import type { BackupManifest } from "../components/recovery/restore";
 import type { Drill, DrillContext, DrillStep } from "./runner";
 import type { StepRecord } from "./report";
@@ -89,12 +89,11 @@ function firstRecovered(ctx: DrillContext, step: StepRecord, current: string) {
   const window = ctx.writes().filter((w) => w.start >= step.upStart);
   const byEnd = window.filter((w) => w.ok).sort((a, b) => a.end - b.end);
   const recovered = byEnd.find((w) => w.cluster === current);
-  const firstFail = window.filter((w) => !w.ok).sort((a, b) => a.start - b.start)[0];
   // No write acknowledged between this and `recovered`: the outage as the writer saw it.
   const lastBefore = recovered
     ? byEnd.filter((w) => w.end < recovered.end && w.cluster !== current).pop()
     : undefined;
-  const outageStart = lastBefore?.end ?? firstFail?.start;
+  const outageStart = lastBefore?.end ?? firstFailure(ctx, step);
   return { recovered, outageStart };
 }
 
@@ -109,10 +108,12 @@ export async function checkRestored(
   const current = await clusterId(ctx);
   // Give the writer a moment to be acknowledged by the restored cluster.
   const deadline = Date.now() + 30_000;
-  while (!firstRecovered(ctx, step, current).recovered && Date.now() < deadline) {
+  let found = firstRecovered(ctx, step, current);
+  while (!found.recovered && Date.now() < deadline) {
     await new Promise((r) => setTimeout(r, 500));
+    found = firstRecovered(ctx, step, current);
   }
-  const { recovered, outageStart } = firstRecovered(ctx, step, current);
+  const { recovered, outageStart } = found;
   if (!recovered) throw new Error(`no write was acknowledged by the restored cluster (ID ${current})`);
   const present = await ctx.etcd.keys(`/drill/${ctx.config.stack}/`);
   const acked = ctx.writes().filter((w) => w.ok);
@@ -188,7 +189,7 @@ export function corruptedBackupRefused(t: RecoveryTimeline): DrillStep {
     },
     expectUpError: /fails its integrity check .*refusing to restore from it, nothing was changed/,
     check: async (ctx) => {
-      const list = await run([path.join(__dirname, "..", "lab", "machines.sh"), "list", ctx.config.lab]);
+      const list = await run([driverScript("machines"), "list", ctx.config.lab]);
       if (/running|stopped/.test(list.stdout))
         throw new Error(`a host was brought up despite the refusal: ${list.stdout}`);
       if (JSON.stringify(ctx.outputs["hosts"]) !== before) throw new Error("the stack's outputs changed");

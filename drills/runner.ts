@@ -10,13 +10,13 @@ import * as yaml from "js-yaml";
 import { LocalWorkspace } from "@pulumi/pulumi/automation";
 import { labName, validateConfig } from "../config";
 import type { StackConfig } from "../config";
-import { Etcdctl, labAccess, removeLab, run } from "./lab";
+import { Etcdctl, labAccess, projectRoot, removeLab, run } from "./lab";
 import type { RunResult } from "./lab";
 import { renderMarkdown, renderTimeline } from "./report";
 import type { DrillRecord, StepRecord } from "./report";
+import { clientCertArgs } from "./writer";
 import type { WriteRecord } from "./writer";
 
-export const projectRoot = path.resolve(__dirname, "..");
 const project = "real-world-kubernetes";
 
 /** Config changes of a step: a top-level key, or a dotted path into an object (hostStates.core-01). */
@@ -37,8 +37,6 @@ export interface Drill {
   title: string;
   /** Writer cadence; the workshop's recovery writer puts once a second. */
   writerIntervalMs: number;
-  /** Index of the step after which the writer starts (default: after the first step). */
-  writerStartsAfter?: number;
   steps: DrillStep[];
 }
 
@@ -255,7 +253,8 @@ export async function runDrill(drill: Drill, opts: RunOptions = {}): Promise<Dri
       previous = ctx;
       if (step.check) await step.check(ctx, stepRecord);
       stepRecord.checksEnd = Date.now();
-      if (index === (drill.writerStartsAfter ?? 0) && !writer.running) {
+      // The writer starts after the first step (the cluster exists by then).
+      if (index === 0 && !writer.running) {
         writer.start(
           access,
           addresses,
@@ -337,10 +336,6 @@ async function missingWrites(record: DrillRecord, config: StackConfig, tlsDir: s
   const present = await etcd.keys(`/drill/${record.drill}/`);
   const lost = new Set(record.expectedLost);
   return acked.filter((k) => !present.has(k) && !lost.has(k));
-}
-
-function clientCertArgs(dir: string): string[] {
-  return [`--cacert=${dir}/ca.crt`, `--cert=${dir}/client.crt`, `--key=${dir}/client.key`];
 }
 
 /** Writes the operator's certificate and key (0600) for etcdctl; returns its TLS arguments. */

@@ -59,7 +59,7 @@ export const secureEtcd: Drill = {
         await expectMembers(ctx, all);
         await expectKeyModes(ctx);
         expectNoPlaintextKeys(ctx, step);
-        await expectNoAcknowledgedWriteLost(ctx, name);
+        await expectNoAcknowledgedWriteLost(ctx);
       },
     },
     {
@@ -75,7 +75,7 @@ export const secureEtcd: Drill = {
         await expectLeavesVerify(ctx);
         await expectClientAuth(ctx);
         expectNoPlaintextKeys(ctx, step);
-        await expectNoAcknowledgedWriteLost(ctx, name);
+        await expectNoAcknowledgedWriteLost(ctx);
       },
     },
     {

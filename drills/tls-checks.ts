@@ -23,8 +23,7 @@ function tmpDir(): string {
 export async function expectLeavesVerify(ctx: DrillContext): Promise<void> {
   const dir = tmpDir();
   try {
-    const ca = path.join(dir, "ca.crt");
-    fs.writeFileSync(ca, String(ctx.outputs["etcdCaCert"]));
+    const ca = caFile(ctx);
     for (const h of members(ctx)) {
       for (const kind of ["server", "peer"]) {
         const file = path.join(dir, `${h.name}-${kind}.crt`);
@@ -75,45 +74,32 @@ export async function expectClientAuth(ctx: DrillContext): Promise<void> {
   ctx.note("etcdctl with the operator's certificate: put succeeds");
   const dir = tmpDir();
   try {
-    const ca = path.join(dir, "ca.crt");
-    fs.writeFileSync(ca, String(ctx.outputs["etcdCaCert"]));
+    const ca = caFile(ctx);
     // Another CA, made here with openssl: its client certificate must not get in.
     const o = (f: string) => path.join(dir, f);
     const openssl = async (args: string[]) => {
       const r = await run(["openssl", ...args]);
       if (r.code !== 0) throw new Error(`openssl ${args[0]} failed: ${r.stderr}`);
     };
-    await openssl([
-      "req",
-      "-x509",
-      "-newkey",
-      "ec",
-      "-pkeyopt",
-      "ec_paramgen_curve:P-256",
-      "-nodes",
-      "-keyout",
-      o("other-ca.key"),
-      "-out",
-      o("other-ca.crt"),
-      "-subj",
-      "/CN=another CA",
-      "-days",
-      "1",
-    ]);
-    await openssl([
-      "req",
-      "-newkey",
-      "ec",
-      "-pkeyopt",
-      "ec_paramgen_curve:P-256",
-      "-nodes",
-      "-keyout",
-      o("intruder.key"),
-      "-out",
-      o("intruder.csr"),
-      "-subj",
-      "/CN=operator",
-    ]);
+    // A new P-256 key and, from it, a request (or with -x509, a self-signed certificate).
+    const newKey = (key: string, out: string, subject: string, ...extra: string[]) =>
+      openssl([
+        "req",
+        ...extra,
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:P-256",
+        "-nodes",
+        "-keyout",
+        o(key),
+        "-out",
+        o(out),
+        "-subj",
+        subject,
+      ]);
+    await newKey("other-ca.key", "other-ca.crt", "/CN=another CA", "-x509", "-days", "1");
+    await newKey("intruder.key", "intruder.csr", "/CN=operator");
     await openssl([
       "x509",
       "-req",
@@ -228,10 +214,15 @@ export async function servedSerials(ctx: DrillContext): Promise<Map<string, stri
   return out;
 }
 
+/** A file of the operator's TLS files that the runner wrote for etcdctl (`--cacert` ...). */
+function tlsFile(ctx: DrillContext, flag: "--cacert" | "--cert" | "--key"): string {
+  return ctx.tlsArgs.find((a) => a.startsWith(`${flag}=`))?.slice(flag.length + 1) ?? "";
+}
+
+const caFile = (ctx: DrillContext) => tlsFile(ctx, "--cacert");
+
 function opensslClientArgs(ctx: DrillContext): string[] {
-  const get = (flag: string) =>
-    ctx.tlsArgs.find((a) => a.startsWith(`${flag}=`))?.slice(flag.length + 1) ?? "";
-  return ["-CAfile", get("--cacert"), "-cert", get("--cert"), "-key", get("--key")];
+  return ["-CAfile", caFile(ctx), "-cert", tlsFile(ctx, "--cert"), "-key", tlsFile(ctx, "--key")];
 }
 
 /** When etcd last started on each member (to prove a step restarted nothing). */

@@ -7,9 +7,9 @@
 // Clients of a cluster that is being secured see members switch from http to https one by one, so each
 // put goes to the scheme that worked last and falls back to the other: https needs DIR/ca.crt,
 // DIR/client.crt and DIR/client.key, which may appear while the writer runs.
-import { spawn } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
+import { run } from "./lab";
 
 export interface WriteRecord {
   seq: number;
@@ -54,15 +54,17 @@ export type Scheme = "https" | "http";
 export function attemptArgs(opts: WriterOptions, scheme: Scheme): string[] {
   const endpoints = opts.addresses.map((a) => `${scheme}://${a}:2379`).join(",");
   const args = [`--endpoints=${endpoints}`, "--dial-timeout=1s", `--command-timeout=${opts.timeoutMs}ms`];
-  if (scheme === "https" && opts.tlsDir) {
-    const dir = opts.tlsDir;
-    args.push(
-      `--cacert=${path.join(dir, "ca.crt")}`,
-      `--cert=${path.join(dir, "client.crt")}`,
-      `--key=${path.join(dir, "client.key")}`,
-    );
-  }
+  if (scheme === "https" && opts.tlsDir) args.push(...clientCertArgs(opts.tlsDir));
   return args;
+}
+
+/** etcdctl's TLS arguments for the operator's files in a directory (the runner writes them there). */
+export function clientCertArgs(dir: string): string[] {
+  return [
+    `--cacert=${path.join(dir, "ca.crt")}`,
+    `--cert=${path.join(dir, "client.crt")}`,
+    `--key=${path.join(dir, "client.key")}`,
+  ];
 }
 
 function httpsPossible(opts: WriterOptions): boolean {
@@ -79,23 +81,16 @@ export function headerClusterId(out: string): string | undefined {
   return /"header":\{[^}]*"cluster_id":(\d+)/.exec(out)?.[1];
 }
 
-function etcdctlPut(args: string[]): Promise<{ ok: boolean; cluster?: string; error?: string }> {
-  return new Promise((resolve) => {
-    const child = spawn("etcdctl", args, { stdio: ["ignore", "pipe", "pipe"] });
-    let out = "";
-    let err = "";
-    child.stdout.on("data", (d: Buffer) => (out += d.toString()));
-    child.stderr.on("data", (d: Buffer) => (err += d.toString()));
-    child.on("error", (e) => resolve({ ok: false, error: e.message }));
-    child.on("close", (code) => {
-      const cluster = code === 0 ? headerClusterId(out) : undefined;
-      resolve(
-        cluster !== undefined
-          ? { ok: true, cluster }
-          : { ok: false, error: err.trim().split("\n").pop() ?? `exit ${String(code)}` },
-      );
-    });
-  });
+async function etcdctlPut(args: string[]): Promise<{ ok: boolean; cluster?: string; error?: string }> {
+  const r = await run(["etcdctl", ...args]).catch((e: unknown) => ({
+    code: -1,
+    stdout: "",
+    stderr: e instanceof Error ? e.message : String(e),
+  }));
+  const cluster = r.code === 0 ? headerClusterId(r.stdout) : undefined;
+  return cluster !== undefined
+    ? { ok: true, cluster }
+    : { ok: false, error: r.stderr.trim().split("\n").pop() ?? `exit ${String(r.code)}` };
 }
 
 let preferred: Scheme = "https";

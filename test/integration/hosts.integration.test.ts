@@ -3,43 +3,31 @@
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import * as yaml from "js-yaml";
-import { LocalWorkspace } from "@pulumi/pulumi/automation";
 import type { Stack } from "@pulumi/pulumi/automation";
 import { labName } from "../../config";
-import { driverScript, labLeftovers, removeLab, run } from "../../drills/lab";
+import { driverScript, labLeftovers, run } from "../../drills/lab";
 import { sshArgs } from "../../drills/runner";
+import { throwawayStack } from "../../drills/stack";
+import type { ThrowawayStack } from "../../drills/stack";
 
-const root = path.resolve(__dirname, "..", "..");
-const project = "real-world-kubernetes";
 const stackName = "hosts-it";
 const lab = labName(stackName);
-const stackFile = path.join(root, `Pulumi.${stackName}.yaml`);
 const hosts = [
   { name: "core-01", address: "172.17.8.101" },
   { name: "core-02", address: "172.17.8.102" },
   { name: "core-03", address: "172.17.8.103" },
 ];
 
-// A backend of the test's own: a run that dies leaves no stack behind in the project's state.
+// The stack's key file lives here.
 const work = fs.mkdtempSync(path.join(os.tmpdir(), "rwk-hosts-it-"));
-fs.mkdirSync(path.join(work, "state"));
-const envVars = { PULUMI_BACKEND_URL: `file://${path.join(work, "state")}` };
+
+let b: ThrowawayStack;
+let stack: Stack;
 
 function writeStackConfig(states: Record<string, string>): void {
-  fs.writeFileSync(
-    stackFile,
-    yaml.dump({
-      config: {
-        [`${project}:hosts`]: hosts,
-        [`${project}:hostStates`]: states,
-        [`${project}:etcdMembers`]: [],
-      },
-    }),
-  );
+  b.configure({ hosts, hostStates: states, etcdMembers: [] });
 }
 
-let stack: Stack;
 let keyFile = "";
 let outputs: Record<string, unknown> = {};
 
@@ -66,18 +54,15 @@ const status = async (host: string) =>
   (await run([driverScript("machines"), "status", lab, host])).stdout.trim();
 
 beforeAll(async () => {
-  if ((await labLeftovers("machines", lab)).length > 0) await removeLab("machines", lab);
+  b = await throwawayStack(stackName);
+  stack = b.stack;
   writeStackConfig({});
-  stack = await LocalWorkspace.createOrSelectStack({ stackName, workDir: root }, { envVars });
 });
 
 afterAll(async () => {
   try {
-    await stack.destroy({ color: "never" });
+    await b.dispose();
   } finally {
-    if ((await labLeftovers("machines", lab)).length > 0) await removeLab("machines", lab);
-    await stack.workspace.removeStack(stackName, { force: true });
-    fs.rmSync(stackFile, { force: true });
     fs.rmSync(work, { recursive: true, force: true });
   }
 });
@@ -131,17 +116,12 @@ describe("lab hosts through the real engine", () => {
   });
 
   it("refuses bad host config at preview, naming each key, and changes nothing", async () => {
-    fs.writeFileSync(
-      stackFile,
-      yaml.dump({
-        config: {
-          [`${project}:driver`]: "docker",
-          [`${project}:hosts`]: [...hosts, { name: "core-01", address: "10.1.1.1" }],
-          [`${project}:hostStates`]: { "core-02": "paused" },
-          [`${project}:etcdMembers`]: [],
-        },
-      }),
-    );
+    b.configure({
+      driver: "docker",
+      hosts: [...hosts, { name: "core-01", address: "10.1.1.1" }],
+      hostStates: { "core-02": "paused" },
+      etcdMembers: [],
+    });
     const error = await stack.preview({ color: "never" }).then(
       () => "",
       (e: unknown) => String(e),
@@ -167,16 +147,7 @@ describe("lab hosts through the real engine", () => {
       "systemctl enable etcd >/dev/null 2>&1 && systemctl start --no-block etcd && " +
         "until etcdctl endpoint health >/dev/null 2>&1; do sleep 0.2; done && test -d /var/lib/etcd/default && echo up",
     );
-    fs.writeFileSync(
-      stackFile,
-      yaml.dump({
-        config: {
-          [`${project}:hosts`]: hosts,
-          [`${project}:etcdMembers`]: ["core-01"],
-          [`${project}:etcdTls`]: "off",
-        },
-      }),
-    );
+    b.configure({ hosts, etcdMembers: ["core-01"], etcdTls: "off" });
     await stack.up({ color: "never" });
     const list = await run([
       driverScript("machines"),

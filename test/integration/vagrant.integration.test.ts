@@ -79,7 +79,7 @@ describe("the vagrant driver through the real engine", () => {
     let destroyed = false;
     try {
       // An earlier run that died half-way must not leave a lab this run would trip over.
-      if ((await labLeftovers("vagrant", lab)).length > 0) await removeLab("vagrant", lab);
+      await removeLab("vagrant", lab);
       stack = await LocalWorkspace.createOrSelectStack({ stackName, workDir: root }, { envVars });
 
       const up = await timed("pulumi up (switch-up, box, vagrant up)", () =>
@@ -122,7 +122,7 @@ describe("the vagrant driver through the real engine", () => {
           // The driver-level cleanup below removes the lab regardless.
         }
       }
-      if ((await labLeftovers("vagrant", lab)).length > 0) await removeLab("vagrant", lab);
+      await removeLab("vagrant", lab);
       if (stack) await stack.workspace.removeStack(stackName, { force: true });
       fs.rmSync(stackFile, { force: true });
       process.stdout.write(
