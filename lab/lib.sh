@@ -73,6 +73,46 @@ choose_subnet() {
 
 read_state() { [[ -f $DIR/$1 ]] && printf '%s' "$(<"$DIR/$1")"; }
 
+# The switch's netns with its loopback up, and the lab's state dir holding its subnet (switch-up).
+switch_netns_up() {
+  mkdir -p "$LAB_DIR"
+  printf '%s\n' "$subnet" >"$LAB_DIR/subnet"
+  [[ -e /run/netns/$SWITCH ]] || ip netns add "$SWITCH"
+  ip -n "$SWITCH" link set lo up
+}
+
+# The lab's hosts: its state dir's subdirectories, but for the driver's own (named _*).
+lab_hosts() {
+  [[ -d $LAB_DIR ]] || return 0
+  find "$LAB_DIR" -mindepth 1 -maxdepth 1 -type d ! -name '_*' -printf '%f\n' | sort
+}
+
+refuse_if_hosts() {
+  local hosts=()
+  mapfile -t hosts < <(lab_hosts)
+  ((${#hosts[@]} == 0)) || die "lab $LAB still has hosts (${hosts[*]}): destroy them first"
+}
+
+# The verbs both drivers share; each driver has its own use_host and host_status.
+cmd_list() {
+  use_lab "$1"
+  local host
+  while read -r host; do
+    [[ -n $host ]] || continue
+    use_host "$LAB" "$host"
+    # shellcheck disable=SC2153 # HOST is set by the driver's use_host
+    printf '%s %s\n' "$HOST" "$(host_status)"
+  done < <(lab_hosts)
+}
+
+cmd_exec() {
+  use_lab "$1"
+  shift
+  (($#)) || usage
+  [[ -e /run/netns/$SWITCH ]] || die "lab $LAB has no switch: run '$0 switch-up $LAB' first"
+  exec ip netns exec "$SWITCH" "$@"
+}
+
 # ssh-keygen -l also accepts a private key, which must never land in authorized_keys.
 check_pubkey() {
   [[ -r $1 ]] || die "public key file $1 is not readable"

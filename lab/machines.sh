@@ -85,10 +85,7 @@ lock_host() { mkdir -p "$LAB_DIR"; exec {HOST_LOCK_FD}>"$LAB_DIR/.$HOST.lock"; f
 cmd_switch_up() {
   use_lab "$1"
   if (($# > 1)); then choose_subnet "$2"; fi
-  mkdir -p "$LAB_DIR"
-  printf '%s\n' "$subnet" >"$LAB_DIR/subnet"
-  [[ -e /run/netns/$SWITCH ]] || ip netns add "$SWITCH"
-  ip -n "$SWITCH" link set lo up
+  switch_netns_up
   ip -n "$SWITCH" link show br0 &>/dev/null || ip -n "$SWITCH" link add br0 type bridge
   ip -n "$SWITCH" addr replace "$gateway/24" dev br0
   ip -n "$SWITCH" link set br0 up
@@ -97,9 +94,7 @@ cmd_switch_up() {
 cmd_switch_down() {
   use_lab "$1"
   lock_alloc
-  local hosts=()
-  [[ -d $LAB_DIR ]] && mapfile -t hosts < <(find "$LAB_DIR" -mindepth 1 -maxdepth 1 -type d -printf '%f\n' | sort)
-  ((${#hosts[@]} == 0)) || die "lab $LAB still has hosts (${hosts[*]}): destroy them first"
+  refuse_if_hosts
   if [[ -e /run/netns/$SWITCH ]]; then ip netns del "$SWITCH"; fi
   rm -rf "$LAB_DIR"
 }
@@ -419,25 +414,6 @@ cmd_kill() {
   require_host
   kill_cgroup
   nic_off
-}
-
-cmd_list() {
-  use_lab "$1"
-  local dir
-  [[ -d $LAB_DIR ]] || return 0
-  for dir in "$LAB_DIR"/*/; do
-    [[ -d $dir ]] || continue
-    use_host "$LAB" "$(basename "$dir")"
-    printf '%s %s\n' "$HOST" "$(host_status)"
-  done
-}
-
-cmd_exec() {
-  use_lab "$1"
-  shift
-  (($#)) || usage
-  require_switch
-  exec ip netns exec "$SWITCH" "$@"
 }
 
 main() {

@@ -313,10 +313,7 @@ cmd_switch_up() {
   # The packages' own services never start here (policy-rc.d, no systemd): switch-up starts the daemons.
   ensure_workstation_packages "${WORKSTATION_PACKAGES[@]}"
   lock_lab
-  mkdir -p "$LAB_DIR"
-  printf '%s\n' "$subnet" >"$LAB_DIR/subnet"
-  [[ -e /run/netns/$SWITCH ]] || ip netns add "$SWITCH"
-  ip -n "$SWITCH" link set lo up
+  switch_netns_up
   if ! daemons_up; then
     # A virtlogd left alone (libvirtd died) lives in an old mount namespace: start both afresh.
     stop_daemon virtlogd
@@ -374,19 +371,13 @@ save_capabilities() {
   done
 }
 
-lab_hosts() {
-  [[ -d $LAB_DIR ]] || return 0
-  find "$LAB_DIR" -mindepth 1 -maxdepth 1 -type d ! -name '_*' -printf '%f\n' | sort
-}
 
 cmd_switch_down() {
   use_vagrant_lab "$1"
   [[ -d $LAB_DIR || -e /run/netns/$SWITCH ]] || return 0
   lock_lab
   lock_alloc
-  local hosts=()
-  mapfile -t hosts < <(lab_hosts)
-  ((${#hosts[@]} == 0)) || die "lab $LAB still has hosts (${hosts[*]}): destroy them first"
+  refuse_if_hosts
   stop_lab_libvirt
   if [[ -e /run/netns/$SWITCH ]]; then ip netns del "$SWITCH"; fi
   rm -rf --one-file-system "$LAB_DIR"
@@ -653,24 +644,6 @@ cmd_info() {
   status=$(host_status)
   [[ $status == running ]] && pid=$(qemu_pid)
   info_json "$status" "$pid" "$SWITCH"
-}
-
-cmd_list() {
-  use_vagrant_lab "$1"
-  local host
-  while read -r host; do
-    [[ -n $host ]] || continue
-    use_host "$LAB" "$host"
-    printf '%s %s\n' "$HOST" "$(host_status)"
-  done < <(lab_hosts)
-}
-
-cmd_exec() {
-  use_vagrant_lab "$1"
-  shift
-  (($#)) || usage
-  [[ -e /run/netns/$SWITCH ]] || die "lab $LAB has no switch"
-  exec ip netns exec "$SWITCH" "$@"
 }
 
 cmd_virsh() {
