@@ -194,11 +194,15 @@ cgroup_mount() {
 # process can join it, so those are copied from the parent.
 make_cgroup() {
   local dir=$1 parent=${1%/*}
-  [[ -d $dir ]] && return
-  make_cgroup "$parent"
-  # Hosts of one lab are created in parallel and share the lab's cgroup: whoever comes second finds it.
-  mkdir "$dir" 2>/dev/null || [[ -d $dir ]] || die "cannot create cgroup $dir"
-  if [[ -f $parent/cpuset.cpus ]]; then
+  if [[ ! -d $dir ]]; then
+    make_cgroup "$parent"
+    # Hosts of one lab are created in parallel and share the lab's cgroup: whoever comes second finds it.
+    mkdir "$dir" 2>/dev/null || [[ -d $dir ]] || die "cannot create cgroup $dir"
+  fi
+  # A new v1 cpuset cgroup has no CPUs and no memory nodes, and refuses processes (ENOSPC) until it gets
+  # some. Checked even when the cgroup exists: the host that created the lab's level may not have filled
+  # it in yet when a parallel one finds it (a CI run failed on exactly that).
+  if [[ -f $dir/cpuset.cpus ]] && [[ -z $(<"$dir/cpuset.cpus") || -z $(<"$dir/cpuset.mems") ]]; then
     cat "$parent/cpuset.cpus" >"$dir/cpuset.cpus"
     cat "$parent/cpuset.mems" >"$dir/cpuset.mems"
   fi

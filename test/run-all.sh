@@ -23,5 +23,6 @@ gate "go vet + go test: command provider" bash -c 'cd lab/toolchain/command-prov
 gate "go vet: bridged providers" bash -c 'cd lab/toolchain/bridged && go vet ./...'
 gate "unit tests (jest)" npx jest --selectProjects unit
 [[ ${1:-} == --unit-only ]] && exit 0
+gate "lab driver selftest (machines.sh, real containers)" bash lab/machines.selftest.sh
 # Two workers: labs are independent (own namespaces, own stacks), and much of a drill is waiting.
 gate "integration tests (real engine, real lab)" npx jest --selectProjects integration --maxWorkers=2
