@@ -16,12 +16,14 @@ cache_root() { printf '%s\n' "${RWK_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/real-
 
 # --- workstation -----------------------------------------------------------------------------------------
 # Installs whichever of the given packages are missing; apt-get update only runs when something is
-# missing, so a second run costs only a few dpkg-query calls.
+# missing, so a second run costs one dpkg-query call.
 ensure_workstation_packages() {
-  local missing=() p
-  for p in "$@"; do
-    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
-  done
+  local missing=() p status name
+  local -A installed=()
+  while read -r status name; do
+    [[ $status == installed ]] && installed[$name]=1
+  done < <(dpkg-query -W -f='${db:Status-Status} ${Package}\n' "$@" 2>/dev/null)
+  for p in "$@"; do [[ -n ${installed[$p]:-} ]] || missing+=("$p"); done
   ((${#missing[@]} == 0)) && return
   say "installing on the workstation: ${missing[*]}"
   apt-get update -qq >&2
