@@ -59,6 +59,16 @@ artifact() {
   printf '%s\n' "$dir"
 }
 
+# apply_patches <patch dir> <src>: our *.patch files (part of the artifact's cache key) on an upstream module
+# copy. git, not patch(1), which Debian does not always install; the ceiling keeps it from finding a
+# repository above the copy.
+apply_patches() {
+  local p
+  for p in "$root/$1"/*.patch; do
+    (cd "$2" && GIT_CEILING_DIRECTORIES=$(dirname "$2") git apply "$p") || return 1
+  done
+}
+
 build_cli() {
   local out=$1 v src
   v=$(pin v.pulumi); src=$out/src
@@ -67,8 +77,6 @@ build_cli() {
   writable_copy "$(module_dir "github.com/pulumi/pulumi/sdk/v3@v$v")" "$src/sdk"
   (cd "$src/pkg" && go build -trimpath -o "$out/pulumi" \
     -ldflags "-X github.com/pulumi/pulumi/sdk/v3/go/common/version.Version=v$v" ./cmd/pulumi)
-  # The dynamic-provider plugin ships as a script in the sdk; the CLI expects it beside itself.
-  install -m 0755 "$src/sdk/nodejs/dist/pulumi-resource-pulumi-nodejs" "$out/"
   rm -rf "$src"
 }
 
@@ -76,9 +84,16 @@ build_language_host() {
   local out=$1 v src
   v=$(pin v.languageHost.version); src=$out/src
   writable_copy "$(module_dir "$(pin v.languageHost.sdkModule)@v$v")" "$src"
+  apply_patches lab/toolchain/language-host "$src" || return 1
   (cd "$src" && GOFLAGS=-mod=mod go build -trimpath -o "$out/pulumi-language-nodejs" \
     -ldflags "-X github.com/pulumi/pulumi/sdk/v3/go/common/version.Version=v$v" ./nodejs/cmd/pulumi-language-nodejs)
   rm -rf "$src"
+}
+
+# The SDK ships the dynamic-provider plugin as a shell script that starts node and never checks on the
+# engine; ours does the same and also stops node (and what it started) when the engine goes away.
+build_dynamic_provider() {
+  (cd "$root/lab/toolchain/dynamic-provider" && go build -trimpath -o "$1/pulumi-resource-pulumi-nodejs" .)
 }
 
 build_command() {
@@ -103,6 +118,7 @@ build_kubernetes() {
   writable_copy "$(module_dir "$mod@$(pin v.plugins.kubernetes.moduleVersion)")" "$src/provider"
   # provider/go.mod replaces its sdk with ../sdk.
   writable_copy "$(module_dir "github.com/pulumi/pulumi-kubernetes/sdk/v4@$(pin v.plugins.kubernetes.sdkModuleVersion)")" "$src/sdk"
+  apply_patches lab/toolchain/kubernetes-provider "$src/provider" || return 1
   # What upstream's `go generate` does: embed the schema stamped with the release version.
   (cd "$src/provider/cmd/pulumi-resource-kubernetes" && VERSION=$v go run generate.go)
   (cd "$src/provider" && GOFLAGS=-mod=mod go build -trimpath -o "$out/pulumi-resource-kubernetes" \
@@ -127,11 +143,12 @@ plugin_names=(command tls random kubernetes)
 bridged_key=$(hash_of "$(pin v.plugins.tls.source)")
 declare -A key=(
   [pulumi]="v$(pin v.pulumi)"
-  [pulumi-language-nodejs]="v$(pin v.languageHost.version)"
+  [pulumi-language-nodejs]="v$(pin v.languageHost.version)-$(hash_of lab/toolchain/language-host)"
+  [pulumi-resource-pulumi-nodejs]="$(hash_of lab/toolchain/dynamic-provider)"
   [pulumi-resource-command]="v$(pin v.plugins.command.version)-$(hash_of "$(pin v.plugins.command.source)")"
   [pulumi-resource-tls]="v$(pin v.plugins.tls.version)-$bridged_key"
   [pulumi-resource-random]="v$(pin v.plugins.random.version)-$bridged_key"
-  [pulumi-resource-kubernetes]="v$(pin v.plugins.kubernetes.version)"
+  [pulumi-resource-kubernetes]="v$(pin v.plugins.kubernetes.version)-$(hash_of lab/toolchain/kubernetes-provider)"
 )
 
 # registered <name>: the engine's plugin cache holds exactly this build under the pinned version.
@@ -142,8 +159,11 @@ registered() {
     "$store/pulumi-resource-$name-${key[pulumi-resource-$name]}/pulumi-resource-$name"
 }
 
+# placed <name>: the bin dir holds exactly the current build of one of our artifacts.
+placed() { cmp -s "$bin/$1" "$store/$1-${key[$1]}/$1"; }
+
 if [[ ${1:-} == --check ]]; then
-  [[ -x $bin/pulumi && -x $bin/pulumi-language-nodejs ]] || exit 1
+  [[ -x $bin/pulumi ]] && placed pulumi-language-nodejs && placed pulumi-resource-pulumi-nodejs || exit 1
   for name in "${plugin_names[@]}"; do registered "$name" || exit 1; done
   exit 0
 fi
@@ -161,11 +181,12 @@ if dir=$(use_from_path pulumi "${key[pulumi]}"); then
   say "using pulumi ${key[pulumi]} found on PATH in $dir"
 else
   dir=$(artifact pulumi "${key[pulumi]}" build_cli)
-  place "$dir/pulumi-resource-pulumi-nodejs"
 fi
 place "$dir/pulumi"
 dir=$(artifact pulumi-language-nodejs "${key[pulumi-language-nodejs]}" build_language_host)
 place "$dir/pulumi-language-nodejs"
+dir=$(artifact pulumi-resource-pulumi-nodejs "${key[pulumi-resource-pulumi-nodejs]}" build_dynamic_provider)
+place "$dir/pulumi-resource-pulumi-nodejs"
 
 # Registering copies each plugin into $PULUMI_HOME/plugins under its exact version, which is where the
 # engine looks before it would ever try to download one.

@@ -8,6 +8,9 @@ import (
 	"encoding/hex"
 	"fmt"
 	"io"
+	"os"
+	"strings"
+	"time"
 	"unicode"
 
 	"github.com/hashicorp/terraform-plugin-framework/provider"
@@ -19,6 +22,7 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
 	"github.com/pulumi/pulumi/sdk/v3/go/common/resource/plugin"
 	"github.com/pulumi/pulumi/sdk/v3/go/common/tokens"
+	"github.com/pulumi/pulumi/sdk/v3/go/common/util/rpcutil"
 )
 
 // Package describes one bridged provider: its Pulumi name and version, and the Pulumi type name of each
@@ -63,6 +67,7 @@ func (p Package) token(name string) string {
 // Serve runs the provider plugin. The package schema is generated from the same ProviderInfo when the
 // engine asks for it, instead of at build time, so one `go build` yields a complete plugin.
 func (p Package) Serve(info tfbridge.ProviderInfo) {
+	exitWhenEngineGone(os.Args[1:])
 	meta := pfbridge.ProviderMetadata{
 		XGetSchema: func(ctx context.Context, _ plugin.GetSchemaRequest) ([]byte, error) {
 			quiet := diag.DefaultSink(io.Discard, io.Discard, diag.FormatOptions{Color: colors.Never})
@@ -78,6 +83,23 @@ func (p Package) Serve(info tfbridge.ProviderInfo) {
 		},
 	}
 	pfbridge.Main(context.Background(), p.Name, info, meta)
+}
+
+// engineCheckEvery bounds how long the provider outlives an engine that died without stopping it (a killed
+// `pulumi up`); a health check is one small RPC on the loopback.
+const engineCheckEvery = time.Second
+
+// exitWhenEngineGone ends the process once the engine stops answering. The bridge's own check (pulumi/pkg
+// v3.218.0 provider.Main) cancels a shadowed context and so never stops the provider: after a killed
+// `pulumi up` it would run forever. The engine passes its address as the last argument; without one (attach
+// mode) there is nothing to watch. Exiting at once is safe: these providers start no processes, and
+// nobody is left to receive the result of an operation in flight.
+func exitWhenEngineGone(args []string) {
+	if len(args) == 0 || strings.HasPrefix(args[len(args)-1], "-") {
+		return
+	}
+	// A malformed address is the bridge's to report, when it connects to the engine.
+	_ = rpcutil.Healthcheck(context.Background(), args[len(args)-1], engineCheckEvery, func() { os.Exit(1) })
 }
 
 // IDFromHash derives a resource ID from a (possibly secret) state property without revealing it, for

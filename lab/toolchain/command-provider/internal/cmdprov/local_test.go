@@ -200,7 +200,7 @@ func TestCancelStopsRunningCommand(t *testing.T) {
 	}
 	select {
 	case err := <-errc:
-		wantErrContains(t, err, "killed")
+		wantErrContains(t, err, "terminated")
 	case <-time.After(10 * time.Second):
 		t.Fatal("Cancel did not stop the command")
 	}

@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/signal"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/common/util/logging"
@@ -42,30 +43,47 @@ func Main(name, version string, args []string) error {
 	// The engine stops plugins with SIGINT.
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
+	// Once the engine is gone our stdout and stderr are broken pipes, and a stray write to them would
+	// kill us (Go's default for SIGPIPE on fd 1 and 2) before we have stopped the commands we started.
+	// Notify, not Ignore: an ignored signal would stay ignored in those commands.
+	signal.Notify(make(chan os.Signal, 1), syscall.SIGPIPE)
 
-	prov := New(version)
+	var engineAddr string
 	switch fs.NArg() {
 	case 0:
 	case 1:
-		addr := fs.Arg(0)
-		if err := prov.connectEngine(addr); err != nil {
-			return fmt.Errorf("could not connect to the engine at %s: %w", addr, err)
+		engineAddr = fs.Arg(0)
+	default:
+		return errors.New("expected at most one argument: the engine address")
+	}
+	return serve(ctx, New(version), engineAddr, os.Stdout)
+}
+
+// engineCheckEvery bounds how long we outlive an engine that died without stopping us (a killed
+// `pulumi up`); a health check is one small RPC on the loopback.
+const engineCheckEvery = time.Second
+
+// serve answers the engine until ctx ends or the engine at engineAddr stops answering, then stops the
+// running commands and returns once their requests have been answered. It writes the port it listens
+// on to portOut.
+func serve(ctx context.Context, prov *Provider, engineAddr string, portOut io.Writer) error {
+	if engineAddr != "" {
+		if err := prov.connectEngine(engineAddr); err != nil {
+			return fmt.Errorf("could not connect to the engine at %s: %w", engineAddr, err)
 		}
-		// Exit when the engine goes away instead of lingering as an orphan.
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithCancel(ctx)
 		defer cancel()
-		if err := rpcutil.Healthcheck(ctx, addr, 5*time.Minute, cancel); err != nil {
+		if err := rpcutil.Healthcheck(ctx, engineAddr, engineCheckEvery, cancel); err != nil {
 			return fmt.Errorf("could not start the engine health check: %w", err)
 		}
-	default:
-		return errors.New("expected at most one argument: the engine address")
 	}
 
 	stopServing := make(chan bool)
 	go func() {
 		<-ctx.Done()
 		prov.cancelAll()
+		// GracefulStop (on close) waits for the cancelled operations, i.e. for their commands to end.
 		close(stopServing)
 	}()
 
@@ -79,7 +97,7 @@ func Main(name, version string, args []string) error {
 	if err != nil {
 		return err
 	}
-	fmt.Printf("%d\n", handle.Port)
+	fmt.Fprintf(portOut, "%d\n", handle.Port)
 	return <-handle.Done
 }
 
