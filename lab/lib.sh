@@ -95,6 +95,79 @@ refuse_if_hosts() {
   ((${#hosts[@]} == 0)) || die "lab $LAB still has hosts (${hosts[*]}): destroy them first"
 }
 
+# --- ownership -------------------------------------------------------------------------------------------
+# A lab belongs to the one stack whose Switch made it (components/host/switch.ts): its owner token, and
+# a line saying who holds it, are kept in $LAB_DIR/owner. Lab names follow stack names, so two checkouts
+# of one stack (two state backends) want the same lab; switch-up being idempotent, the second used to
+# record the first's switch as its own and its destroy deleted it. A caller without a token (plain
+# scripts, tests, drills/lab.ts removeLab as the last resort) owns nothing: its switch-up works only on
+# a lab without owner, its switch-down removes any lab. Each driver calls these under its own lock.
+
+check_owner() {
+  [[ $1 =~ ^[A-Za-z0-9-]{1,64}$ ]] || die "owner token '$1': want 1-64 chars of [A-Za-z0-9-]"
+}
+
+check_owner_info() {
+  [[ $1 != *[[:cntrl:]]* && ${#1} -le 500 ]] || die "owner info: want one line of at most 500 chars"
+}
+
+# Sets LAB_OWNER and LAB_OWNER_INFO ("" when the lab has no owner). Builtins only: switch-status reads it.
+read_owner() {
+  LAB_OWNER='' LAB_OWNER_INFO=''
+  [[ -f $LAB_DIR/owner ]] || return 0
+  { read -r LAB_OWNER && read -r LAB_OWNER_INFO; } <"$LAB_DIR/owner" || true
+}
+
+refuse_owned_by_another() {
+  die "lab $LAB belongs to ${LAB_OWNER_INFO:-an owner that left no name} (owner token $LAB_OWNER)." \
+    "A stack of the same name in another checkout? Rename this stack (its lab is named after it) or" \
+    "destroy that one first. If that stack is gone for good: '$0 destroy $LAB <host>' for each host," \
+    "then '$0 switch-down $LAB'."
+}
+
+# switch-up's check, before it makes anything: the lab must be new, the caller's own, or without owner.
+# Without <adopt>, a lab without owner must also have no hosts (all a switch-up that failed before it
+# recorded its owner leaves): one with hosts was made before labs had owners, or by a script, and only
+# a stack whose state holds it takes it (switch-adopt).
+refuse_foreign_lab() {
+  local owner=$1 adopt=${2:-} hosts=()
+  read_owner
+  [[ $LAB_OWNER == "$owner" ]] && return 0
+  [[ -z $LAB_OWNER ]] || refuse_owned_by_another
+  [[ -z $adopt ]] || return 0
+  mapfile -t hosts < <(lab_hosts)
+  ((${#hosts[@]} == 0)) || die "lab $LAB has hosts (${hosts[*]}) and no owner: it was made before labs" \
+    "had owners, or by a script, and is not taken over here (a stack that holds it in its state adopts it" \
+    "at its next 'pulumi up')"
+}
+
+# Records <owner> (if any) and <info> as the lab's owner, once the switch is up.
+claim_lab() {
+  local owner=$1 info=$2
+  [[ -n $owner && $LAB_OWNER != "$owner" ]] || return 0
+  printf '%s\n%s\n' "$owner" "$info" >"$LAB_DIR/owner.tmp"
+  mv "$LAB_DIR/owner.tmp" "$LAB_DIR/owner"
+}
+
+# switch-down's check: true if the caller may remove the lab. With a token that is not the lab's owner's
+# the lab is left alone and the call succeeds: that caller's state holds a lab it never owned, and
+# forgetting it is right, while failing would only keep that stack's destroy from ever finishing.
+may_remove_lab() {
+  local owner=$1
+  [[ -n $owner ]] || return 0
+  read_owner
+  [[ $LAB_OWNER == "$owner" ]] && return 0
+  [[ ! -d $LAB_DIR && ! -e /run/netns/$SWITCH ]] ||
+    say "lab $LAB is not this caller's (owner: ${LAB_OWNER_INFO:-${LAB_OWNER:-none}}): left as it is"
+  return 1
+}
+
+# switch-status of a lab whose switch is up: up, or, asked with <owner>, foreign if it is not that owner's.
+up_or_foreign() {
+  read_owner
+  if [[ -n $1 && $LAB_OWNER != "$1" ]]; then echo foreign; else echo up; fi
+}
+
 # The verbs both drivers share; each driver has its own use_host and host_status.
 cmd_list() {
   use_lab "$1"

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Exercises lab/image.sh and lab/machines.sh for real (root, netns, nspawn): two labs side by side,
-# every host life event, identity, isolation, and that nothing of either lab is left afterwards.
+# every host life event (a killed nspawn too), identity, isolation, who owns a lab, and that nothing of
+# either lab is left afterwards.
 # Cleans up on failure too, through machines.sh destroy/switch-down, which kill only what the labs run.
 # Ends with timings and a "N passed, N failed" line.
 set -euo pipefail
@@ -127,6 +128,26 @@ nothing_left() {
 
 refused() { ! "$@" 2>/dev/null; }
 
+# refused_naming <text> <command...>: the command must fail and say <text> on stderr.
+refused_naming() {
+  local text=$1 err
+  shift
+  ! err=$("$@" 2>&1 >/dev/null) && [[ $err == *"$text"* ]]
+}
+
+# True if no live process is in a cgroup of the host, as the processes' own /proc/<pid>/cgroup say (not
+# the driver's records). A zombie holds nothing: the container's init, whose parent nspawn was killed,
+# waits as one until PID 1 reaps it.
+no_host_processes() {
+  local f
+  while read -r f; do
+    # grep: 0 a zombie, 2 gone since, 1 a live process.
+    grep -qs '^State:[[:space:]]*Z' "${f%cgroup}status" || (($? != 1)) || return 1
+  done < <(grep -lsE ":.*/$1/$2(/|\$)" /proc/[0-9]*/cgroup)
+}
+
+switch_status_is() { [[ $("$machines" switch-status "$1" "$2") == "$3" ]]; }
+
 main() {
   ((EUID == 0)) || { echo "run as root" >&2; exit 1; }
   # A second run would start by destroying this run's labs as leftovers.
@@ -150,8 +171,12 @@ main() {
   remove_labs
   ssh-keygen -q -t ed25519 -N '' -C rwk-selftest -f "$key"
 
+  # $lab has no owner (a plain script's lab); $lab2 is owner A's, as a stack's lab is.
+  local owner_a owner_b
+  owner_a=$(</proc/sys/kernel/random/uuid)
+  owner_b=$(</proc/sys/kernel/random/uuid)
   "$machines" switch-up "$lab"
-  "$machines" switch-up "$lab2"
+  check "switch-up of $lab2 for owner A" "$machines" switch-up "$lab2" 172.17.8.0/24 "$owner_a" "selftest owner A"
   create_hosts "$lab" 1 2 3
 
   local h n other
@@ -196,6 +221,25 @@ main() {
   check "$lab2 cannot reach $lab's core-02" no_ping "$lab2" core-01 172.17.8.102
   check "$lab/core-01 still pings core-02" pings "$lab" core-01 172.17.8.102
 
+  # A lab has one owner: another token, or none, neither takes it nor removes it.
+  check "switch-up of $lab2 by its owner again is accepted" \
+    "$machines" switch-up "$lab2" 172.17.8.0/24 "$owner_a" "selftest owner A"
+  check "switch-up of $lab2 by owner B is refused, naming owner A" \
+    refused_naming "selftest owner A" "$machines" switch-up "$lab2" 172.17.8.0/24 "$owner_b" "selftest owner B"
+  check "switch-up of $lab2 without a token is refused" refused "$machines" switch-up "$lab2"
+  check "switch-adopt of $lab2 by owner B is refused" refused "$machines" switch-adopt "$lab2" 172.17.8.0/24 "$owner_b"
+  check "switch-status of $lab2: up for owner A" switch_status_is "$lab2" "$owner_a" up
+  check "switch-status of $lab2: foreign for owner B" switch_status_is "$lab2" "$owner_b" foreign
+  check "switch-down of $lab2 by owner B succeeds and changes nothing" "$machines" switch-down "$lab2" "$owner_b"
+  check "$lab2 is still owner A's" switch_status_is "$lab2" "$owner_a" up
+  check "$lab2/core-01 still answers" hostname_is "$lab2" core-01 core-01
+  check "$lab2/core-01 still pings the switch" pings "$lab2" core-01 172.17.8.1
+  check "switch-up of $lab (hosts, no owner) with a token is refused" \
+    refused "$machines" switch-up "$lab" 172.17.8.0/24 "$owner_b"
+  check "switch-adopt of $lab (hosts, no owner) by owner B is accepted" \
+    "$machines" switch-adopt "$lab" 172.17.8.0/24 "$owner_b" "selftest owner B"
+  check "$lab is owner B's" switch_status_is "$lab" "$owner_b" up
+
   local id2 key2
   id2=$(info_field "$lab" core-02 machineId)
   key2=$(host_key "$lab" core-02)
@@ -217,11 +261,35 @@ main() {
   check "core-02 kept its host key" test "$(host_key "$lab" core-02)" == "$key2"
   check "core-02 pings core-01" pings "$lab" core-02 172.17.8.101
 
+  # nspawn only supervises: SIGKILLed, it leaves the container serving, re-parented to PID 1.
+  local init2 stop_time
+  init2=$(info_field "$lab" core-02 pid)
+  kill -KILL "$(<"$state_root/$lab/core-02/nspawn.pid")"
+  check "nspawn of core-02 killed: core-02 still runs systemd" system_running "$lab" core-02
+  check "nspawn of core-02 killed: status reads running" status_is "$lab" core-02 running
+  check "nspawn of core-02 killed: info reads running, pid of its init" \
+    test "$(info_field "$lab" core-02 status) $(info_field "$lab" core-02 pid)" == "running $init2"
+  t=$(now)
+  "$machines" stop "$lab" core-02
+  stop_time=$(since "$t")
+  timing "graceful stop of a host whose nspawn was killed" "$stop_time"
+  check "stop without nspawn: a poweroff (under 10 s), not the kill at RWK_STOP_WAIT" \
+    awk -v t="$stop_time" 'BEGIN { exit !(t < 10) }'
+  check "stop without nspawn: core-02 is stopped" status_is "$lab" core-02 stopped
+  check "stop without nspawn: no process of core-02 is left" no_host_processes "$lab" core-02
+  "$machines" start "$lab" core-02
+  check "core-02 runs systemd again after that stop" system_running "$lab" core-02
+  check "core-02 still has its machine-id" test "$(machine_id_inside "$lab" core-02)" == "$id2"
+
+  local id3
+  id3=$(info_field "$lab" core-03 machineId)
   "$machines" kill "$lab" core-03
   check "core-03 is stopped after kill" status_is "$lab" core-03 stopped
+  check "no process of core-03 is left after kill" no_host_processes "$lab" core-03
   check "core-03 is unreachable after kill" unreachable "$lab" core-03
   "$machines" start "$lab" core-03
   check "core-03 boots again after kill" system_running "$lab" core-03
+  check "core-03 still has its machine-id after kill" test "$(machine_id_inside "$lab" core-03)" == "$id3"
 
   "$machines" cut "$lab" core-03
   check "cut: core-01 cannot ping core-03" no_ping "$lab" core-01 172.17.8.103
@@ -244,11 +312,14 @@ main() {
   check "a second host on a used address is refused" refused "$machines" create "$lab" core-09 172.17.8.101 "$key.pub"
   check "the refused create left no host" status_is "$lab" core-09 absent
 
+  "$machines" destroy "$lab2" core-01
+  check "switch-down of $lab2 by its owner removes it" "$machines" switch-down "$lab2" "$owner_a"
+  check "nothing of $lab2 is left" nothing_left "$lab2"
+  # remove_labs' switch-down has no token: the last resort removes a lab whatever its owner ($lab: B).
   t=$(now)
   remove_labs
-  timing "destroy all hosts and switches of both labs" "$(since "$t")"
+  timing "destroy all hosts and the switch of $lab" "$(since "$t")"
   check "nothing of $lab is left" nothing_left "$lab"
-  check "nothing of $lab2 is left" nothing_left "$lab2"
 }
 
 main "$@"

@@ -2,16 +2,25 @@
 # The `machines` lab driver: Debian system containers (systemd-nspawn) as lab hosts, one command per
 # host life event. Facts behind the choices are in shared LAB.md.
 #
-#   machines.sh switch-up   <lab> [<a.b.c.0/24>]               the lab's network: netns <lab>-sw, bridge br0
-#   machines.sh switch-down <lab>                              delete it (refused while hosts exist)
-#   machines.sh switch-status <lab>                            up | down
+#   machines.sh switch-up   <lab> [<a.b.c.0/24> [<owner> [<owner-info>]]]
+#                                                              the lab's network: netns <lab>-sw, bridge br0;
+#                                                              <owner> claims the lab (see lib.sh, ownership):
+#                                                              refused if another owns it, or if it has
+#                                                              hosts but no owner; <owner-info> names who
+#   machines.sh switch-adopt <lab> <a.b.c.0/24> <owner> [<owner-info>]
+#                                                              switch-up that also claims a lab with hosts
+#                                                              but no owner (a stack's lab from before owners)
+#   machines.sh switch-down <lab> [<owner>]                    delete it (refused while hosts exist); with
+#                                                              <owner>, another's lab is left alone
+#   machines.sh switch-status <lab> [<owner>]                  up | down; with <owner>, foreign for a lab
+#                                                              that is up but not that owner's
 #   machines.sh create  <lab> <host> <addr> <pubkey-file> [<port>]
 #                                                              new host with a new identity; boot; wait for sshd
 #                                                              (<port>: reuse this SSH forward port if free)
 #   machines.sh start   <lab> <host>                           boot a stopped host, disk kept; wait for sshd
 #   machines.sh stop    <lab> <host>                           graceful poweroff, NIC off; disk and netns kept
 #   machines.sh destroy <lab> <host>                           kill, delete disk, netns and forward
-#   machines.sh status  <lab> <host>                           running | stopped | absent
+#   machines.sh status  <lab> <host>                           running | stopped | absent (see "Status")
 #   machines.sh info    <lab> <host>                           JSON: status, sshPort, machineId, address, netns, pid
 #   machines.sh kill    <lab> <host>                           SIGKILL everything of the host, NIC off (failure injection)
 #   machines.sh cut|heal <lab> <host>                          take the host's link on the switch down/up
@@ -22,10 +31,18 @@
 # side with the same host names and addresses:
 #   netns <lab>-sw      br0 172.17.8.1/24, one veth per host (rwk<hash>, so cut/heal can find it)
 #   netns <lab>-<host>  eth0 <addr>/24, default via 172.17.8.1; nspawn joins it
+#   $RWK_STATE/labs/<lab>/        subnet, owner
 #   $RWK_STATE/labs/<lab>/<host>/
 #       upper/ work/ merged/   the host's disk: an overlay on the image from lab/image.sh
-#       image address port machine-id identity cgroups nspawn.pid forward.pid nspawn.log forward.log
+#       image address port machine-id identity cgroups nspawn.pid init.pid forward.pid nspawn.log forward.log
 #   cgroup <lab>/<host> under the caller's own cgroup in every mounted hierarchy
+#
+# Status. A host is running while its container lives: its init (the container's PID 1, its systemd,
+# recorded in init.pid at boot with its start time, so a reused PID is never taken for it) or, until
+# that is recorded, nspawn. nspawn only supervises: SIGKILLed, it leaves the container running and
+# serving (systemd, sshd, etcd re-parented to PID 1), so such a host reads running, start just waits
+# for its sshd, stop powers it off through its init with SIGRTMIN+3, as nspawn would have, and destroy
+# kills it like any host. A host whose every process was killed (kill) reads stopped.
 #
 # Environment: RWK_STATE (default /var/lib/real-world-kubernetes), RWK_SSH_WAIT (seconds, default 60),
 # RWK_STOP_WAIT (seconds before a stop turns into a kill, default 30).
@@ -60,10 +77,46 @@ veth_name() { printf 'rwk%s' "$(printf '%s/%s' "$LAB" "$HOST" | sha256sum | cut 
 
 nspawn_marker() { printf -- '--machine=%s' "$MACHINE"; }
 
+# Sets PROC_START to the start time of <pid> (field 22 of its stat, after the command name, which may
+# hold spaces), if it lives and is no zombie. With the PID it names one process: a PID is reused, the
+# pair is not. Builtins only.
+proc_start() {
+  local stat fields
+  PROC_START=''
+  [[ $1 =~ ^[0-9]+$ ]] && read -r stat 2>/dev/null <"/proc/$1/stat" || return 1
+  read -r -a fields <<<"${stat##*) }"
+  [[ ${fields[0]} != [ZX] ]] || return 1
+  PROC_START=${fields[19]}
+}
+
+# Sets INIT_PID if the container's init recorded in init.pid ("<pid> <start time>") still lives.
+init_alive() {
+  local start
+  INIT_PID=''
+  read -r INIT_PID start 2>/dev/null <"$DIR/init.pid" && proc_start "$INIT_PID" && [[ $PROC_START == "$start" ]]
+}
+
+# Records the container's init once nspawn has started it: nspawn's child that is PID 1 of a PID
+# namespace of its own (its NSpid line ends in 1; nspawn's helper processes share nspawn's namespace).
+note_init() {
+  [[ ! -f $DIR/init.pid ]] || return 0
+  local nspawn child children=() line
+  nspawn=$(read_state nspawn.pid) && pid_matches "$nspawn" "$(nspawn_marker)" || return 0
+  read -r -a children 2>/dev/null <"/proc/$nspawn/task/$nspawn/children" || true
+  for child in "${children[@]}"; do
+    while read -r line; do
+      [[ $line =~ ^NSpid:[[:space:]]+${child}[[:space:]]+1$ ]] && proc_start "$child" || continue
+      printf '%s %s\n' "$child" "$PROC_START" >"$DIR/init.pid"
+      return 0
+    done 2>/dev/null <"/proc/$child/status" || true
+  done
+}
+
+# See "Status" in the header.
 host_status() {
   if [[ ! -d $DIR/upper ]]; then
     echo absent
-  elif pid_matches "$(read_state nspawn.pid)" "$(nspawn_marker)"; then
+  elif init_alive || pid_matches "$(read_state nspawn.pid)" "$(nspawn_marker)"; then
     echo running
   else
     echo stopped
@@ -82,18 +135,34 @@ HOST_LOCK_FD=
 lock_host() { mkdir -p "$LAB_DIR"; exec {HOST_LOCK_FD}>"$LAB_DIR/.$HOST.lock"; flock "$HOST_LOCK_FD"; }
 
 # --- network -----------------------------------------------------------------------------------------
+# switch-up [<subnet> [<owner> [<info>]]], or switch-adopt when <adopt> is set (see the header). Under
+# the allocation lock throughout: the owner is checked first and recorded last, so two stacks' calls
+# never both take a lab.
 cmd_switch_up() {
-  use_lab "$1"
-  if (($# > 1)); then choose_subnet "$2"; fi
+  local adopt=$1 owner=${4:-} info=${5:-}
+  use_lab "$2"
+  [[ -z $owner ]] || check_owner "$owner"
+  check_owner_info "$info"
+  lock_alloc
+  refuse_foreign_lab "$owner" "$adopt"
+  if (($# > 2)); then choose_subnet "$3"; fi
   switch_netns_up
   ip -n "$SWITCH" link show br0 &>/dev/null || ip -n "$SWITCH" link add br0 type bridge
   ip -n "$SWITCH" addr replace "$gateway/24" dev br0
   ip -n "$SWITCH" link set br0 up
+  claim_lab "$owner" "$info"
+}
+
+cmd_switch_status() {
+  use_lab "$1"
+  if [[ -e /run/netns/$SWITCH ]]; then up_or_foreign "${2:-}"; else echo down; fi
 }
 
 cmd_switch_down() {
   use_lab "$1"
+  [[ -z ${2:-} ]] || check_owner "$2"
   lock_alloc
+  may_remove_lab "${2:-}" || return 0
   refuse_if_hosts
   if [[ -e /run/netns/$SWITCH ]]; then ip netns del "$SWITCH"; fi
   rm -rf "$LAB_DIR"
@@ -257,6 +326,8 @@ remove_cgroups() {
 # child_process call would otherwise wait for nspawn to exit). The subshell joins the host's cgroups
 # before it execs setsid, which execs nspawn in place (not a group leader, so no fork): $! is nspawn.
 launch_nspawn() {
+  # A new boot, a new init: wait_for_ssh records it.
+  rm -f "$DIR/init.pid"
   make_host_cgroups
   (
     close_inherited_fds
@@ -285,11 +356,16 @@ wait_for_ssh() {
   local port deadline=$((SECONDS + ssh_wait))
   port=$(read_state port)
   while ((SECONDS < deadline)); do
+    # As early as possible: from then on the host's status no longer hangs on nspawn.
+    note_init
     if [[ $(host_status) != running ]]; then
       tail -n 30 "$DIR/nspawn.log" >&2
       die "host $HOST of lab $LAB stopped while booting (log: $DIR/nspawn.log)"
     fi
-    sshd_answers "$port" && return 0
+    if sshd_answers "$port"; then
+      note_init
+      return 0
+    fi
     sleep 0.2
   done
   tail -n 30 "$DIR/nspawn.log" >&2
@@ -302,7 +378,7 @@ teardown_runtime() {
   stop_forward
   unmount_disk
   remove_cgroups
-  rm -f "$DIR/nspawn.pid"
+  rm -f "$DIR/nspawn.pid" "$DIR/init.pid"
   # nspawn deletes its propagation dir only on a clean exit, and not even then when /run is not a tmpfs.
   rm -rf "/run/systemd/nspawn/propagate/$MACHINE"
 }
@@ -386,11 +462,16 @@ cmd_stop() {
   case $(host_status) in
     absent) die "host $HOST of lab $LAB does not exist" ;;
     running)
-      # nspawn turns SIGTERM into SIGRTMIN+3 for the container's systemd: a clean poweroff.
-      pid=$(read_state nspawn.pid)
-      kill -TERM "$pid" 2>/dev/null || true
-      while pid_matches "$pid" "$(nspawn_marker)" && ((SECONDS < deadline)); do sleep 0.1; done
-      pid_matches "$pid" "$(nspawn_marker)" && say "host $HOST did not power off within $stop_wait s; killing it"
+      # SIGRTMIN+3 asks the container's systemd for a clean poweroff. nspawn sends it when it gets
+      # SIGTERM; when nspawn is gone (killed), the container's init gets it from here.
+      pid=$(read_state nspawn.pid) || true
+      if pid_matches "$pid" "$(nspawn_marker)"; then
+        kill -TERM "$pid" 2>/dev/null || true
+      elif init_alive; then
+        kill -s RTMIN+3 "$INIT_PID" 2>/dev/null || true
+      fi
+      while [[ $(host_status) == running ]] && ((SECONDS < deadline)); do sleep 0.1; done
+      [[ $(host_status) != running ]] || say "host $HOST did not power off within $stop_wait s; killing it"
       ;;
   esac
   teardown_runtime
@@ -409,7 +490,10 @@ cmd_info() {
   use_host "$1" "$2"
   local status pid=null
   status=$(host_status)
-  [[ $status == running ]] && pid=$(read_state nspawn.pid)
+  # The host's main process: its init, or nspawn while it boots.
+  if [[ $status == running ]]; then
+    if init_alive; then pid=$INIT_PID; else pid=$(read_state nspawn.pid); fi
+  fi
   info_json "$status" "$pid" "$NETNS"
 }
 
@@ -426,9 +510,10 @@ main() {
   shift
   ((EUID == 0)) || die "must run as root (netns, mounts, cgroups)"
   case $cmd in
-    switch-up) (($# == 1 || $# == 2)) || usage; cmd_switch_up "$@" ;;
-    switch-down) (($# == 1)) || usage; cmd_switch_down "$@" ;;
-    switch-status) (($# == 1)) || usage; use_lab "$1"; [[ -e /run/netns/$SWITCH ]] && echo up || echo down ;;
+    switch-up) (($# <= 4)) || usage; cmd_switch_up "" "$@" ;;
+    switch-adopt) (($# == 3 || $# == 4)) || usage; cmd_switch_up adopt "$@" ;;
+    switch-down) (($# <= 2)) || usage; cmd_switch_down "$@" ;;
+    switch-status) (($# <= 2)) || usage; cmd_switch_status "$@" ;;
     create) (($# == 4 || $# == 5)) || usage; cmd_create "$@" ;;
     start) (($# == 2)) || usage; cmd_start "$@" ;;
     stop) (($# == 2)) || usage; cmd_stop "$@" ;;

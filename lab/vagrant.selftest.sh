@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Exercises lab/vagrant-box.sh and lab/vagrant.sh for real (root, netns, libvirt, QEMU): one lab with
-# one VM through its whole life — create, SSH as root with the lab key, stop, start, destroy — and that
-# nothing of the lab is left afterwards. Cleans up on failure too, through vagrant.sh destroy and
+# one VM through its whole life — create, SSH as root with the lab key, stop, start, destroy —, that the
+# lab is its owner's alone, and that nothing of the lab is left afterwards. Cleans up on failure too, through vagrant.sh destroy and
 # switch-down, which stop only what the lab runs. Ends with timings and a "N passed, N failed" line.
 #
 #   lab/vagrant.selftest.sh
@@ -44,6 +44,13 @@ timed() {
   t=$(now)
   "$@"
   timing "$label" "$(since "$t")"
+}
+
+# refused_naming <text> <command...>: the command must fail and say <text> on stderr.
+refused_naming() {
+  local text=$1 err
+  shift
+  ! err=$("$@" 2>&1 >/dev/null) && [[ $err == *"$text"* ]]
 }
 
 # Destroys whatever the self-test lab has (from this run or an aborted earlier one) and its switch.
@@ -152,10 +159,18 @@ main() {
   RWK_DRIVER_CONFIG=$(render_vagrantfile)
   export RWK_DRIVER_CONFIG
 
-  timed "switch-up" "$vagrant" switch-up "$lab" 172.17.8.0/24
+  # The lab is owner A's, as a stack's lab is (lib.sh, ownership).
+  local owner_a owner_b
+  owner_a=$(</proc/sys/kernel/random/uuid)
+  owner_b=$(</proc/sys/kernel/random/uuid)
+  timed "switch-up" "$vagrant" switch-up "$lab" 172.17.8.0/24 "$owner_a" "selftest owner A"
   check "switch-status says up" test "$("$vagrant" switch-status "$lab")" == up
   check "the lab has its two libvirt networks" test "$(networks)" == "lan vagrant-libvirt "
-  check "switch-up is idempotent" "$vagrant" switch-up "$lab" 172.17.8.0/24
+  check "switch-up is idempotent" "$vagrant" switch-up "$lab" 172.17.8.0/24 "$owner_a" "selftest owner A"
+  check "switch-up by owner B is refused, naming owner A" \
+    refused_naming "selftest owner A" "$vagrant" switch-up "$lab" 172.17.8.0/24 "$owner_b"
+  check "switch-up without a token is refused" bash -c "! '$vagrant' switch-up '$lab' 2>/dev/null"
+  check "switch-status says foreign to owner B" test "$("$vagrant" switch-status "$lab" "$owner_b")" == foreign
 
   timed "create (vagrant up to SSH ready)" "$vagrant" create "$lab" "$host" "$addr" "$key.pub"
   check "$host is running" status_is running
@@ -194,6 +209,9 @@ main() {
   check "$host kept its lab address" lab_address_is "$addr"
 
   check "switch-down is refused while hosts exist" bash -c "! '$vagrant' switch-down '$lab' 2>/dev/null"
+  check "switch-down by owner B succeeds and changes nothing" "$vagrant" switch-down "$lab" "$owner_b"
+  check "switch-status still says up to owner A" test "$("$vagrant" switch-status "$lab" "$owner_a")" == up
+  check "$host still runs systemd" system_running
 
   timed "destroy (vagrant destroy -f)" "$vagrant" destroy "$lab" "$host"
   check "$host is absent" status_is absent
@@ -203,7 +221,7 @@ main() {
   check "no forward is left" bash -c "! ss -Hltn | grep -q '127.0.0.1:$port '"
 
   netns_processes >"$work/netns-processes"
-  timed "switch-down" "$vagrant" switch-down "$lab"
+  timed "switch-down" "$vagrant" switch-down "$lab" "$owner_a"
   check "switch-status says down" test "$("$vagrant" switch-status "$lab")" == down
   check "nothing of $lab is left (netns, processes, mounts, libvirt objects, state)" nothing_left
 }

@@ -3,10 +3,19 @@
 # as lab/machines.sh so the same Pulumi dynamic resources drive both. Facts behind the choices are in
 # shared LAB.md ("Vagrant with the libvirt provider", "QEMU virtual machines").
 #
-#   vagrant.sh switch-up   <lab> [<a.b.c.0/24>]               the lab's netns <lab>-sw with its own virtlogd and
-#                                                             libvirtd, the lab network (bridge br0, a.b.c.1)
-#   vagrant.sh switch-down <lab>                              stop them, delete netns and state (refused while hosts exist)
-#   vagrant.sh switch-status <lab>                            up | down
+#   vagrant.sh switch-up   <lab> [<a.b.c.0/24> [<owner> [<owner-info>]]]
+#                                                             the lab's netns <lab>-sw with its own virtlogd and
+#                                                             libvirtd, the lab network (bridge br0, a.b.c.1);
+#                                                             <owner> claims the lab (see lib.sh, ownership):
+#                                                             refused if another owns it, or if it has hosts
+#                                                             but no owner; <owner-info> names who
+#   vagrant.sh switch-adopt <lab> <a.b.c.0/24> <owner> [<owner-info>]
+#                                                             switch-up that also claims a lab with hosts but
+#                                                             no owner (a stack's lab from before owners)
+#   vagrant.sh switch-down <lab> [<owner>]                    stop them, delete netns and state (refused while hosts
+#                                                             exist); with <owner>, another's lab is left alone
+#   vagrant.sh switch-status <lab> [<owner>]                  up | down; with <owner>, foreign for a lab that is
+#                                                             up but not that owner's
 #   vagrant.sh create  <lab> <host> <addr> <pubkey-file> [<port>]
 #                                                             vagrant up a new VM, authorize the key for root,
 #                                                             SSH forward 127.0.0.1:<port>, wait for sshd
@@ -32,7 +41,7 @@
 #                      /etc/libvirt, /run/libvirt, /var/lib/libvirt, /var/log/libvirt and
 #                      /var/cache/libvirt are the lab's own directories, so two labs' libvirtds never meet
 #   $RWK_STATE/labs/<lab>/
-#       subnet
+#       subnet owner
 #       _libvirt/{etc,run,lib,log,cache}/ libvirtd.pid virtlogd.pid daemons.log
 #                      (the pool "default" is _libvirt/lib/images: box base image + one qcow2 per VM)
 #       _vagrant/      the Vagrant project: Vagrantfile, .vagrant/ (underscore: no host can be named so)
@@ -307,12 +316,19 @@ stage_box_volume() {
   lab_virsh pool-refresh default >/dev/null
 }
 
+# switch-up [<subnet> [<owner> [<info>]]], or switch-adopt when <adopt> is set (see the header). Under
+# the lab lock throughout: the owner is checked first and recorded last, so two stacks' calls never
+# both take a lab.
 cmd_switch_up() {
-  use_vagrant_lab "$1"
-  if (($# > 1)); then choose_subnet "$2"; fi
+  local adopt=$1 owner=${4:-} info=${5:-}
+  use_vagrant_lab "$2"
+  [[ -z $owner ]] || check_owner "$owner"
+  check_owner_info "$info"
   # The packages' own services never start here (policy-rc.d, no systemd): switch-up starts the daemons.
   ensure_workstation_packages "${WORKSTATION_PACKAGES[@]}"
   lock_lab
+  refuse_foreign_lab "$owner" "$adopt"
+  if (($# > 2)); then choose_subnet "$3"; fi
   switch_netns_up
   if ! daemons_up; then
     # A virtlogd left alone (libvirtd died) lives in an old mount namespace: start both afresh.
@@ -322,6 +338,7 @@ cmd_switch_up() {
   fi
   ensure_networks
   ensure_pool
+  claim_lab "$owner" "$info"
 }
 
 # Stops everything libvirt runs for the lab (domains, networks with their dnsmasq) through libvirt
@@ -372,11 +389,18 @@ save_capabilities() {
 }
 
 
+cmd_switch_status() {
+  use_vagrant_lab "$1"
+  if [[ -e /run/netns/$SWITCH ]] && daemons_up; then up_or_foreign "${2:-}"; else echo down; fi
+}
+
 cmd_switch_down() {
   use_vagrant_lab "$1"
+  [[ -z ${2:-} ]] || check_owner "$2"
   [[ -d $LAB_DIR || -e /run/netns/$SWITCH ]] || return 0
   lock_lab
   lock_alloc
+  may_remove_lab "${2:-}" || return 0
   refuse_if_hosts
   stop_lab_libvirt
   if [[ -e /run/netns/$SWITCH ]]; then ip netns del "$SWITCH"; fi
@@ -659,9 +683,10 @@ main() {
   shift
   ((EUID == 0)) || die "must run as root (netns, libvirt)"
   case $cmd in
-    switch-up) (($# == 1 || $# == 2)) || usage; cmd_switch_up "$@" ;;
-    switch-down) (($# == 1)) || usage; cmd_switch_down "$@" ;;
-    switch-status) (($# == 1)) || usage; use_vagrant_lab "$1"; [[ -e /run/netns/$SWITCH ]] && daemons_up && echo up || echo down ;;
+    switch-up) (($# <= 4)) || usage; cmd_switch_up "" "$@" ;;
+    switch-adopt) (($# == 3 || $# == 4)) || usage; cmd_switch_up adopt "$@" ;;
+    switch-down) (($# <= 2)) || usage; cmd_switch_down "$@" ;;
+    switch-status) (($# <= 2)) || usage; cmd_switch_status "$@" ;;
     create) (($# == 4 || $# == 5)) || usage; cmd_create "$@" ;;
     start) (($# == 2)) || usage; cmd_start "$@" ;;
     stop) (($# == 2)) || usage; cmd_stop "$@" ;;

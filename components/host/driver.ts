@@ -28,3 +28,9 @@ export function writeTempKey(publicKey: string): { path: string; remove: () => v
   fs.writeFileSync(file, `${publicKey.trim()}\n`, { mode: 0o600 });
   return { path: file, remove: () => fs.rmSync(dir, { recursive: true, force: true }) };
 }
+
+/** A new random token that makes one stack the owner of a lab (see switch.ts). */
+export function newOwnerToken(): string {
+  const { randomUUID } = require("crypto") as typeof import("crypto");
+  return randomUUID();
+}

@@ -1,4 +1,4 @@
-import { transition } from "./machine";
+import { hostState, transition } from "./machine";
 
 describe("transition", () => {
   it.each([
@@ -12,5 +12,16 @@ describe("transition", () => {
     ["destroyed", "destroyed", []],
   ] as const)("%s → %s: %j", (from, to, steps) => {
     expect(transition(from, to)).toEqual(steps);
+  });
+});
+
+describe("hostState", () => {
+  it.each([
+    ["running", "running"],
+    ["stopped", "stopped"],
+    ["absent", "destroyed"],
+    ["", "destroyed"],
+  ] as const)("driver status %j reads %s", (status, state) => {
+    expect(hostState(status)).toBe(state);
   });
 });

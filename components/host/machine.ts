@@ -48,6 +48,17 @@ export function transition(
   }
 }
 
+/**
+ * What a machine is, from the status in the driver's info (running | stopped | absent). The driver
+ * follows the machine itself, not whatever supervises it: a machine whose supervisor was killed but
+ * which still serves is running. A machine that vanished behind our back is destroyed (or stopped, if
+ * its disk is still there), so the next `up` brings it back instead of later commands hanging on an
+ * unreachable host. Pure, for tests.
+ */
+export function hostState(driverStatus: string): HostState {
+  return driverStatus === "running" || driverStatus === "stopped" ? driverStatus : "destroyed";
+}
+
 /** Inputs whose change cannot be applied to the same machine. */
 export const replaceKeys = ["script", "lab", "host", "address"] as const;
 
@@ -64,11 +75,7 @@ const provider: pulumi.dynamic.ResourceProvider = {
       status: string;
       machineId?: string;
     };
-    // A machine that vanished behind our back reads as destroyed (or stopped, if its disk is still
-    // there), so the next `up` brings it back instead of later commands hanging on an unreachable host.
-    const status: HostState =
-      info.status === "running" || info.status === "stopped" ? info.status : "destroyed";
-    return { id, props: { ...props, status } };
+    return { id, props: { ...props, status: hostState(info.status) } };
   },
 
   diff(_id: string, olds: MachineState, news: MachineState) {
