@@ -8,9 +8,10 @@ const hosts = [
   { name: "core-03", address: "172.17.8.103" },
 ];
 
+/** The problems of a config; like Pulumi.yaml, one member on core-01 unless the case says otherwise. */
 function problems(raw: RawConfig): string[] {
   try {
-    validateConfig(raw, ctx);
+    validateConfig({ etcdMembers: ["core-01"], ...raw }, ctx);
   } catch (e) {
     if (e instanceof ConfigError) return e.problems;
     throw e;
@@ -34,7 +35,14 @@ describe("validateConfig", () => {
       ["core-02", "running"],
       ["core-03", "running"],
     ]);
-    expect(c.etcd).toEqual({ members: ["core-01"], learner: true, tls: "on" });
+    expect(c.etcd).toEqual({
+      members: ["core-01"],
+      learner: true,
+      tls: "on",
+      heartbeatIntervalMs: 100,
+      electionTimeoutMs: 1000,
+    });
+    expect(c.allowDataLoss).toBe(false);
     expect(c.pki).toMatchObject({
       keyAlgorithm: "ECDSA",
       ecdsaCurve: "P256",
@@ -44,7 +52,10 @@ describe("validateConfig", () => {
   });
 
   it("applies host states and accepts string booleans from the CLI", () => {
-    const c = validateConfig({ hosts, hostStates: { "core-02": "stopped" }, etcdLearner: "false" }, ctx);
+    const c = validateConfig(
+      { hosts, hostStates: { "core-02": "stopped" }, etcdMembers: ["core-01"], etcdLearner: "false" },
+      ctx,
+    );
     expect(c.hosts[1]!.state).toBe("stopped");
     expect(c.etcd.learner).toBe(false);
   });
@@ -118,13 +129,109 @@ describe("validateConfig", () => {
     expect(problems(raw)).toEqual(expected);
   });
 
+  it.each([
+    "b1;touch x;#",
+    "backups/dev/b1$(touch y)",
+    "backups/dev/b 1",
+    "/var/backups/rwk/b1",
+    "backups/../etc",
+    "backups/dev/.hidden",
+    "backups//b1",
+    "",
+  ])("refuses restore.from %j, which a shell on a host could read as more than a name", (from) => {
+    expect(problems({ hosts, restore: { from, method: "snapshot" } })).toEqual([
+      `real-world-kubernetes:restore.from: ${JSON.stringify(from)} must be a backup directory relative to the ` +
+        'project root, such as backups/dev/core-01-20261125T120000Z: parts of letters, digits, ".", "_", "-", no ".."',
+    ]);
+  });
+
+  it("accepts a pulled backup's directory as restore.from", () => {
+    expect(
+      problems({ hosts, restore: { from: "backups/dev/core-01-20261125T120000Z", method: "snapshot" } }),
+    ).toEqual([]);
+  });
+
+  describe("changes that lose etcd data for good", () => {
+    const confirm = 'set real-world-kubernetes:allowDataLoss to "dev" (this stack\'s name) to do it anyway';
+    const threeMembers = { hosts, etcdMembers: ["core-01", "core-02", "core-03"] };
+    it.each<[string, RawConfig, string]>([
+      [
+        "an empty member set",
+        { hosts, etcdMembers: [] },
+        "real-world-kubernetes:etcdMembers: an empty member set ends the etcd cluster (its last member " +
+          `leaves; its data directory is kept on its host, renamed); ${confirm}`,
+      ],
+      [
+        "the last member's host destroyed",
+        { hosts, hostStates: { "core-01": "destroyed" } },
+        "real-world-kubernetes:hostStates: destroying core-01 deletes 1 of 1 etcd members' data, a " +
+          `quorum: the cluster cannot recover without a restore; ${confirm}`,
+      ],
+      [
+        "the hosts of two of three members destroyed",
+        { ...threeMembers, hostStates: { "core-01": "destroyed", "core-03": "destroyed" } },
+        "real-world-kubernetes:hostStates: destroying core-01, core-03 deletes 2 of 3 etcd members' data, a " +
+          `quorum: the cluster cannot recover without a restore; ${confirm}`,
+      ],
+      [
+        "an in-place restore",
+        { ...threeMembers, restore: { from: "backups/dev/b1", method: "in-place" } },
+        "real-world-kubernetes:restore.method: in-place replaces the running cluster's data with the " +
+          "backup's, losing every write since it was taken (take a fresh backup first if you want to keep " +
+          `them); ${confirm}`,
+      ],
+    ])("refuses %s unless allowDataLoss names the stack", (_what, raw, message) => {
+      expect(problems(raw)).toEqual([message]);
+      expect(problems({ ...raw, allowDataLoss: "dev" })).toEqual([]);
+      expect(problems({ ...raw, allowDataLoss: "prod" })).toEqual([
+        'real-world-kubernetes:allowDataLoss: "prod" must be empty or this stack\'s name ("dev")',
+        message,
+      ]);
+    });
+
+    it("lets a minority of members' hosts be destroyed, or any number stopped", () => {
+      expect(problems({ ...threeMembers, hostStates: { "core-01": "destroyed" } })).toEqual([]);
+      expect(
+        problems({ ...threeMembers, hostStates: { "core-01": "stopped", "core-02": "stopped" } }),
+      ).toEqual([]);
+    });
+  });
+
+  it.each<[RawConfig, string[]]>([
+    [{ etcdHeartbeatInterval: 50, etcdElectionTimeout: 500 }, []],
+    [{ etcdHeartbeatInterval: 10, etcdElectionTimeout: 50 }, []],
+    [{ etcdHeartbeatInterval: 10000, etcdElectionTimeout: 50000 }, []],
+    [
+      { etcdHeartbeatInterval: 200, etcdElectionTimeout: 500 },
+      [
+        "real-world-kubernetes:etcdElectionTimeout: 500 ms must be at least 5 times real-world-kubernetes:etcdHeartbeatInterval (200 ms), or followers start elections while the leader is fine",
+      ],
+    ],
+    [
+      { etcdHeartbeatInterval: 0, etcdElectionTimeout: 60000 },
+      [
+        "real-world-kubernetes:etcdHeartbeatInterval: 0 must be an integer number of ms from 10 to 10000",
+        "real-world-kubernetes:etcdElectionTimeout: 60000 must be an integer number of ms from 50 to 50000",
+      ],
+    ],
+    [
+      { etcdHeartbeatInterval: "fast" },
+      [
+        'real-world-kubernetes:etcdHeartbeatInterval: "fast" must be an integer number of ms from 10 to 10000',
+      ],
+    ],
+  ])("checks etcd's timings %j by etcd's own rules", (timings, expected) => {
+    expect(problems({ hosts, ...timings })).toEqual(expected);
+  });
+
   it("reports every problem at once", () => {
     const found = problems({
       driver: "kvm",
       hosts: [{ name: "Core_01", address: "300.1.1.1", extra: 1 }],
       etcdLearner: "maybe",
     });
-    expect(found).toHaveLength(5);
+    expect(found).toHaveLength(6);
+    expect(found.join("\n")).toMatch(/etcdMembers\[0\]: "core-01" is not a host/);
     expect(found.join("\n")).toMatch(/driver/);
     expect(found.join("\n")).toMatch(/hosts\[0\]\.name/);
     expect(found.join("\n")).toMatch(/hosts\[0\]\.address/);

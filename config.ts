@@ -54,7 +54,14 @@ export interface EtcdSpec {
   members: string[];
   learner: boolean;
   tls: EtcdTlsMode;
+  /** Raft timings in milliseconds: how often the leader beats, and how long followers wait for it. */
+  heartbeatIntervalMs: number;
+  electionTimeoutMs: number;
 }
+
+/** etcd's own defaults, and its limits: an election timeout of at least 5 heartbeats, at most 50 s. */
+export const etcdTimingDefaults = { heartbeatIntervalMs: 100, electionTimeoutMs: 1000 } as const;
+export const etcdTimingLimits = { heartbeatMin: 10, electionMax: 50000, ratio: 5 } as const;
 
 export const keyAlgorithms = ["ECDSA", "RSA"] as const;
 export const ecdsaCurves = ["P256", "P384"] as const;
@@ -106,10 +113,15 @@ export interface StackConfig {
   pki: PkiSpec;
   backup?: BackupSpec;
   restore?: RestoreSpec;
+  /** The stack's name when the user accepts that this update may lose etcd data (see dataLossProblems). */
+  allowDataLoss: boolean;
 }
 
-/** Every problem found in the configuration, reported at once. */
-export class ConfigError extends Error {
+/**
+ * Every problem found in the configuration, reported at once. A RunError: the engine prints its message
+ * alone, as the refusal it is, without "unhandled exception" and a stack trace.
+ */
+export class ConfigError extends pulumi.RunError {
   constructor(readonly problems: string[]) {
     super(
       `invalid stack configuration (${problems.length} problem${problems.length === 1 ? "" : "s"}):\n` +
@@ -132,10 +144,17 @@ export const configKeys = [
   "pki",
   "backup",
   "restore",
+  "etcdHeartbeatInterval",
+  "etcdElectionTimeout",
+  "allowDataLoss",
 ] as const;
 export type RawConfig = Partial<Record<(typeof configKeys)[number], unknown>>;
 
 const hostNamePattern = /^[a-z0-9]([a-z0-9-]{0,14}[a-z0-9])?$/;
+/** A backup's id: it names a directory on the host and, with its time, the restored cluster. */
+export const backupIdPattern = /^[A-Za-z0-9][A-Za-z0-9._-]{0,39}$/;
+/** One part of a path that reaches a host's shell or file system: no "..", no spaces, no shell syntax. */
+export const pathPartPattern = /^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/;
 const vagrantBoxPattern = /^[A-Za-z0-9._-]+(\/[A-Za-z0-9._-]+)?$/;
 
 /** Reads this stack's configuration and validates it; throws ConfigError before anything is registered. */
@@ -174,9 +193,13 @@ export function validateConfig(raw: RawConfig, ctx: { project: string; stack: st
   const hosts = parseHosts(raw.hosts, raw.hostStates ?? {}, subnet, driver, key, problems);
   const vagrant = parseVagrant(raw.vagrant ?? {}, key("vagrant"), problems);
   const etcd = parseEtcd(
-    raw.etcdMembers ?? [],
-    raw.etcdLearner ?? true,
-    raw.etcdTls ?? "on",
+    {
+      members: raw.etcdMembers ?? [],
+      learner: raw.etcdLearner ?? true,
+      tls: raw.etcdTls ?? "on",
+      heartbeat: raw.etcdHeartbeatInterval ?? etcdTimingDefaults.heartbeatIntervalMs,
+      election: raw.etcdElectionTimeout ?? etcdTimingDefaults.electionTimeoutMs,
+    },
     hosts,
     key,
     problems,
@@ -184,6 +207,10 @@ export function validateConfig(raw: RawConfig, ctx: { project: string; stack: st
   const pki = parsePki(raw.pki ?? {}, key("pki"), problems);
   const backup = parseBackup(raw.backup ?? {}, etcd, key("backup"), problems);
   const restore = parseRestore(raw.restore ?? {}, etcd, key("restore"), problems);
+  // Only a config that is valid so far can be judged dangerous; otherwise its problems come first.
+  const dangers = problems.length === 0 ? dataLossProblems(hosts, etcd, restore, ctx.stack, key) : [];
+  const allowDataLoss = parseAllowDataLoss(raw.allowDataLoss ?? "", ctx.stack, key, problems);
+  if (!allowDataLoss) problems.push(...dangers);
   const lab = labName(ctx.stack);
 
   if (problems.length > 0) throw new ConfigError(problems);
@@ -199,7 +226,58 @@ export function validateConfig(raw: RawConfig, ctx: { project: string; stack: st
     pki,
     ...(backup ? { backup } : {}),
     ...(restore ? { restore } : {}),
+    allowDataLoss,
   };
+}
+
+/** `allowDataLoss` counts only when it names this stack, so a value copied from another stack does nothing. */
+function parseAllowDataLoss(
+  value: unknown,
+  stack: string,
+  key: (k: string) => string,
+  problems: string[],
+): boolean {
+  if (value === "" || value === stack) return value === stack;
+  problems.push(
+    `${key("allowDataLoss")}: ${JSON.stringify(value)} must be empty or this stack's name (${JSON.stringify(stack)})`,
+  );
+  return false;
+}
+
+/**
+ * Changes that lose etcd data for good. Each is refused unless `allowDataLoss` names the stack: the
+ * user says so explicitly, for this stack only.
+ */
+export function dataLossProblems(
+  hosts: HostSpec[],
+  etcd: EtcdSpec,
+  restore: RestoreSpec | undefined,
+  stack: string,
+  key: (k: string) => string,
+): string[] {
+  const confirm = `set ${key("allowDataLoss")} to ${JSON.stringify(stack)} (this stack's name) to do it anyway`;
+  const problems: string[] = [];
+  if (etcd.members.length === 0) {
+    problems.push(
+      `${key("etcdMembers")}: an empty member set ends the etcd cluster (its last member leaves; its data ` +
+        `directory is kept on its host, renamed); ${confirm}`,
+    );
+  }
+  const destroyed = etcd.members.filter((m) => hosts.find((h) => h.name === m)?.state === "destroyed");
+  const quorum = Math.floor(etcd.members.length / 2) + 1;
+  if (etcd.members.length > 0 && destroyed.length >= quorum) {
+    problems.push(
+      `${key("hostStates")}: destroying ${destroyed.join(", ")} deletes ${destroyed.length} of ` +
+        `${etcd.members.length} etcd members' data, a quorum: the cluster cannot recover without a restore; ${confirm}`,
+    );
+  }
+  if (restore?.method === "in-place") {
+    problems.push(
+      `${key("restore.method")}: in-place replaces the running cluster's data with the backup's, losing every ` +
+        `write since it was taken (take a fresh backup first if you want to keep them); ${confirm}`,
+    );
+  }
+  return problems;
 }
 
 /**
@@ -426,13 +504,12 @@ function parseVagrant(value: unknown, name: string, problems: string[]): Vagrant
 }
 
 function parseEtcd(
-  membersValue: unknown,
-  learnerValue: unknown,
-  tlsValue: unknown,
+  values: { members: unknown; learner: unknown; tls: unknown; heartbeat: unknown; election: unknown },
   hosts: HostSpec[],
   key: (k: string) => string,
   problems: string[],
 ): EtcdSpec {
+  const { members: membersValue, learner: learnerValue, tls: tlsValue } = values;
   const members: string[] = [];
   if (!Array.isArray(membersValue) || membersValue.some((m) => typeof m !== "string")) {
     problems.push(`${key("etcdMembers")}: must be a list of host names`);
@@ -455,7 +532,32 @@ function parseEtcd(
     problems.push(`${key("etcdLearner")}: ${JSON.stringify(learnerValue)} must be true or false`);
   }
   const tls = oneOf(tlsValue, etcdTlsModes, key("etcdTls"), problems) ?? "on";
-  return { members, learner: learner === true, tls };
+  const { heartbeatMin, electionMax, ratio } = etcdTimingLimits;
+  const heartbeatIntervalMs =
+    intIn(
+      values.heartbeat,
+      heartbeatMin,
+      electionMax / ratio,
+      key("etcdHeartbeatInterval"),
+      problems,
+      "an integer number of ms",
+    ) ?? etcdTimingDefaults.heartbeatIntervalMs;
+  const electionTimeoutMs =
+    intIn(
+      values.election,
+      heartbeatMin * ratio,
+      electionMax,
+      key("etcdElectionTimeout"),
+      problems,
+      "an integer number of ms",
+    ) ?? etcdTimingDefaults.electionTimeoutMs;
+  if (electionTimeoutMs < ratio * heartbeatIntervalMs) {
+    problems.push(
+      `${key("etcdElectionTimeout")}: ${electionTimeoutMs} ms must be at least ${ratio} times ` +
+        `${key("etcdHeartbeatInterval")} (${heartbeatIntervalMs} ms), or followers start elections while the leader is fine`,
+    );
+  }
+  return { members, learner: learner === true, tls, heartbeatIntervalMs, electionTimeoutMs };
 }
 
 function parsePki(value: unknown, name: string, problems: string[]): PkiSpec {
@@ -520,7 +622,7 @@ function parseBackup(
 ): BackupSpec | undefined {
   if (!objectOf(value, ["id", "member"], name, problems) || Object.keys(value).length === 0) return undefined;
   const id = value["id"];
-  if (typeof id !== "string" || !/^[A-Za-z0-9][A-Za-z0-9._-]{0,39}$/.test(id)) {
+  if (typeof id !== "string" || !backupIdPattern.test(id)) {
     problems.push(
       `${name}.id: ${JSON.stringify(id)} must be 1-40 characters of letters, digits, ".", "_", "-"`,
     );
@@ -543,9 +645,11 @@ function parseRestore(
   if (!objectOf(value, ["from", "method"], name, problems) || Object.keys(value).length === 0)
     return undefined;
   const from = value["from"];
-  if (typeof from !== "string" || from === "" || from.startsWith("/") || from.split("/").includes("..")) {
+  // The directory's name becomes a path on the hosts: only plain names, so no value can be shell syntax.
+  if (typeof from !== "string" || !from.split("/").every((part) => pathPartPattern.test(part))) {
     problems.push(
-      `${name}.from: ${JSON.stringify(from)} must be a backup directory relative to the project root`,
+      `${name}.from: ${JSON.stringify(from)} must be a backup directory relative to the project root, ` +
+        `such as backups/dev/core-01-20261125T120000Z: parts of letters, digits, ".", "_", "-", no ".."`,
     );
   }
   const method =

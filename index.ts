@@ -21,6 +21,7 @@ const etcd = new Cluster("etcd", {
   spec: config.etcd,
   hosts: lab.hosts,
   token: config.lab,
+  sshPrivateKey: lab.sshPrivateKey,
   ...(pki ? { pki } : {}),
   ...(restore ? { restore } : {}),
 });
@@ -42,23 +43,29 @@ const backup =
     sshPrivateKey: lab.sshPrivateKey,
   });
 
-export const labName = config.lab;
-export const driver = config.driver;
-export const hosts = Object.fromEntries(
-  Object.values(lab.hosts).map((h) => [
-    h.hostName,
-    { address: h.address, state: h.state, ssh: h.sshEndpoint },
-  ]),
-);
-export const sshPrivateKey = lab.sshPrivateKey;
-export const sshPublicKey = lab.sshPublicKey;
-export const etcdMembers = config.etcd.members;
-export const etcdEndpoints = etcd.endpoints;
-export const etcdTls = config.etcd.tls;
-/** The CA and the operator's client certificate, for etcdctl (`--cacert/--cert/--key`). */
-export const etcdCaCert = pki?.ca.certPem;
-export const etcdOperatorCert = pki?.operator.certPem;
-export const etcdOperatorKey = pki?.operator.privateKeyPem;
-/** The last backup taken: the directory to give `restore.from`, and the host's manifest. */
-export const backupDirectory = backup?.directory;
-export const backupManifest = backup?.manifest;
+// Outputs that do not apply to this stack (no TLS, no backup) are absent rather than undefined.
+export = {
+  labName: config.lab,
+  driver: config.driver,
+  hosts: Object.fromEntries(
+    Object.values(lab.hosts).map((h) => [
+      h.hostName,
+      { address: h.address, state: h.state, ssh: h.sshEndpoint },
+    ]),
+  ),
+  sshPrivateKey: lab.sshPrivateKey,
+  sshPublicKey: lab.sshPublicKey,
+  etcdMembers: config.etcd.members,
+  etcdEndpoints: etcd.endpoints,
+  etcdTls: config.etcd.tls,
+  // The CA and the operator's client certificate, for etcdctl (`--cacert/--cert/--key`).
+  ...(pki
+    ? {
+        etcdCaCert: pki.ca.certPem,
+        etcdOperatorCert: pki.operator.certPem,
+        etcdOperatorKey: pki.operator.privateKeyPem,
+      }
+    : {}),
+  // The last backup taken: the directory to give `restore.from`, and the host's manifest.
+  ...(backup ? { backupDirectory: backup.directory, backupManifest: backup.manifest } : {}),
+};

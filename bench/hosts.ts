@@ -6,11 +6,12 @@ import { median, report, samples, seconds, timePlain } from "./stack";
 const rounds = Number(process.env["RWK_BENCH_ROUNDS"] ?? 3);
 
 async function main(): Promise<void> {
-  const b = await throwawayStack("bench-hosts");
+  const name = "bench-hosts";
+  const b = await throwawayStack(name);
   const viaPulumi: number[] = [];
   const plain: number[] = [];
   try {
-    b.configure({ etcdMembers: [] });
+    b.configure({ etcdMembers: [], allowDataLoss: name });
     for (let i = 0; i < rounds; i++) {
       viaPulumi.push(await seconds(() => b.stack.up({ color: "never" })));
       await b.stack.destroy({ color: "never" });

@@ -3,6 +3,7 @@
 import type { EtcdMember } from "./lab";
 import type { DrillContext } from "./runner";
 import type { StepRecord } from "./report";
+import type { WriteRecord } from "./writer";
 
 const sorted = (xs: string[]) => [...xs].sort();
 
@@ -88,4 +89,74 @@ export function expectOutput(ctx: DrillContext, step: StepRecord, pattern: RegEx
   const line = step.output.split("\n").find((l) => pattern.test(l));
   if (!line) throw new Error(`pulumi up did not show ${what} (${pattern.source})`);
   ctx.note(`\`pulumi up\` showed ${what}: \`${line.trim()}\``);
+}
+
+/** Polls `probe` every 100 ms until it returns a value, for at most `ms`; the error says what was awaited. */
+export async function waitFor<T>(what: string, ms: number, probe: () => Promise<T | undefined>): Promise<T> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const value = await probe();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`timed out after ${ms / 1000} s waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+export interface Failover {
+  /** The host that held the leader and was crashed. */
+  host: string;
+  /** From the start of the crash to the first survivor reporting a new leader. */
+  newLeaderMs: number;
+  /** The longest time without an acknowledged write, from just before the crash until writes flow again. */
+  writeGapMs: number;
+}
+
+/** The longest stretch between consecutive acknowledged writes that reaches into [from, to). */
+export function longestAckGap(writes: WriteRecord[], from: number, to: number): number {
+  const ends = writes
+    .filter((w) => w.ok)
+    .map((w) => w.end)
+    .sort((a, b) => a - b);
+  let gap = 0;
+  for (let i = 1; i < ends.length; i++) {
+    if (ends[i]! >= from && ends[i - 1]! < to) gap = Math.max(gap, ends[i]! - ends[i - 1]!);
+  }
+  return gap;
+}
+
+/**
+ * The workshop's lost member, made as hard as it gets: the leader's host crashes (every process killed
+ * at once: no graceful leadership transfer). Measures how long the survivors take to elect a new leader
+ * and how long writes go unacknowledged.
+ */
+export async function crashLeader(ctx: DrillContext): Promise<Failover> {
+  const before = await ctx.etcd.status();
+  const leaderId = before[0]?.leader;
+  const leader = before.find((s) => s.memberId === leaderId);
+  const host = ctx.config.hosts.find((h) => leader?.endpoint.includes(`//${h.address}:`));
+  if (!leaderId || !host) throw new Error(`no leader found: ${JSON.stringify(before)}`);
+  const survivors = before.filter((s) => s.memberId !== leaderId).map((s) => s.endpoint);
+  const crashAt = Date.now();
+  await ctx.crash(host.name);
+  // Every process of the host is gone once the driver returns: the leader died in between.
+  const deadAt = Date.now();
+  const newLeaderAt = await waitFor(`a new leader among ${survivors.join(", ")}`, 60_000, async () => {
+    const now = await ctx.etcd.status(survivors);
+    return now.some((s) => s.leader !== "0" && s.leader !== leaderId) ? Date.now() : undefined;
+  });
+  // Writes flow again once one is acknowledged that was sent after the new leader was seen.
+  const flowingAt = await waitFor("a write acknowledged after the new leader", 60_000, () =>
+    Promise.resolve(ctx.writes().find((w) => w.ok && w.start >= newLeaderAt)?.end),
+  );
+  const failover = {
+    host: host.name,
+    newLeaderMs: newLeaderAt - crashAt,
+    writeGapMs: longestAckGap(ctx.writes(), crashAt - 1000, flowingAt),
+  };
+  ctx.note(
+    `crashed ${host.name}, the leader (the kill took ${((deadAt - crashAt) / 1000).toFixed(2)} s): a new ` +
+      `leader after ${(failover.newLeaderMs / 1000).toFixed(2)} s, no write acknowledged for ` +
+      `${(failover.writeGapMs / 1000).toFixed(2)} s`,
+  );
+  return failover;
 }

@@ -42,5 +42,29 @@ export const etcdScale: Drill = {
     membersStep(["core-01", "core-02", "core-03"], "add core-03", "core-03"),
     membersStep(["core-01", "core-02"], "remove core-03", "core-03"),
     membersStep(["core-01"], "remove core-02", "core-02"),
+    {
+      title: "remove the last member without allowDataLoss: refused at preview",
+      set: { etcdMembers: [] },
+      expectUpError: /etcdMembers: an empty member set ends the etcd cluster .*:allowDataLoss to "/,
+      check: async (ctx) => {
+        await expectMembers(ctx, ["core-01"]);
+        await expectNoAcknowledgedWriteLost(ctx);
+      },
+    },
+    {
+      title: "remove the last member with allowDataLoss: the cluster ends, its data is kept",
+      set: (previous) => ({ etcdMembers: [], allowDataLoss: previous.config.stack }),
+      check: async (ctx) => {
+        const r = await ctx.ssh(
+          "core-01",
+          "systemctl is-active etcd; ls -d /var/lib/etcd/rwk.ended-*/member && test ! -e /var/lib/etcd/rwk",
+        );
+        if (!/^inactive\n\/var\/lib\/etcd\/rwk\.ended-\d{8}T\d{6}Z\/member\n$/.test(r.stdout))
+          throw new Error(`the last member's data is not kept as expected: ${r.stdout}${r.stderr}`);
+        ctx.note(`etcd stopped on core-01; its data directory is kept: ${r.stdout.split("\n")[1] ?? ""}`);
+        // Every write was read back at the step before; ending the cluster takes them with it, on purpose.
+        ctx.expectLost(ctx.writes().map((w) => w.key));
+      },
+    },
   ],
 };

@@ -1,4 +1,4 @@
-import { labAccess, parseMemberList } from "./lab";
+import { labAccess, parseMemberList, parseEndpointStatus } from "./lab";
 import { headerClusterId, attemptArgs, parseWriterArgs, writeKey } from "./writer";
 
 describe("parseMemberList", () => {
@@ -79,5 +79,43 @@ describe("the writer", () => {
     expect(headerClusterId(out)).toBe("14841639068965178418");
     expect(headerClusterId("OK\n")).toBeUndefined();
     expect(headerClusterId('{"header":{"member_id":1}}')).toBeUndefined();
+  });
+});
+
+describe("parseEndpointStatus", () => {
+  // etcdctl 3.4's `endpoint status -w fields` for two endpoints, as printed (IDs beyond 2^53).
+  const block = (id: string, endpoint: string) =>
+    [
+      '"ClusterID" : 14841639068965178418',
+      `"MemberID" : ${id}`,
+      '"Revision" : 17',
+      '"RaftTerm" : 2',
+      '"Version" : "3.4.23"',
+      '"DBSize" : 20480',
+      '"Leader" : 10276657743932975437',
+      '"IsLearner" : false',
+      '"RaftIndex" : 4',
+      '"RaftTerm" : 2',
+      '"RaftAppliedIndex" : 4',
+      '"Errors" : []',
+      `"Endpoint" : "${endpoint}"`,
+    ].join("\n");
+
+  it("keeps 64-bit IDs exact and reads one status per endpoint", () => {
+    const text = `${block("10276657743932975437", "https://172.17.8.101:2379")}\n${block("9372538179322589801", "https://172.17.8.102:2379")}\n`;
+    expect(parseEndpointStatus(text)).toEqual([
+      {
+        endpoint: "https://172.17.8.101:2379",
+        memberId: "10276657743932975437",
+        leader: "10276657743932975437",
+        revision: 17,
+      },
+      {
+        endpoint: "https://172.17.8.102:2379",
+        memberId: "9372538179322589801",
+        leader: "10276657743932975437",
+        revision: 17,
+      },
+    ]);
   });
 });

@@ -78,6 +78,39 @@ export function parseMemberList(text: string): EtcdMember[] {
     });
 }
 
+/** One endpoint's `etcdctl endpoint status`: IDs as etcd prints them (64-bit, so kept as text). */
+export interface EndpointStatus {
+  endpoint: string;
+  memberId: string;
+  leader: string;
+  revision: number;
+}
+
+/** Parses `etcdctl endpoint status -w fields` (one block of `"Key" : value` lines per endpoint). */
+export function parseEndpointStatus(text: string): EndpointStatus[] {
+  const out: EndpointStatus[] = [];
+  let current: Partial<Record<string, string>> = {};
+  const flush = () => {
+    if (current["Endpoint"] !== undefined) {
+      out.push({
+        endpoint: current["Endpoint"],
+        memberId: current["MemberID"] ?? "",
+        leader: current["Leader"] ?? "",
+        revision: Number(current["Revision"] ?? 0),
+      });
+    }
+    current = {};
+  };
+  for (const line of text.split("\n")) {
+    const m = /^"(\w+)" : "?([^"]*)"?$/.exec(line.trim());
+    if (!m) continue;
+    if (m[1] === "ClusterID") flush();
+    current[m[1]!] = m[2]!;
+  }
+  flush();
+  return out;
+}
+
 /** The real etcdctl (v3 API), run where it can reach the cluster. */
 export class Etcdctl {
   constructor(
@@ -124,6 +157,17 @@ export class Etcdctl {
       }),
     );
     return out;
+  }
+
+  /** Status of each endpoint that answers (those that do not are left out). */
+  async status(endpoints = this.endpoints): Promise<EndpointStatus[]> {
+    const all = await Promise.all(
+      endpoints.map(async (e) => {
+        const r = await this.exec(["endpoint", "status", "-w", "fields"], [e]);
+        return r.code === 0 ? parseEndpointStatus(r.stdout) : [];
+      }),
+    );
+    return all.flat();
   }
 
   async put(key: string, value: string): Promise<void> {

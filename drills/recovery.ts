@@ -61,8 +61,12 @@ export function takeBackup(t: RecoveryTimeline, after?: (ctx: DrillContext) => P
 
 export function destroyAll(t: RecoveryTimeline): DrillStep {
   return {
-    title: "disaster: all three hosts destroyed",
-    set: { hostStates: { "core-01": "destroyed", "core-02": "destroyed", "core-03": "destroyed" } },
+    title: "disaster: all three hosts destroyed (allowDataLoss names the stack)",
+    // Destroying every member's host loses the cluster for good: the stack must say it means it.
+    set: (previous) => ({
+      hostStates: { "core-01": "destroyed", "core-02": "destroyed", "core-03": "destroyed" },
+      allowDataLoss: previous.config.stack,
+    }),
     check: async (ctx, step) => {
       const r = await ctx.etcd.exec(["put", "/drill/check/after-disaster", "x"]);
       if (r.code === 0) throw new Error("a put succeeded with every host destroyed");

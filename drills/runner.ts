@@ -10,7 +10,7 @@ import * as yaml from "js-yaml";
 import { LocalWorkspace } from "@pulumi/pulumi/automation";
 import { labName, validateConfig } from "../config";
 import type { StackConfig } from "../config";
-import { Etcdctl, labAccess, projectRoot, removeLab, run } from "./lab";
+import { driverScript, Etcdctl, labAccess, projectRoot, removeLab, run } from "./lab";
 import type { RunResult } from "./lab";
 import { renderMarkdown, renderTimeline } from "./report";
 import type { DrillRecord, StepRecord } from "./report";
@@ -30,6 +30,8 @@ export interface DrillStep {
   check?: (ctx: DrillContext, step: StepRecord) => Promise<void>;
   /** The step's `pulumi up` is expected to fail (a refused change); the error must match. */
   expectUpError?: RegExp;
+  /** `pulumi refresh` before the step's up: the stack learns what happened behind its back (a crash). */
+  refresh?: boolean;
 }
 
 export interface Drill {
@@ -53,6 +55,8 @@ export interface DrillContext {
   note: (line: string) => void;
   /** Runs a command on a lab host over SSH as root. */
   ssh: (host: string, command: string) => Promise<RunResult>;
+  /** Crashes a lab host behind Pulumi's back: every process of it killed at once (the driver's `kill`). */
+  crash: (host: string) => Promise<void>;
   /** Keys the drill expects to lose (acknowledged after a backup that is then restored). */
   expectLost: (keys: string[]) => void;
   /** What `pulumi preview` would do for these config changes (the stack's config is left as it was). */
@@ -178,7 +182,15 @@ export async function runDrill(drill: Drill, opts: RunOptions = {}): Promise<Dri
       const changes = typeof step.set === "function" ? step.set(previous!) : step.set;
       current = applyChanges(current, changes);
       fs.writeFileSync(stackFile, yaml.dump({ config: current }, { lineWidth: 120 }));
-      const config = effectiveConfig(drill.name, current);
+      // A step meant to be refused at preview may be refused by config validation already; its checks
+      // then see the stack as the previous step left it.
+      let config: StackConfig;
+      try {
+        config = effectiveConfig(drill.name, current);
+      } catch (e) {
+        if (!step.expectUpError || !previous) throw e;
+        config = previous.config;
+      }
       const stepRecord: StepRecord = {
         title: step.title,
         commands: changeCommands(changes),
@@ -192,6 +204,15 @@ export async function runDrill(drill: Drill, opts: RunOptions = {}): Promise<Dri
       record.steps.push(stepRecord);
       log(`\n=== step ${index + 1}: ${step.title}\n`);
       try {
+        if (step.refresh) {
+          await stack.refresh({
+            onOutput: (out) => {
+              stepRecord.output += out;
+              log(out);
+            },
+            color: "never",
+          });
+        }
         const up = await stack.up({
           onOutput: (out) => {
             stepRecord.output += out;
@@ -227,6 +248,11 @@ export async function runDrill(drill: Drill, opts: RunOptions = {}): Promise<Dri
         writes: () => [...record.writes, ...writer.records],
         note: (line) => stepRecord.checks.push(line),
         ssh: (host, command) => sshRun(outputs, keyFile!, host, command),
+        crash: async (host) => {
+          if (config.driver === "ssh") throw new Error("the ssh driver cannot crash your own hosts");
+          const r = await run([driverScript(config.driver), "kill", lab, host], { timeoutMs: 60_000 });
+          if (r.code !== 0) throw new Error(`crashing ${host} failed: ${r.stderr.trim()}`);
+        },
         expectLost: (keys) => record.expectedLost.push(...keys),
         preview: async (changes) => {
           fs.writeFileSync(
@@ -324,7 +350,11 @@ function firstMatch(text: string, re: RegExp): string {
 /** Acknowledged writes that the cluster no longer has, read with the real etcdctl. */
 async function missingWrites(record: DrillRecord, config: StackConfig, tlsDir: string): Promise<string[]> {
   const acked = record.writes.filter((w) => w.ok).map((w) => w.key);
+  const lost = new Set(record.expectedLost);
   if (acked.length === 0) return [];
+  // A drill that ended the cluster on purpose has nothing to read back: each of its acknowledged writes
+  // must have been declared lost by then (after being checked while the cluster still served).
+  if (config.etcd.members.length === 0) return acked.filter((k) => !lost.has(k));
   const access = labAccess(config.driver, labName(record.stack));
   const members = config.etcd.members.map((m) => config.hosts.find((h) => h.name === m)!);
   const tls = config.etcd.tls === "on";
@@ -334,7 +364,6 @@ async function missingWrites(record: DrillRecord, config: StackConfig, tlsDir: s
     tls ? clientCertArgs(tlsDir) : [],
   );
   const present = await etcd.keys(`/drill/${record.drill}/`);
-  const lost = new Set(record.expectedLost);
   return acked.filter((k) => !present.has(k) && !lost.has(k));
 }
 

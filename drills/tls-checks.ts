@@ -2,6 +2,8 @@
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
+import { peerCommonName } from "../components/etcd/render";
+import { shellCommand, shellQuote } from "../components/host/shell";
 import { run } from "./lab";
 import type { DrillContext } from "./runner";
 import type { StepRecord } from "./report";
@@ -145,8 +147,34 @@ export async function expectClientAuth(ctx: DrillContext): Promise<void> {
       if (r.code === 0) throw new Error(`${who} could write to etcd`);
       ctx.note(`${who} is refused: \`${r.stderr.trim().split("\n").pop() ?? ""}\``.replace(/\s+/g, " "));
     }
-    // The peer port answers HTTP (etcd's /members) to a client with a certificate from the CA, and
-    // nothing to one without: ask both, so the check itself is shown able to tell them apart.
+    // The peer port is for members only: a member's peer certificate gets etcd's /members there; the
+    // operator's certificate, from the same CA, and no certificate at all get no answer. Asked from a
+    // member's host with its own files, and from the workstation, so the check is shown able to tell
+    // them apart.
+    const request = "GET /members HTTP/1.0\r\n\r\n";
+    const answered = (out: string) => /^HTTP\/1\.[01] 200/m.test(out);
+    const peer = members(ctx).find((m) => m.name !== h.name) ?? h;
+    const fromMember = await ctx.ssh(
+      peer.name,
+      `${shellCommand(
+        "openssl",
+        "s_client",
+        "-quiet",
+        "-connect",
+        `${h.address}:2380`,
+        "-CAfile",
+        "/etc/etcd/pki/ca.crt",
+        "-cert",
+        "/etc/etcd/pki/peer.crt",
+        "-key",
+        "/etc/etcd/pki/peer.key",
+      )} <<<${shellQuote(request)}`,
+    );
+    if (!answered(fromMember.stdout)) {
+      throw new Error(
+        `the peer port of ${h.name} does not answer ${peer.name}'s peer certificate: ${fromMember.stderr.trim()}`,
+      );
+    }
     const peerGet = (extra: string[]) =>
       run(
         [
@@ -160,28 +188,25 @@ export async function expectClientAuth(ctx: DrillContext): Promise<void> {
           ca,
           ...extra,
         ],
-        {
-          input: "GET /members HTTP/1.0\r\n\r\n",
-          timeoutMs: 10_000,
-        },
+        { input: request, timeoutMs: 10_000 },
       );
-    const withCert = await peerGet(opensslClientArgs(ctx).slice(2));
-    if (!/^HTTP\/1\.[01] 200/m.test(withCert.stdout)) {
-      throw new Error(
-        `the peer port does not answer a client with a CA-signed certificate: ${withCert.stderr.trim()}`,
-      );
-    }
-    const withoutCert = await peerGet([]);
-    if (/^HTTP\/1\.[01] /m.test(withoutCert.stdout)) {
-      throw new Error("the peer port answered a TLS client without a certificate");
+    for (const [who, extra] of [
+      ["the operator's client certificate (same CA)", opensslClientArgs(ctx).slice(2)],
+      ["a TLS client without a certificate", []],
+    ] as const) {
+      const r = await peerGet([...extra]);
+      if (answered(r.stdout)) throw new Error(`the peer port answered ${who}`);
+      ctx.note(`the peer port refuses ${who}: \`${lastLine(r.stderr)}\``);
     }
     ctx.note(
-      "the peer port answers a client with a CA-signed certificate and refuses one without (peer-client-cert-auth)",
+      `the peer port answers a member's peer certificate (CN ${peerCommonName}, from ${peer.name}): /members returned 200`,
     );
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }
 }
+
+const lastLine = (text: string) => (text.trim().split("\n").pop() ?? "").replace(/\s+/g, " ");
 
 const keyPattern = /BEGIN (EC |RSA |OPENSSH |ENCRYPTED |)PRIVATE KEY/;
 

@@ -5,6 +5,7 @@ import type { EtcdSpec, RestoreSpec } from "../../config";
 import type { Host } from "../host/host";
 import type { BackupManifest } from "../recovery/restore";
 import type { EtcdPki } from "../pki/etcd-pki";
+import { sshTarget } from "../host/ssh";
 import { Member } from "./member";
 import type { MemberRestore } from "./member";
 import type { MemberPlacement } from "./render";
@@ -15,6 +16,8 @@ export interface ClusterArgs {
   hosts: Record<string, Host>;
   /** Distinguishes this cluster from any other (the stack's lab name). */
   token: string;
+  /** The key that reaches every host (a secret): members leave through whichever host answers. */
+  sshPrivateKey: pulumi.Input<string>;
   /** Certificates for every member; required unless spec.tls is off. */
   pki?: EtcdPki;
   /** Start from this backup (verified beforehand); `id` names the restored cluster (see restoreId). */
@@ -82,11 +85,19 @@ export class Cluster extends pulumi.ComponentResource {
         {
           placement,
           connection: host.connection,
+          sshTargets: {
+            self: sshTarget(host.sshEndpoint),
+            others: Object.values(args.hosts)
+              .filter((h) => h !== host)
+              .map((h) => sshTarget(h.sshEndpoint)),
+          },
+          sshPrivateKey: args.sshPrivateKey,
           hostIdentity: host.identity,
           ...(host.machine ? { hostMachine: host.machine } : {}),
           others: inventory.filter((p) => p.name !== placement.name),
           clusterToken: args.token,
           learner: args.spec.learner,
+          timings: args.spec,
           bootstrap: i === 0,
           ...memberRestore(args.restore, i),
           tls: args.spec.tls,

@@ -2,18 +2,19 @@ import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
 import * as path from "path";
 import type { EtcdTlsMode, RestoreMethod } from "../../config";
+import { shellCommand } from "../host/shell";
 import type { Certificate } from "../pki/pki";
 import {
   clientUrl,
-  memberFilePaths,
+  leaveCommands,
   memberFiles,
   paths,
   peerUrl,
   renderInstallScript,
-  renderRemoveScript,
+  renderLeaveScript,
   restartHash,
 } from "./render";
-import type { MemberPlacement } from "./render";
+import type { MemberPlacement, RaftTimings } from "./render";
 
 /** How the first member starts from a backup instead of an empty data dir (see RestoreSpec in config.ts). */
 export interface MemberRestore {
@@ -36,6 +37,12 @@ export interface MemberArgs {
   placement: MemberPlacement;
   /** How to reach the host over SSH. */
   connection: pulumi.Input<command.types.input.remote.ConnectionArgs>;
+  /**
+   * The SSH endpoints ("user host port") of this host and of the lab's other hosts, and the key: a member
+   * leaves from the workstation, through its own host or, when that is gone, through any other.
+   */
+  sshTargets: { self: pulumi.Input<string>; others: pulumi.Input<string>[] };
+  sshPrivateKey: pulumi.Input<string>;
   /** The host's identity: when the host is rebuilt, the member is replaced (leave, then join afresh). */
   hostIdentity: pulumi.Input<string>;
   /** Deleting this resource deletes the host's disk: the member's own clean-up is then skipped. */
@@ -53,6 +60,8 @@ export interface MemberArgs {
   bootstrap: boolean;
   /** Transport security of clients and peers (see config: off, staged, on). */
   tls: EtcdTlsMode;
+  /** Raft heartbeat interval and election timeout. */
+  timings: RaftTimings;
   /** Certificates; required unless tls is off. */
   certificates?: MemberCertificates;
   /** Content of the rwk-etcd helper script pushed to the host. */
@@ -95,6 +104,8 @@ export class Member extends pulumi.ComponentResource {
   public readonly joined: command.remote.Command;
   /** Completes once the member runs its current configuration. */
   public readonly ready: command.remote.Command;
+  /** Takes the member out of the cluster when it is deleted (see renderLeaveScript). */
+  public readonly leave: command.local.Command;
 
   constructor(name: string, args: MemberArgs, opts?: pulumi.ComponentResourceOptions) {
     super("rwk:etcd:Member", name, {}, opts);
@@ -104,7 +115,13 @@ export class Member extends pulumi.ComponentResource {
     this.clientUrl = clientUrl(m, tls);
     this.peerUrl = peerUrl(m, tls);
     const certs = args.certificates;
-    const base = { member: m, clusterToken: args.clusterToken, tls, script: args.script };
+    const base = {
+      member: m,
+      clusterToken: args.clusterToken,
+      tls,
+      timings: args.timings,
+      script: args.script,
+    };
 
     // Keys make the file set secret; the restart trigger is computed from what is not secret (the
     // certificates and keys themselves are re-read by etcd on every handshake and need no restart).
@@ -130,22 +147,21 @@ export class Member extends pulumi.ComponentResource {
       );
     const restore = args.restore;
     const triggers = [args.hostIdentity];
-    // When the whole host goes (pulumi destroy, or the host leaves the inventory), removing files and
-    // leaving the cluster over SSH would be pointless, and fail if the host is stopped.
+    // When the whole host goes (pulumi destroy, or the host leaves the inventory), leaving the cluster
+    // and removing files would be pointless.
     const deletedWith = args.hostMachine;
 
+    // No delete on the host's own commands: a host that is down must not block the member's removal.
+    // Its files go with `leave` (below), which also reaches a host that is gone through the others.
     const pushed = new command.remote.Command(
       `${name}-files`,
       {
         connection: args.connection,
         stdin: files.apply(renderInstallScript),
         create: "bash -s",
-        delete: renderRemoveScript(memberFilePaths(tls)),
         triggers,
       },
-      // Old and new files share their paths on the same host: removing the old ones after pushing the
-      // new ones (the default replacement order) would delete what was just pushed.
-      { parent: this, deleteBeforeReplace: true, deletedWith },
+      { parent: this, deletedWith },
     );
 
     // The backup travels to the host first; rwk-etcd checks it again there before using it.
@@ -155,33 +171,65 @@ export class Member extends pulumi.ComponentResource {
 
     const endpoints = args.others.map((o) => clientUrl(o, tls)).join(",");
     const joinFlags = [
-      args.learner ? " --learner" : "",
-      args.bootstrap ? " --bootstrap" : "",
-      restore
-        ? ` --restore ${restore.method} --from ${restoreData!.remoteDir} --cluster-token ${restore.id}`
-        : "",
-    ].join("");
+      ...(args.learner ? ["--learner"] : []),
+      ...(args.bootstrap ? ["--bootstrap"] : []),
+      ...(restore
+        ? ["--restore", restore.method, "--from", restoreData!.remoteDir, "--cluster-token", restore.id]
+        : []),
+    ];
+    const identity = ["--name", m.name];
     this.joined = new command.remote.Command(
       `${name}-join`,
       {
         connection: args.connection,
-        create: `${paths.script} join --name ${m.name} --peer-url ${this.peerUrl} --endpoints '${endpoints}'${joinFlags}`,
-        delete: `${paths.script} leave --name ${m.name} --endpoints '${endpoints}'`,
-        // Joining happens once; a later change (the inventory grew, TLS came on) only refreshes the
-        // endpoints that `leave` will use.
+        create: shellCommand(
+          paths.script,
+          "join",
+          ...identity,
+          "--peer-url",
+          this.peerUrl,
+          "--endpoints",
+          endpoints,
+          ...joinFlags,
+        ),
+        // Joining happens once; a later change (the inventory grew, TLS came on) changes nothing here.
         update: "true",
         triggers,
       },
       {
         parent: this,
-        // Joining needs the files; members join one after another, and leave in reverse order.
+        // Joining needs the files; members join one after another.
         dependsOn: [
           pushed,
           ...(restoreData ? [restoreData.copy] : []),
           ...(args.previous ? [args.previous.joined] : []),
         ],
-        // A rebuilt host takes over the member's name and peer URL: the old member must be gone first.
-        deleteBeforeReplace: true,
+        deletedWith,
+      },
+    );
+
+    const out = leaveCommands(m.name, endpoints, tls);
+    this.leave = new command.local.Command(
+      `${name}-leave`,
+      {
+        interpreter: ["/bin/bash", "-c"],
+        // Nothing to do until the member is deleted; the environment is what `delete` will use.
+        create: "true",
+        delete: renderLeaveScript(),
+        environment: {
+          RWK_SSH_KEY: args.sshPrivateKey,
+          RWK_MEMBER: m.name,
+          RWK_SELF: args.sshTargets.self,
+          RWK_OTHERS: pulumi.all(args.sshTargets.others).apply((t) => t.join("\n")),
+          RWK_LEAVE: out.leave,
+          RWK_EVICT: out.evict,
+        },
+        logging: "stderr",
+      },
+      {
+        parent: this,
+        // Created once the member has joined; members leave in reverse order of joining.
+        dependsOn: [this.joined, ...(args.previous ? [args.previous.leave] : [])],
         deletedWith,
       },
     );
@@ -193,7 +241,7 @@ export class Member extends pulumi.ComponentResource {
         // Right after joining, etcd already runs this configuration; later changes restart it, and move
         // its peer URL first when the scheme changes (securing a running cluster).
         create: pulumi.interpolate`true # config ${configHash}`,
-        update: pulumi.interpolate`${paths.script} restart --name ${m.name} --peer-url ${this.peerUrl} # config ${configHash}`,
+        update: pulumi.interpolate`${shellCommand(paths.script, "restart", ...identity, "--peer-url", this.peerUrl)} # config ${configHash}`,
         triggers,
       },
       {

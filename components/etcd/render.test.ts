@@ -19,14 +19,15 @@ const core01 = { name: "core-01", address: "172.17.8.101" };
 const script = fs.readFileSync(path.join(__dirname, "rwk-etcd.sh"), "utf8");
 const pki = { ca: "CA\n", serverCert: "SC\n", serverKey: "SK\n", peerCert: "PC\n", peerKey: "PK\n" };
 const modes: EtcdTlsMode[] = ["off", "staged", "on"];
+const timings = { heartbeatIntervalMs: 100, electionTimeoutMs: 1000 };
 
 describe("etcd renderers", () => {
   it.each(modes)("renders the member env file with tls %s, one sorted ETCD_ setting per line", (tls) => {
-    expect(renderMemberEnv(core01, "rwk-dev", tls)).toMatchSnapshot();
+    expect(renderMemberEnv(core01, "rwk-dev", tls, timings)).toMatchSnapshot();
   });
 
   it("leaves no plaintext listener with tls on but metrics on loopback", () => {
-    const env = renderMemberEnv(core01, "rwk-dev", "on");
+    const env = renderMemberEnv(core01, "rwk-dev", "on", timings);
     const plain = env.split("\n").filter((l) => l.includes("http://"));
     expect(plain).toEqual(["ETCD_LISTEN_METRICS_URLS=http://127.0.0.1:2381"]);
     expect(env).toContain("ETCD_CLIENT_CERT_AUTH=true\n");
@@ -67,11 +68,11 @@ describe("etcd renderers", () => {
     expect(out).toMatchSnapshot();
     expect(out).not.toContain("secret");
     expect(out.indexOf("/etc/etcd/a.key")).toBeLessThan(out.indexOf("/etc/etcd/b.env"));
-    expect(renderRemoveScript(files.map((f) => f.path))).toBe("rm -f '/etc/etcd/a.key' '/etc/etcd/b.env'");
+    expect(renderRemoveScript(files.map((f) => f.path))).toBe("rm -f /etc/etcd/a.key /etc/etcd/b.env");
   });
 
   it("puts the CA in the host's trust store and takes it out again", () => {
-    const files = memberFiles({ member: core01, clusterToken: "rwk-dev", tls: "on", script, pki });
+    const files = memberFiles({ member: core01, clusterToken: "rwk-dev", timings, tls: "on", script, pki });
     expect(renderInstallScript(files)).toMatch(/update-ca-certificates >\/dev\/null 2>&1\n$/);
     expect(renderRemoveScript(memberFilePaths("on"))).toMatch(
       /&& update-ca-certificates --fresh >\/dev\/null$/,
@@ -81,7 +82,7 @@ describe("etcd renderers", () => {
 
   it("gathers one member's files in one map, keys 0600 and owned by etcd", () => {
     expect(
-      memberFiles({ member: core01, clusterToken: "rwk-dev", tls: "on", script, pki }).map((f) => [
+      memberFiles({ member: core01, clusterToken: "rwk-dev", timings, tls: "on", script, pki }).map((f) => [
         f.path,
         f.mode,
         f.owner,
@@ -100,21 +101,21 @@ describe("etcd renderers", () => {
       ["/etc/etcd/pki/peer.key", "0600", "etcd:etcd"],
     ]);
     expect(memberFilePaths("off")).toHaveLength(5);
-    expect(() => memberFiles({ member: core01, clusterToken: "t", tls: "staged", script })).toThrow(
+    expect(() => memberFiles({ member: core01, clusterToken: "t", timings, tls: "staged", script })).toThrow(
       "member core-01: etcdTls is staged but no certificates were given",
     );
   });
 
   it("hashes a file set independently of order, and changes with any byte", () => {
-    const files = memberFiles({ member: core01, clusterToken: "rwk-dev", tls: "off", script });
+    const files = memberFiles({ member: core01, clusterToken: "rwk-dev", timings, tls: "off", script });
     expect(hashFiles([...files].reverse())).toBe(hashFiles(files));
     expect(
-      hashFiles(memberFiles({ member: core01, clusterToken: "rwk-other", tls: "off", script })),
+      hashFiles(memberFiles({ member: core01, clusterToken: "rwk-other", timings, tls: "off", script })),
     ).not.toBe(hashFiles(files));
   });
 
   it("restarts for a new CA or new settings, not for reissued certificates (etcd reloads those)", () => {
-    const base = { member: core01, clusterToken: "rwk-dev", tls: "on" as const, script };
+    const base = { member: core01, clusterToken: "rwk-dev", timings, tls: "on" as const, script };
     const before = restartHash(memberFiles({ ...base, pki }));
     expect(
       restartHash(memberFiles({ ...base, pki: { ...pki, serverCert: "SC2\n", serverKey: "SK2\n" } })),

@@ -1,7 +1,9 @@
 // Pure renderers for everything pushed to an etcd host. Each takes plain typed input and returns the
 // exact file content, so tests can snapshot them and Pulumi can hash them for triggers.
 import { createHash } from "crypto";
-import type { EtcdTlsMode } from "../../config";
+import type { EtcdSpec, EtcdTlsMode } from "../../config";
+import { shellCommand, shellQuote } from "../host/shell";
+import { renderSshPreamble } from "../host/ssh";
 
 export const paths = {
   script: "/usr/local/sbin/rwk-etcd",
@@ -19,6 +21,15 @@ export const paths = {
 } as const;
 
 export const ports = { client: 2379, peer: 2380, metrics: 2381 } as const;
+
+/**
+ * The one name every member's peer certificate carries: the peer port accepts only it, so a client
+ * certificate from the same CA (the operator's, the API server's) is refused there.
+ */
+export const peerCommonName = "rwk-etcd-peer";
+
+/** Raft timings of every member (config: etcdHeartbeatInterval, etcdElectionTimeout). */
+export type RaftTimings = Pick<EtcdSpec, "heartbeatIntervalMs" | "electionTimeoutMs">;
 
 /** One etcd member as placed on a host. */
 export interface MemberPlacement {
@@ -77,11 +88,18 @@ export function renderEnvFile(comment: string, vars: Record<string, string>): st
  * The member's own settings. INITIAL_* settings are not here: they only matter on a member's first
  * start and come from the cluster itself (`member add` prints them) or from the bootstrap file.
  */
-export function renderMemberEnv(m: MemberPlacement, clusterToken: string, tls: EtcdTlsMode): string {
+export function renderMemberEnv(
+  m: MemberPlacement,
+  clusterToken: string,
+  tls: EtcdTlsMode,
+  timings: RaftTimings,
+): string {
   const s = scheme(tls);
   const vars: Record<string, string> = {
     ETCD_ADVERTISE_CLIENT_URLS: clientUrl(m, tls),
     ETCD_DATA_DIR: paths.dataDir,
+    ETCD_ELECTION_TIMEOUT: String(timings.electionTimeoutMs),
+    ETCD_HEARTBEAT_INTERVAL: String(timings.heartbeatIntervalMs),
     ETCD_INITIAL_CLUSTER_TOKEN: clusterToken,
     ETCD_LISTEN_CLIENT_URLS: `${clientUrl(m, tls)},${s}://127.0.0.1:${ports.client}`,
     // Loopback too: the first member announces itself on localhost, as the workshop's did, until
@@ -93,6 +111,7 @@ export function renderMemberEnv(m: MemberPlacement, clusterToken: string, tls: E
     // Staged: peers can already dial TLS (with their certificate) while every listener is still plain,
     // so that in the next step members can switch their peer URLs to https one at a time.
     Object.assign(vars, {
+      ETCD_PEER_CERT_ALLOWED_CN: peerCommonName,
       ETCD_PEER_CERT_FILE: paths.peerCert,
       ETCD_PEER_KEY_FILE: paths.peerKey,
       ETCD_PEER_TRUSTED_CA_FILE: paths.ca,
@@ -154,6 +173,7 @@ export interface MemberFilesInput {
   member: MemberPlacement;
   clusterToken: string;
   tls: EtcdTlsMode;
+  timings: RaftTimings;
   script: string;
   /** Certificates; required unless tls is off. */
   pki?: MemberPki;
@@ -165,7 +185,12 @@ export function memberFiles(input: MemberFilesInput): FileSpec[] {
   const root = "root:root";
   const files: FileSpec[] = [
     { path: paths.script, mode: "0755", owner: root, content: input.script },
-    { path: paths.env, mode: "0644", owner: root, content: renderMemberEnv(m, input.clusterToken, tls) },
+    {
+      path: paths.env,
+      mode: "0644",
+      owner: root,
+      content: renderMemberEnv(m, input.clusterToken, tls, input.timings),
+    },
     { path: paths.bootstrapEnv, mode: "0644", owner: root, content: renderBootstrapEnv(m, tls) },
     { path: paths.etcdctlEnv, mode: "0644", owner: root, content: renderEtcdctlEnv(tls) },
     { path: paths.dropin, mode: "0644", owner: root, content: renderDropin() },
@@ -191,6 +216,7 @@ export function memberFilePaths(tls: EtcdTlsMode): string[] {
     member: { name: "x", address: "0.0.0.0" },
     clusterToken: "x",
     tls,
+    timings: { heartbeatIntervalMs: 0, electionTimeoutMs: 0 },
     script: "",
     pki: { ca: "", serverCert: "", serverKey: "", peerCert: "", peerKey: "" },
   });
@@ -211,11 +237,15 @@ export function renderInstallScript(files: FileSpec[]): string {
       .replace(/(.{76})/g, "$1\n");
     lines.push(
       // Directories stay traversable (etcd must reach its keys); only the files are private.
-      `(umask 022 && mkdir -p '${dir}')`,
-      `base64 -d > '${tmp}' <<'RWK_EOF'`,
+      `(umask 022 && ${shellCommand("mkdir", "-p", dir)})`,
+      `${shellCommand("base64", "-d")} > ${shellQuote(tmp)} <<'RWK_EOF'`,
       data,
       "RWK_EOF",
-      `chown ${f.owner} '${tmp}' && chmod ${f.mode} '${tmp}' && mv -f '${tmp}' '${f.path}'`,
+      [
+        shellCommand("chown", f.owner, tmp),
+        shellCommand("chmod", f.mode, tmp),
+        shellCommand("mv", "-f", tmp, f.path),
+      ].join(" && "),
     );
   }
   if (files.some((f) => f.path === paths.trustedCa)) {
@@ -229,10 +259,7 @@ export function renderInstallScript(files: FileSpec[]): string {
 
 /** The command that removes pushed files again. */
 export function renderRemoveScript(filePaths: string[]): string {
-  const rm = `rm -f ${[...filePaths]
-    .sort()
-    .map((p) => `'${p}'`)
-    .join(" ")}`;
+  const rm = shellCommand("rm", "-f", ...[...filePaths].sort());
   return filePaths.includes(paths.trustedCa) ? `${rm} && update-ca-certificates --fresh >/dev/null` : rm;
 }
 
@@ -248,4 +275,46 @@ export function hashFiles(files: FileSpec[]): string {
 /** The part of a member's files that etcd only reads at start: a change of it needs a restart. */
 export function restartHash(files: FileSpec[]): string {
   return hashFiles(files.filter((f) => !f.hotReload));
+}
+
+/** The commands that take a member out, on its own host and on any other host (see renderLeaveScript). */
+export function leaveCommands(
+  name: string,
+  endpoints: string,
+  tls: EtcdTlsMode,
+): { leave: string; evict: string } {
+  const who = ["--name", name, "--endpoints", endpoints];
+  return {
+    leave: `${shellCommand(paths.script, "leave", ...who)} && ${renderRemoveScript(memberFilePaths(tls))}`,
+    evict: shellCommand(paths.script, "evict", ...who),
+  };
+}
+
+/**
+ * The workstation's script that takes a member out of the cluster. On the member's own host when it
+ * answers and has the helper: leave (under the quorum guard), stop, wipe, remove its files. Otherwise the
+ * host is gone (stopped, destroyed, rebuilt): the first other host that answers removes the member from
+ * the cluster, under the same guard, as the workshop did with `member remove` from a healthy member.
+ * Environment: RWK_SSH_KEY, RWK_MEMBER, RWK_SELF and RWK_OTHERS ("user host port" lines), RWK_LEAVE and
+ * RWK_EVICT (the commands from leaveCommands).
+ */
+export function renderLeaveScript(): string {
+  return `${renderSshPreamble()}read -r user host port <<<"$RWK_SELF"
+status=0
+remote "$user" "$host" "$port" ${shellQuote(`test -x ${paths.script}`)} || status=$?
+if ((status == 0)); then
+  remote "$user" "$host" "$port" "$RWK_LEAVE"
+  exit
+fi
+echo "rwk: $RWK_MEMBER's host does not answer (ssh: $status); removing it through the other members" >&2
+while read -r user host port; do
+  [[ -n $user ]] || continue
+  status=0
+  remote "$user" "$host" "$port" "$RWK_EVICT" || status=$?
+  # 255: that host does not answer either; 127: it runs no member. Anything else is the answer.
+  ((status == 255 || status == 127)) || exit "$status"
+done <<<"$RWK_OTHERS"
+echo "rwk: no host answers that could remove $RWK_MEMBER from the cluster" >&2
+exit 1
+`;
 }

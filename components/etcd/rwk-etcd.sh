@@ -2,7 +2,9 @@
 # rwk-etcd: the membership steps of one etcd member, run on its own host by Pulumi (remote commands).
 #
 #   rwk-etcd join    --name N --peer-url U --endpoints E[,E...] [--learner] [--bootstrap]
-#   rwk-etcd leave   --name N --endpoints E[,E...]
+#   rwk-etcd leave   --name N --endpoints E[,E...]    (on the member's own host: leave, stop, wipe)
+#   rwk-etcd evict   --name N --endpoints E[,E...]    (on a surviving member's host: remove a member whose
+#                                                     host is gone; nothing on that host is touched)
 #   rwk-etcd restart --name N [--peer-url U]    (U: move the member's peer URL first, e.g. to https)
 #   rwk-etcd backup  --id ID                    (snapshot + data-dir archive in /var/backups/rwk/ID)
 #
@@ -10,7 +12,7 @@
 # instead of an empty data dir (see cmd_join). An in-place restore of every member is two steps, so
 # that the old cluster is stopped everywhere before any restored member starts:
 #   rwk-etcd restore-prepare --name N --peer-url U --from DIR --initial-cluster N=U,... --cluster-token T
-#   rwk-etcd restore-start
+#   rwk-etcd restore-start --cluster-token T
 #
 # --endpoints are the client URLs of the *other* configured members. Every change is guarded: it is
 # refused, with the numbers, when it would leave the cluster without a healthy quorum.
@@ -18,6 +20,7 @@ set -euo pipefail
 
 data_dir=/var/lib/etcd/rwk
 backups=/var/backups/rwk
+restores=/var/lib/rwk-restore
 force_new_dropin=/run/systemd/system/etcd.service.d/99-rwk-force-new-cluster.conf
 join_env=/etc/etcd/rwk-join.env
 bootstrap_env=/etc/etcd/rwk-bootstrap.env
@@ -137,8 +140,26 @@ wait_quorum() {
   done
 }
 
+# manifest_field <dir> <jq path>: one value of a backup's manifest, e.g. `manifest_field DIR .status.revision`.
 manifest_field() {
-  sed -n "s/.*\"$2\": *\"\{0,1\}\([^\",}]*\).*/\1/p" "$1/manifest.json" | head -n 1
+  jq -r "$2 // empty" "$1/manifest.json"
+}
+
+# status_field <endpoint> <field>: a field of `endpoint status -w fields` (ClusterID, Revision...), exactly
+# as etcd prints it (JSON would round 64-bit IDs).
+status_field() {
+  ctl --endpoints="$1" endpoint status -w fields | awk -F' : ' -v f="\"$2\"" '$1==f {print $2; exit}'
+}
+
+# check_restored <dir>: the local member serves at least the backup's revision; a restore that did not
+# happen (a wrong directory, an old data dir) fails here instead of reporting success.
+check_restored() {
+  local want got
+  want=$(manifest_field "$1" .status.revision)
+  got=$(status_field "$local_endpoint" Revision) || got=""
+  if ! [[ $want =~ ^[0-9]+$ && $got =~ ^[0-9]+$ ]] || ((got < want)); then
+    die "the restore did not take: the member serves revision ${got:-?}, the backup has ${want:-?}"
+  fi
 }
 
 # verify_backup <dir> <file>: the file is there and is exactly what the backup recorded.
@@ -146,7 +167,7 @@ verify_backup() {
   local dir=$1 file=$2 want got
   [[ -f $dir/manifest.json ]] || die "backup $dir has no manifest.json"
   [[ -f $dir/$file ]] || die "backup $dir has no $file"
-  want=$(manifest_field "$dir" "$file")
+  want=$(manifest_field "$dir" ".[\"$file\"]")
   got=$(sha256sum "$dir/$file" | cut -d' ' -f1)
   [[ -n $want && $want == "$got" ]] ||
     die "backup $dir/$file fails its integrity check (sha256 $got, the manifest says ${want:-nothing}); refusing to restore from it"
@@ -177,7 +198,8 @@ restore_first() {
       restore_snapshot "$name" "$peer_url" "$dir" "" "$token"
       start_etcd
       wait_local voter
-      log "$name restored from snapshot $(manifest_field "$dir" id) as a new cluster of one"
+      check_restored "$dir"
+      log "$name restored from snapshot $(manifest_field "$dir" .id) as a new cluster of one"
       ;;
     classic)
       # The workshop's way: the data dir as it was, started once with force-new-cluster so that it
@@ -192,6 +214,7 @@ restore_first() {
       printf '[Service]\nEnvironment=ETCD_FORCE_NEW_CLUSTER=true\n' >"$force_new_dropin"
       start_etcd
       wait_local voter
+      check_restored "$dir"
       rm -f "$force_new_dropin"
       systemctl daemon-reload
       local here=$local_endpoint list id current
@@ -201,7 +224,7 @@ restore_first() {
       if [[ $current != "$peer_url" ]]; then
         retry 30 "member update" ctl --endpoints="$here" member update "$id" --peer-urls="$peer_url" >/dev/null
       fi
-      log "$name restored from the data-dir archive of $(manifest_field "$dir" id) with force-new-cluster, now removed"
+      log "$name restored from the data-dir archive of $(manifest_field "$dir" .id) with force-new-cluster, now removed"
       ;;
     *) die "unknown restore method $method" ;;
   esac
@@ -220,16 +243,39 @@ cmd_restore_prepare() {
     esac
   done
   [[ -n $name && -n $peer_url && -n $from && -n $cluster && -n $token ]] || die "restore-prepare: missing arguments"
+  # What restore-start checks against: the cluster this restore replaces, and the backup's revision.
+  local old="" here revision
+  if here=$(local_ep); then old=$(status_field "$here" ClusterID) || old=""; fi
   restore_snapshot "$name" "$peer_url" "$from" "$cluster" "$token"
-  log "$name stopped, its data dir restored from $(manifest_field "$from" id); it starts with the others"
+  revision=$(manifest_field "$from" .status.revision)
+  [[ $revision =~ ^[0-9]+$ ]] || die "backup $from records no snapshot revision"
+  mkdir -p "$restores"
+  printf '%s %s\n' "${old:-none}" "$revision" >"$restores/$token.prepared"
+  log "$name stopped, its data dir restored from $(manifest_field "$from" .id); it starts with the others"
 }
 
 cmd_restore_start() {
+  local token=""
+  while (($#)); do
+    case $1 in
+      --cluster-token) token=$2; shift 2 ;;
+      *) die "restore-start: unknown argument $1" ;;
+    esac
+  done
+  local marker=$restores/$token.prepared old want id rev
+  [[ -n $token && -f $marker ]] || die "restore-start: restore ${token:-?} was not prepared on this host"
+  read -r old want <"$marker"
   start_etcd
   # etcd serves clients only once the new cluster has quorum: every member starts at the same time.
   wait_local voter
   wait_quorum "$local_endpoint"
-  log "restored member running; the new cluster has quorum"
+  id=$(status_field "$local_endpoint" ClusterID) || id=""
+  rev=$(status_field "$local_endpoint" Revision) || rev=""
+  [[ $id != "$old" ]] || die "the restore did not take: the member still belongs to cluster $old"
+  if ! [[ $rev =~ ^[0-9]+$ ]] || ((rev < want)); then
+    die "the restore did not take: the member serves revision ${rev:-?}, the backup has $want"
+  fi
+  log "restored member running in new cluster $id at revision $rev; the new cluster has quorum"
 }
 
 cmd_backup() {
@@ -347,7 +393,7 @@ cmd_join() {
     need=$(quorum $((voters - 1)))
     ((healthy >= need)) ||
       die "refusing to replace the dead member $name: $healthy of $voters voting members are healthy, $need needed"
-    retry 30 "member remove" ctl --endpoints="$endpoints" member remove "$sid" >/dev/null
+    retry 30 "member remove" remove_member "$endpoints" "$sid" >/dev/null
     log "removed the dead member $name ($sid) that this host replaces"
   fi
   read -r voters healthy < <(voter_health "$endpoints")
@@ -377,6 +423,32 @@ cmd_join() {
   wait_quorum "$endpoints"
 }
 
+# remove_from_cluster <name> <endpoints> [<ask>]: removes the named member from the cluster answering at
+# <endpoints> (asking <ask> to remove it, default the same), unless the voting members left would be below
+# a healthy quorum. Sets `removal` to removed, absent (not a member, or no more) or last (the only
+# member: there is nothing to remove it from).
+remove_from_cluster() {
+  local name=$1 all=$2 ask=${3:-$2} list id voters healthy me_healthy=0 url need
+  list=$(members "$all") || die "cannot reach the cluster at $all to remove $name"
+  id=$(member_field "$list" "$name" 1)
+  url=$(member_field "$list" "$name" 4)
+  if [[ -z $id ]]; then
+    removal=absent
+    return
+  fi
+  if [[ $(grep -c . <<<"$list") -le 1 ]]; then
+    removal=last
+    return
+  fi
+  read -r voters healthy < <(voter_health "$all")
+  [[ -n $url ]] && ctl --endpoints="${url%%,*}" endpoint health >/dev/null 2>&1 && me_healthy=1
+  need=$(quorum $((voters - 1)))
+  ((healthy - me_healthy >= need)) ||
+    die "refusing to remove $name: the $((voters - 1)) remaining voting members would have $((healthy - me_healthy)) healthy, below quorum $need"
+  retry 30 "member remove" remove_member "$ask" "$id" >/dev/null
+  removal=removed
+}
+
 cmd_leave() {
   local name="" endpoints=""
   while (($#)); do
@@ -387,36 +459,59 @@ cmd_leave() {
     esac
   done
   [[ -n $name ]] || die "leave needs --name"
-  local here all list
+  local here all removal=absent
   here=$(local_ep) || here=""
   endpoints=$(reachable "$endpoints")
   all=$here${here:+${endpoints:+,}}$endpoints
-  if list=$(members "$all" 2>/dev/null); then
-    local id voters healthy me_healthy=0 url
-    id=$(member_field "$list" "$name" 1)
-    url=$(member_field "$list" "$name" 4)
-    if [[ -n $id && $(grep -c . <<<"$list") -gt 1 ]]; then
-      read -r voters healthy < <(voter_health "$all")
-      [[ -n $url ]] && ctl --endpoints="${url%%,*}" endpoint health >/dev/null 2>&1 && me_healthy=1
-      local need
-      need=$(quorum $((voters - 1)))
-      ((healthy - me_healthy >= need)) ||
-        die "refusing to remove $name: the $((voters - 1)) remaining voting members would have $((healthy - me_healthy)) healthy, below quorum $need"
-      # Asked of the others when they answer: the member stops as soon as it learns it was removed, which
-      # can cut off its own reply, and the retry then finds it gone (a CI run failed on that).
-      retry 30 "member remove" remove_member "${endpoints:-$all}" "$id" >/dev/null
-      log "$name removed from the cluster"
-    elif [[ -z $id ]]; then
-      log "$name is not a member (any more)"
-    else
-      log "$name is the last member: the cluster ends with it"
-    fi
+  if [[ -n $all ]] && members "$all" >/dev/null 2>&1; then
+    # Asked of the others when they answer: the member stops as soon as it learns it was removed, which
+    # can cut off its own reply, and the retry then finds it gone (a CI run failed on that).
+    remove_from_cluster "$name" "$all" "${endpoints:-$all}"
   elif [[ -d $data_dir ]]; then
-    die "cannot reach the cluster at $all to remove $name; refusing to wipe its data"
+    die "cannot reach the cluster at ${all:-<none>} to remove $name; refusing to wipe its data"
   fi
-  # Only after the cluster has let the member go: stop it and wipe it, so it can never come back as itself.
   systemctl disable --now etcd >/dev/null 2>&1 || true
-  rm -rf "$data_dir" "$join_env"
+  case $removal in
+    last)
+      # The cluster ends with its last member; its data is kept, never deleted by a config change.
+      local kept
+      kept=$data_dir.ended-$(date -u +%Y%m%dT%H%M%SZ)
+      [[ -d $data_dir ]] && mv "$data_dir" "$kept"
+      rm -f "$join_env"
+      log "$name was the last member: the cluster ended with it; its data directory is kept at $kept"
+      ;;
+    removed)
+      # Only after the cluster has let the member go: wipe it, so it can never come back as itself.
+      rm -rf "$data_dir" "$join_env"
+      log "$name removed from the cluster, stopped and wiped"
+      ;;
+    absent)
+      rm -rf "$data_dir" "$join_env"
+      log "$name is not a member (any more); stopped and wiped"
+      ;;
+  esac
+}
+
+cmd_evict() {
+  local name="" endpoints=""
+  while (($#)); do
+    case $1 in
+      --name) name=$2; shift 2 ;;
+      --endpoints) endpoints=$2; shift 2 ;;
+      *) die "evict: unknown argument $1" ;;
+    esac
+  done
+  [[ -n $name ]] || die "evict needs --name"
+  local here all removal
+  here=$(local_ep) || die "no local etcd member here to remove $name through"
+  endpoints=$(reachable "$endpoints")
+  all=$here${endpoints:+,$endpoints}
+  remove_from_cluster "$name" "$all"
+  case $removal in
+    removed) log "$name removed from the cluster by the surviving members; its host is not touched" ;;
+    absent) log "$name is not a member (any more)" ;;
+    last) die "$name is the only member: there is no cluster left to remove it from" ;;
+  esac
 }
 
 cmd_restart() {
@@ -454,10 +549,10 @@ cmd_restart() {
 }
 
 case ${1:-} in
-  join | leave | restart | backup | restore-prepare | restore-start)
+  join | leave | evict | restart | backup | restore-prepare | restore-start)
     verb=${1//-/_}
     shift
     "cmd_$verb" "$@"
     ;;
-  *) die "usage: rwk-etcd join|leave|restart|backup|restore-prepare|restore-start ... (see the header of $0)" ;;
+  *) die "usage: rwk-etcd join|leave|evict|restart|backup|restore-prepare|restore-start ... (see the header of $0)" ;;
 esac

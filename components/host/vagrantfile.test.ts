@@ -71,7 +71,7 @@ describe("the lab's Vagrantfile", () => {
 
   it("is valid Ruby, for the defaults as validated from stack config", () => {
     const config = validateConfig(
-      { driver: "vagrant", hosts: hosts.slice(0, 1), etcdMembers: [] },
+      { driver: "vagrant", hosts: hosts.slice(0, 1), etcdMembers: [], allowDataLoss: "vagrant-it" },
       { project: "real-world-kubernetes", stack: "vagrant-it" },
     );
     const text = renderVagrantfile({

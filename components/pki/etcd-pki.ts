@@ -1,6 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
 import type { PkiSpec } from "../../config";
-import { memberSans } from "../etcd/render";
+import { memberSans, peerCommonName } from "../etcd/render";
 import type { MemberPlacement } from "../etcd/render";
 import { Certificate, CertificateAuthority } from "./pki";
 
@@ -36,9 +36,10 @@ export class EtcdPki extends pulumi.ComponentResource {
         { ca: this.ca, commonName: m.name, ...sans, usages: ["server", "client"] },
         { parent: this },
       );
+      // One name for every peer: the peer port accepts no other certificate of this CA (peerCommonName).
       this.peers[m.name] = new Certificate(
         `${name}-${m.name}-peer`,
-        { ca: this.ca, commonName: m.name, ...sans, usages: ["server", "client"] },
+        { ca: this.ca, commonName: peerCommonName, ...sans, usages: ["server", "client"] },
         { parent: this },
       );
     }

@@ -5,6 +5,8 @@ import * as pulumi from "@pulumi/pulumi";
 import type { BackupSpec } from "../../config";
 import { paths } from "../etcd/render";
 import type { Host } from "../host/host";
+import { shellCommand } from "../host/shell";
+import { renderSshPreamble, sshTarget } from "../host/ssh";
 import type { Member } from "../etcd/member";
 
 /** Where a member keeps its backups, and where the workstation keeps the pulled copies. */
@@ -16,21 +18,15 @@ export const backupPaths = { host: "/var/backups/rwk", workstation: "backups" } 
  * so the key never appears in a command line.
  */
 export function renderPullScript(): string {
-  return `set -euo pipefail
-key=$(mktemp)
-trap 'rm -f "$key"' EXIT
-printf '%s\\n' "$RWK_SSH_KEY" >"$key"
-remote() {
-  ssh -i "$key" -p "$RWK_SSH_PORT" -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null \\
-    -o LogLevel=ERROR -o BatchMode=yes -o ConnectTimeout=10 "$RWK_SSH_USER@$RWK_SSH_HOST" "$@"
-}
-field() { sed -n "s/.*\\"$1\\": *\\"\\([^\\"]*\\)\\".*/\\1/p" "$2" | head -n 1; }
+  return `${renderSshPreamble()}field() { jq -r --arg f "$1" '.[$f] // empty' "$2"; }
 src=${backupPaths.host}/$RWK_BACKUP_ID
 mkdir -p "$RWK_BACKUP_DEST"
 tmp=$(mktemp -d "$RWK_BACKUP_DEST/.pull.XXXXXX")
 trap 'rm -f "$key"; rm -rf "$tmp"' EXIT
+read -r user host port <<<"$RWK_SSH_TARGET"
 for f in manifest.json snapshot.db data-dir.tar.gz; do
-  remote cat "$src/$f" >"$tmp/$f"
+  # ssh hands the remote shell one line: the path is quoted for it.
+  remote "$user" "$host" "$port" "cat $(printf '%q' "$src/$f")" >"$tmp/$f"
 done
 for f in snapshot.db data-dir.tar.gz; do
   want=$(field "$f" "$tmp/manifest.json")
@@ -70,8 +66,8 @@ export class Backup extends pulumi.ComponentResource {
       `${name}-take`,
       {
         connection: args.host.connection,
-        create: `${paths.script} backup --id ${id}`,
-        delete: `rm -rf ${backupPaths.host}/${id}`,
+        create: shellCommand(paths.script, "backup", "--id", id),
+        delete: shellCommand("rm", "-rf", `${backupPaths.host}/${id}`),
         // Each id is its own backup: a new one replaces the resource of the last.
         triggers: [id],
         logging: "stderr",
@@ -83,7 +79,6 @@ export class Backup extends pulumi.ComponentResource {
         ...(args.host.machine ? { deletedWith: args.host.machine } : {}),
       },
     );
-    const endpoint = args.host.sshEndpoint;
     const pull = new command.local.Command(
       `${name}-pull`,
       {
@@ -91,9 +86,7 @@ export class Backup extends pulumi.ComponentResource {
         create: renderPullScript(),
         environment: {
           RWK_SSH_KEY: args.sshPrivateKey,
-          RWK_SSH_HOST: endpoint.host,
-          RWK_SSH_PORT: endpoint.port.apply(String),
-          RWK_SSH_USER: endpoint.user,
+          RWK_SSH_TARGET: sshTarget(args.host.sshEndpoint),
           RWK_BACKUP_ID: id,
           RWK_BACKUP_DEST: `${backupPaths.workstation}/${args.stack}`,
         },

@@ -7,6 +7,7 @@ import { copyBackup } from "../etcd/member";
 import type { Member } from "../etcd/member";
 import { paths } from "../etcd/render";
 import type { Host } from "../host/host";
+import { shellCommand } from "../host/shell";
 
 export interface InPlaceRestoreArgs {
   /** The pulled backup directory on the workstation (verified before the program got here). */
@@ -37,9 +38,20 @@ export class InPlaceRestore extends pulumi.ComponentResource {
         `${name}-${m.name}-prepare`,
         {
           connection: host.connection,
-          create:
-            `${paths.script} restore-prepare --name ${m.name} --peer-url ${m.peerUrl} ` +
-            `--from ${data.remoteDir} --initial-cluster ${initialCluster} --cluster-token ${args.id}`,
+          create: shellCommand(
+            paths.script,
+            "restore-prepare",
+            "--name",
+            m.name,
+            "--peer-url",
+            m.peerUrl,
+            "--from",
+            data.remoteDir,
+            "--initial-cluster",
+            initialCluster,
+            "--cluster-token",
+            args.id,
+          ),
           triggers: [host.identity, args.id],
         },
         // The member must exist, with its files, before it can be restored.
@@ -52,7 +64,7 @@ export class InPlaceRestore extends pulumi.ComponentResource {
         `${name}-${m.name}-start`,
         {
           connection: host.connection,
-          create: `${paths.script} restore-start`,
+          create: shellCommand(paths.script, "restore-start", "--cluster-token", args.id),
           triggers: [host.identity, args.id],
         },
         // Every member is stopped and restored before any of them starts.

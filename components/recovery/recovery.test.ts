@@ -55,6 +55,21 @@ describe("verifyBackup", () => {
     );
   });
 
+  it.each<[string, Record<string, unknown>]>([
+    ["id", { id: "b1;touch x;#" }],
+    ["stamp", { stamp: "$(touch y)" }],
+    ["member", { member: "core 01" }],
+  ])("refuses a manifest whose %s is not a plain name (it names things on the hosts)", (field, bad) => {
+    const good = backupDir({ "snapshot.db": "snap" });
+    const manifest = JSON.parse(fs.readFileSync(path.join(good, "manifest.json"), "utf8")) as object;
+    const dir = backupDir({ "snapshot.db": "snap" }, { ...manifest, ...bad });
+    expect(() => verifyBackup(dir, "snapshot")).toThrow(
+      new RegExp(
+        `^restore\\.from: ${dir}/manifest\\.json has ${field} .*; refusing to restore from it, nothing was changed$`,
+      ),
+    );
+  });
+
   it("restores classic from the archive and everything else from the snapshot", () => {
     expect([restoreFile("classic"), restoreFile("snapshot"), restoreFile("in-place")]).toEqual([
       "data-dir.tar.gz",

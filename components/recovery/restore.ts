@@ -3,6 +3,8 @@
 import { createHash } from "crypto";
 import * as fs from "fs";
 import * as path from "path";
+import * as pulumi from "@pulumi/pulumi";
+import { backupIdPattern } from "../../config";
 import type { RestoreMethod } from "../../config";
 
 export interface BackupManifest {
@@ -21,7 +23,8 @@ export function restoreFile(method: RestoreMethod): "snapshot.db" | "data-dir.ta
   return method === "classic" ? "data-dir.tar.gz" : "snapshot.db";
 }
 
-export class RestoreError extends Error {
+/** A refusal, printed by the engine as its message alone (a RunError: no stack trace). */
+export class RestoreError extends pulumi.RunError {
   constructor(message: string) {
     super(message);
     this.name = "RestoreError";
@@ -38,6 +41,20 @@ export function verifyBackup(dir: string, method: RestoreMethod): BackupManifest
     manifest = JSON.parse(fs.readFileSync(manifestFile, "utf8")) as BackupManifest;
   } catch (e) {
     throw new RestoreError(`restore.from: ${manifestFile} is not valid JSON: ${String(e)}`);
+  }
+  // The manifest comes from a file anyone could edit; what of it names things on the hosts (the restored
+  // cluster's token is made of id and stamp) must be plain names.
+  const fields: [keyof BackupManifest, RegExp][] = [
+    ["id", backupIdPattern],
+    ["stamp", /^\d{8}T\d{6}Z$/],
+    ["member", /^[a-z0-9]([a-z0-9-]{0,14}[a-z0-9])?$/],
+  ];
+  for (const [field, pattern] of fields) {
+    if (typeof manifest[field] !== "string" || !pattern.test(manifest[field])) {
+      throw new RestoreError(
+        `restore.from: ${manifestFile} has ${field} ${JSON.stringify(manifest[field])}, which does not match ${pattern.source}; refusing to restore from it, nothing was changed`,
+      );
+    }
   }
   const file = restoreFile(method);
   const data = path.join(dir, file);

@@ -45,6 +45,7 @@ describe("the ssh driver through the real engine", () => {
           [`${project}:driver`]: "ssh",
           [`${project}:hosts`]: [{ name: "core-01", address: "127.0.0.1", sshPort: info.sshPort }],
           [`${project}:etcdMembers`]: [],
+          [`${project}:allowDataLoss`]: stackName,
         },
       }),
     );

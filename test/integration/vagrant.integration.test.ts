@@ -72,6 +72,7 @@ describe("the vagrant driver through the real engine", () => {
           [`${project}:driver`]: "vagrant",
           [`${project}:hosts`]: [host],
           [`${project}:etcdMembers`]: [],
+          [`${project}:allowDataLoss`]: stackName,
         },
       }),
     );

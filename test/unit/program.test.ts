@@ -27,7 +27,17 @@ function stackConfig(overrides: Record<string, unknown>): Record<string, string>
   return out;
 }
 
+interface Run {
+  resources: Registered[];
+  /** The program's exports: the stack outputs. */
+  outputs: Record<string, unknown>;
+}
+
 async function runProgram(overrides: Record<string, unknown> = {}, stack = "dev"): Promise<Registered[]> {
+  return (await loadProgram(overrides, stack)).resources;
+}
+
+async function loadProgram(overrides: Record<string, unknown> = {}, stack = "dev"): Promise<Run> {
   const registered: Registered[] = [];
   const mocks: pulumi.runtime.Mocks = {
     newResource(args) {
@@ -54,16 +64,17 @@ async function runProgram(overrides: Record<string, unknown> = {}, stack = "dev"
   // A fresh module registry per run: the program and the SDK it registers through, mocked and
   // configured before the program is loaded.
   let ready: Promise<void> = Promise.resolve();
+  let outputs: Record<string, unknown> = {};
   jest.isolateModules(() => {
     const sdk = require("@pulumi/pulumi") as typeof pulumi;
     sdk.runtime.setAllConfig(stackConfig(overrides));
     ready = sdk.runtime.setMocks(mocks, project, stack, false);
-    require(path.join(root, "index.ts"));
+    outputs = require(path.join(root, "index.ts")) as Record<string, unknown>;
   });
   await ready;
   // Let every registration (they happen as Outputs resolve) reach the mock.
   for (let i = 0; i < 20; i++) await new Promise((r) => setTimeout(r, 5));
-  return registered;
+  return { resources: registered, outputs };
 }
 
 const byName = (rs: Registered[]) => new Map(rs.map((r) => [r.name, r]));
@@ -72,6 +83,7 @@ describe("the program under mocks", () => {
   it("registers the lab, the etcd PKI and a one-member etcd for the default stack", async () => {
     const rs = await runProgram();
     expect(rs.map((r) => `${r.type} ${r.name}`).sort()).toEqual([
+      "command:local:Command etcd-core-01-leave",
       "command:remote:Command etcd-core-01-files",
       "command:remote:Command etcd-core-01-join",
       "command:remote:Command etcd-core-01-restart",
@@ -110,7 +122,7 @@ describe("the program under mocks", () => {
     const rsByName = byName(rs);
     expect(rsByName.get("etcd-core-01-join")!.inputs["create"]).toBe(
       "/usr/local/sbin/rwk-etcd join --name core-01 --peer-url https://172.17.8.101:2380 " +
-        "--endpoints 'https://172.17.8.102:2379,https://172.17.8.103:2379' --learner --bootstrap",
+        "--endpoints https://172.17.8.102:2379,https://172.17.8.103:2379 --learner --bootstrap",
     );
     expect(rsByName.get("etcd-pki-core-01-server-csr")!.inputs).toMatchObject({
       dnsNames: ["core-01", "localhost"],
@@ -138,7 +150,7 @@ describe("the program under mocks", () => {
   it("grows 1 → 3 by adding two members and touching nothing of the first", async () => {
     const one = byName(await runProgram({ etcdMembers: ["core-01"] }));
     const three = byName(await runProgram({ etcdMembers: ["core-01", "core-02", "core-03"] }));
-    for (const suffix of ["files", "join", "restart"]) {
+    for (const suffix of ["files", "join", "restart", "leave"]) {
       expect(three.get(`etcd-core-01-${suffix}`)!.inputs).toEqual(one.get(`etcd-core-01-${suffix}`)!.inputs);
     }
     const added = [...three.keys()].filter((n) => !one.has(n)).sort();
@@ -146,10 +158,12 @@ describe("the program under mocks", () => {
       "etcd-core-02",
       "etcd-core-02-files",
       "etcd-core-02-join",
+      "etcd-core-02-leave",
       "etcd-core-02-restart",
       "etcd-core-03",
       "etcd-core-03-files",
       "etcd-core-03-join",
+      "etcd-core-03-leave",
       "etcd-core-03-restart",
     ]);
     // Each new member brings its own two certificates (4 resources each), nothing else changes.
@@ -157,8 +171,52 @@ describe("the program under mocks", () => {
     expect(three.get("etcd-core-03-join")!.inputs["create"]).not.toContain("--bootstrap");
   });
 
+  it("lets a member leave from the workstation, through its own host or any other, never blocked by a dead host", async () => {
+    const rs = byName(await runProgram({ etcdMembers: ["core-01", "core-02", "core-03"] }));
+    // The host's own commands have nothing to undo over SSH: a host that is gone cannot block a removal.
+    for (const suffix of ["files", "join", "restart"]) {
+      expect(rs.get(`etcd-core-02-${suffix}`)!.inputs["delete"]).toBeUndefined();
+    }
+    const leave = rs.get("etcd-core-02-leave")!.inputs;
+    expect(leave["create"]).toBe("true");
+    expect(leave["delete"]).toContain('remote "$user" "$host" "$port" "$RWK_EVICT"');
+    // The key makes the whole environment a secret (kept encrypted in the state).
+    const env = (leave["environment"] as { value: Record<string, string> }).value;
+    expect(env["RWK_MEMBER"]).toBe("core-02");
+    expect(env["RWK_SELF"]).toBe("root 127.0.0.1 2222");
+    expect(env["RWK_OTHERS"]).toBe("root 127.0.0.1 2222\nroot 127.0.0.1 2222");
+    const endpoints = "https://172.17.8.101:2379,https://172.17.8.103:2379";
+    expect(env["RWK_LEAVE"]).toMatch(
+      new RegExp(`^/usr/local/sbin/rwk-etcd leave --name core-02 --endpoints ${endpoints} && rm -f `),
+    );
+    expect(env["RWK_EVICT"]).toBe(`/usr/local/sbin/rwk-etcd evict --name core-02 --endpoints ${endpoints}`);
+  });
+
+  it("exports only the outputs that apply: no undefined backup or TLS outputs", async () => {
+    const plain = await loadProgram({ etcdTls: "off" });
+    expect(Object.keys(plain.outputs).sort()).toEqual([
+      "driver",
+      "etcdEndpoints",
+      "etcdMembers",
+      "etcdTls",
+      "hosts",
+      "labName",
+      "sshPrivateKey",
+      "sshPublicKey",
+    ]);
+    const full = await loadProgram({ backup: { id: "b1" } });
+    for (const key of [
+      "etcdCaCert",
+      "etcdOperatorCert",
+      "etcdOperatorKey",
+      "backupDirectory",
+      "backupManifest",
+    ])
+      expect(full.outputs[key]).toBeDefined();
+  });
+
   it("keeps a destroyed host in the program, so a fresh one is visibly a new machine", async () => {
-    const rs = byName(await runProgram({ hostStates: { "core-01": "destroyed" } }));
+    const rs = byName(await runProgram({ etcdMembers: ["core-02"], hostStates: { "core-01": "destroyed" } }));
     expect(rs.get("lab-core-01-machine")!.inputs["state"]).toBe("destroyed");
   });
 

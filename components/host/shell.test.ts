@@ -1,0 +1,37 @@
+import { execFileSync } from "child_process";
+import { shellCommand, shellQuote } from "./shell";
+
+/** What bash makes of a command line: its words, each ended by a NUL (printf runs in the same shell). */
+function words(line: string): string[] {
+  const out = execFileSync("bash", ["-c", `printf '%s\\0' ${line}`], { encoding: "utf8" });
+  return out.split("\0").slice(0, -1);
+}
+
+describe("shellQuote", () => {
+  it("leaves plain words alone, so commands stay readable", () => {
+    expect(shellCommand("/usr/local/sbin/rwk-etcd", "join", "--name", "core-01")).toBe(
+      "/usr/local/sbin/rwk-etcd join --name core-01",
+    );
+    expect(shellQuote("https://172.17.8.102:2379,https://172.17.8.103:2379")).toBe(
+      "https://172.17.8.102:2379,https://172.17.8.103:2379",
+    );
+  });
+
+  it.each([
+    "b1;touch x;#",
+    "b1$(touch y)",
+    "`id`",
+    "a b",
+    "it's",
+    "'",
+    "",
+    "*",
+    "~root",
+    "x\ny",
+    "$HOME",
+    "a\\b",
+    "--from=-e",
+  ])("keeps %j one word, with no expansion", (value) => {
+    expect(words(shellCommand("x", value, "y"))).toEqual(["x", value, "y"]);
+  });
+});

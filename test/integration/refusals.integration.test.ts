@@ -1,0 +1,110 @@
+// What a user sees when the program refuses a stack's config: the real CLI, as typed, on a throwaway
+// stack. A refusal is a clean list (no "unhandled exception", no stack trace, no colour codes), exits
+// non-zero and creates nothing; a valid preview prints no warning about outputs that do not apply.
+import { spawnSync } from "child_process";
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+import * as yaml from "js-yaml";
+import { labName } from "../../config";
+import { projectRoot, removeLab } from "../../drills/lab";
+
+const stackName = "refusals-it";
+const project = "real-world-kubernetes";
+const stackFile = path.join(projectRoot, `Pulumi.${stackName}.yaml`);
+const backend = fs.mkdtempSync(path.join(os.tmpdir(), "rwk-refusals-state-"));
+const env = {
+  ...process.env,
+  PULUMI_BACKEND_URL: `file://${backend}`,
+  PULUMI_CONFIG_PASSPHRASE: "refusals-test-passphrase",
+};
+
+function pulumi(...args: string[]): { code: number; out: string } {
+  const r = spawnSync("pulumi", [...args, "--stack", stackName, "--non-interactive"], {
+    cwd: projectRoot,
+    env,
+    encoding: "utf8",
+    timeout: 300_000,
+  });
+  return { code: r.status ?? -1, out: `${r.stdout}${r.stderr}` };
+}
+
+function configure(config: Record<string, unknown>): void {
+  fs.writeFileSync(
+    stackFile,
+    yaml.dump({ config: Object.fromEntries(Object.entries(config).map(([k, v]) => [`${project}:${k}`, v])) }),
+  );
+}
+
+/** The program's diagnostics block, as the CLI prints it. */
+function diagnostics(out: string): string[] {
+  const lines = out.split("\n");
+  const start = lines.findIndex((l) => l.startsWith("    error: "));
+  const end = lines.findIndex((l, i) => i > start && l.trim() === "");
+  return lines.slice(start, end);
+}
+
+function expectCleanRefusal(out: string): void {
+  expect(out).not.toMatch(/unhandled exception/);
+  expect(out).not.toMatch(/^\s+at /m);
+  // eslint-disable-next-line no-control-regex
+  expect(out).not.toMatch(/\u001b\[/);
+}
+
+beforeAll(() => {
+  expect(pulumi("stack", "init").code).toBe(0);
+});
+
+afterAll(async () => {
+  // Should a refusal fail to happen, whatever it made goes too.
+  pulumi("destroy", "--yes");
+  await removeLab("machines", labName(stackName));
+  pulumi("stack", "rm", "--yes", "--force");
+  fs.rmSync(stackFile, { force: true });
+  fs.rmSync(backend, { recursive: true, force: true });
+});
+
+describe("refusals through the real CLI", () => {
+  it("lists every config problem, naming the key and what is allowed, and nothing else", () => {
+    configure({ driver: "docker", hostStates: { "core-02": "paused" } });
+    for (const verb of ["preview", "up"]) {
+      const { code, out } = pulumi(verb, ...(verb === "up" ? ["--yes"] : []));
+      expect(code).not.toBe(0);
+      expectCleanRefusal(out);
+      expect(diagnostics(out)).toEqual([
+        "    error: invalid stack configuration (2 problems):",
+        '      - real-world-kubernetes:driver: "docker" is not one of machines, vagrant, ssh',
+        '      - real-world-kubernetes:hostStates.core-02: "paused" is not one of running, stopped, destroyed',
+      ]);
+    }
+  });
+
+  it("refuses an empty member set unless allowDataLoss names the stack, and creates nothing", () => {
+    configure({ etcdMembers: [] });
+    const { code, out } = pulumi("up", "--yes");
+    expect(code).not.toBe(0);
+    expectCleanRefusal(out);
+    expect(diagnostics(out)).toEqual([
+      "    error: invalid stack configuration (1 problem):",
+      "      - real-world-kubernetes:etcdMembers: an empty member set ends the etcd cluster (its last member " +
+        "leaves; its data directory is kept on its host, renamed); set real-world-kubernetes:allowDataLoss " +
+        'to "refusals-it" (this stack\'s name) to do it anyway',
+    ]);
+    const state = JSON.parse(
+      spawnSync("pulumi", ["stack", "export", "--stack", stackName], {
+        cwd: projectRoot,
+        env,
+        encoding: "utf8",
+      }).stdout,
+    ) as { deployment: { resources?: unknown[] } };
+    expect(state.deployment.resources ?? []).toEqual([]);
+  });
+
+  it("previews a valid stack without warnings about outputs that do not apply", () => {
+    configure({ etcdTls: "off" });
+    const { code, out } = pulumi("preview");
+    expect(code).toBe(0);
+    expect(out).not.toMatch(/Undefined value/);
+    expect(out).not.toMatch(/warning/i);
+  });
+});
