@@ -6,7 +6,7 @@
 set -euo pipefail
 lab=$1
 here=$(cd "$(dirname "$0")" && pwd)
-drv=$here/../lab/machines.sh
+drv=$here/../lab/drivers/machines.sh
 key=$(mktemp -d)
 trap 'rm -rf "$key"' EXIT
 ssh-keygen -q -t ed25519 -N '' -f "$key/id"

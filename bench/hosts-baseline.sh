@@ -4,7 +4,7 @@
 #   bench/hosts-baseline.sh <lab> [KEYDIR]   (KEYDIR/id.pub is authorized; default: a throwaway key)
 set -euo pipefail
 lab=$1
-drv=$(dirname "$0")/../lab/machines.sh
+drv=$(dirname "$0")/../lab/drivers/machines.sh
 key=${2:-}
 if [[ -z $key ]]; then
   key=$(mktemp -d)

@@ -1,9 +1,9 @@
 # shellcheck shell=bash
-# What the lab scripts share, sourced by the two lab drivers, lab/machines.sh and lab/vagrant.sh, and by
-# the builders of what they boot, lab/image.sh and lab/vagrant-box.sh. One copy because the scripts must
-# agree: the drivers keep their labs in one state tree and allocate addresses and ports under one lock
-# from one range; all four find the same cache. Functions only: sourcing it does nothing. The sourcing
-# script runs under `set -euo pipefail` and defines say (its own log prefix), which die uses.
+# What the lab scripts share, sourced by the two lab drivers (lab/drivers/: machines.sh, vagrant.sh), by
+# the builders of what they boot (lab/images/: image.sh, vagrant-box.sh) and by ./rwk. One copy because
+# the scripts must agree: the drivers keep their labs in one state tree and allocate addresses and ports
+# under one lock from one range; all four find the same cache. Functions only: sourcing it does nothing.
+# The sourcing script runs under `set -euo pipefail` and defines say (its own log prefix), which die uses.
 # A driver's "current host" is the globals use_lab and the driver's use_host set (LAB, LAB_DIR, SWITCH,
 # subnet, gateway; HOST, DIR).
 
@@ -100,7 +100,7 @@ refuse_if_hosts() {
 # a line saying who holds it, are kept in $LAB_DIR/owner. Lab names follow stack names, so two checkouts
 # of one stack (two state backends) want the same lab; switch-up being idempotent, the second used to
 # record the first's switch as its own and its destroy deleted it. A caller without a token (plain
-# scripts, tests, drills/lab.ts removeLab as the last resort) owns nothing: its switch-up works only on
+# scripts, tests, workstation/lab.ts removeLab as the last resort) owns nothing: its switch-up works only on
 # a lab without owner, its switch-down removes any lab. Each driver calls these under its own lock.
 
 check_owner() {

@@ -24,6 +24,6 @@ gate "go vet + go test: bridged providers" bash -c 'cd lab/toolchain/bridged && 
 gate "go vet + go test: dynamic-provider wrapper" bash -c 'cd lab/toolchain/dynamic-provider && go vet ./... && go test ./...'
 gate "unit tests (jest)" npx jest --selectProjects unit
 [[ ${1:-} == --unit-only ]] && exit 0
-gate "lab driver selftest (machines.sh, real containers)" bash lab/machines.selftest.sh
+gate "lab driver selftest (machines.sh, real containers)" bash lab/drivers/machines.selftest.sh
 # Two workers: labs are independent (own namespaces, own stacks), and much of a drill is waiting.
 gate "integration tests (real engine, real lab)" npx jest --selectProjects integration --maxWorkers=2

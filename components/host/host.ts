@@ -3,12 +3,6 @@ import * as pulumi from "@pulumi/pulumi";
 import type { Driver, HostSpec, HostState } from "../../config";
 import { Machine } from "./machine";
 
-/** The driver script behind each local driver; the ssh driver has none (the hosts are yours). */
-export const driverScripts: Record<Exclude<Driver, "ssh">, string> = {
-  machines: "lab/machines.sh",
-  vagrant: "lab/vagrant.sh",
-};
-
 export interface HostArgs {
   /** The validated inventory entry: name, address and desired state. */
   spec: HostSpec;
@@ -19,7 +13,7 @@ export interface HostArgs {
   /** The stack's SSH key: its public half is authorized on the host, its private half logs in. */
   publicKeyOpenssh: pulumi.Input<string>;
   privateKeyOpenssh: pulumi.Input<string>;
-  /** Driver-specific configuration text (the vagrant driver's Vagrantfile). */
+  /** Driver-specific configuration of this host alone (the vagrant driver: its part of the Vagrantfile). */
   driverConfig?: string;
 }
 
@@ -66,7 +60,7 @@ export class Host extends pulumi.ComponentResource {
       const machine = new Machine(
         `${name}-machine`,
         {
-          script: driverScripts[args.driver],
+          driver: args.driver,
           lab: args.lab,
           host: spec.name,
           address: spec.address,

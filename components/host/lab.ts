@@ -1,9 +1,9 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as tls from "@pulumi/tls";
 import type { StackConfig } from "../../config";
-import { driverScripts, Host } from "./host";
+import { Host } from "./host";
 import { Switch } from "./switch";
-import { renderVagrantfile } from "./vagrantfile";
+import { renderVagrantHost, renderVagrantLab } from "./vagrantfile";
 
 export interface LabArgs {
   config: StackConfig;
@@ -32,25 +32,40 @@ export class Lab extends pulumi.ComponentResource {
     );
 
     // The local drivers give the lab a network of its own; your own hosts (ssh) already have one.
+    // The vagrant driver's Vagrantfile comes in parts (vagrantfile.ts): the lab's goes with the switch,
+    // each host's with that host alone.
+    const vagrant = config.driver === "vagrant";
     const lanSwitch =
       config.driver === "ssh"
         ? undefined
         : new Switch(
             `${name}-switch`,
-            { script: driverScripts[config.driver], lab: config.lab, subnet: config.subnet.cidr },
+            {
+              driver: config.driver,
+              lab: config.lab,
+              subnet: config.subnet.cidr,
+              ...(vagrant
+                ? {
+                    driverConfig: renderVagrantLab({
+                      lab: config.lab,
+                      subnet: config.subnet,
+                      vagrant: config.vagrant,
+                    }),
+                  }
+                : {}),
+            },
             { parent: this },
           );
-    const driverConfig =
-      config.driver === "vagrant"
-        ? renderVagrantfile({
-            lab: config.lab,
-            subnet: config.subnet,
-            hosts: config.hosts,
-            vagrant: config.vagrant,
-          })
-        : undefined;
 
     for (const spec of config.hosts) {
+      const driverConfig = vagrant
+        ? renderVagrantHost({
+            lab: config.lab,
+            subnet: config.subnet,
+            host: spec,
+            provider: config.vagrant.provider,
+          })
+        : undefined;
       this.hosts[spec.name] = new Host(
         `${name}-${spec.name}`,
         {

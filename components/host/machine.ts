@@ -1,26 +1,30 @@
-// A machine whose life is driven by a lab driver script (lab/machines.sh, lab/vagrant.sh). The resource
+// A machine whose life is driven by a lab driver (lab/drivers/: machines.sh, vagrant.sh). The resource
 // stays in state through every desired state, destroyed included, so a host that comes back is visibly
 // a *fresh* machine (new machineId) while its SSH endpoint stays the same.
 import * as pulumi from "@pulumi/pulumi";
 import type { HostState } from "../../config";
-import { runDriver, writeTempKey } from "./driver";
+import { driverOf, runDriver, writeTempKey } from "./driver";
+import type { LocalDriver, RecordedDriver } from "./driver";
 
 export interface MachineArgs {
-  /** Driver script, relative to the project root (the dynamic provider runs there). */
-  script: pulumi.Input<string>;
+  /** The lab driver that runs the machine, by name (its script is found when the provider runs). */
+  driver: pulumi.Input<LocalDriver>;
   lab: pulumi.Input<string>;
   host: pulumi.Input<string>;
   address: pulumi.Input<string>;
   /** OpenSSH public key authorized for root on the machine. */
   publicKey: pulumi.Input<string>;
   state: pulumi.Input<HostState>;
-  /** Driver-specific configuration text, given to the driver as RWK_DRIVER_CONFIG (vagrant: the Vagrantfile). */
+  /**
+   * Driver-specific configuration of this machine alone, given to the driver as RWK_DRIVER_CONFIG (vagrant:
+   * the host's part of the lab's Vagrantfile).
+   */
   driverConfig?: pulumi.Input<string>;
 }
 
 /** What the driver reports; `status` is what the machine *is*, `state` what was asked. */
 export interface MachineState {
-  script: string;
+  driver: LocalDriver;
   lab: string;
   host: string;
   address: string;
@@ -59,46 +63,61 @@ export function hostState(driverStatus: string): HostState {
   return driverStatus === "running" || driverStatus === "stopped" ? driverStatus : "destroyed";
 }
 
+/** A machine as state may hold it: written before drivers were named, it has the script's path instead. */
+export type RecordedMachine = Omit<MachineState, "driver"> & RecordedDriver;
+
 /** Inputs whose change cannot be applied to the same machine. */
-export const replaceKeys = ["script", "lab", "host", "address"] as const;
+export const replaceKeys = ["driver", "lab", "host", "address"] as const;
 
 // Dynamic providers are serialized into the state and run later by the engine; the functions they call
 // are serialized with them, so they take everything as arguments and require their modules themselves.
-const provider: pulumi.dynamic.ResourceProvider = {
+/** The Machine's dynamic provider; exported for tests. */
+export const machineProvider: pulumi.dynamic.ResourceProvider = {
   async create(inputs: MachineState) {
     const never: MachineState = { ...inputs, status: "destroyed", sshPort: 0, machineId: "" };
     return { id: `${inputs.lab}/${inputs.host}`, outs: await converge(never, inputs) };
   },
 
   async read(id: string, props: MachineState) {
-    const info = JSON.parse(await runDriver(props.script, ["info", props.lab, props.host])) as {
+    const info = JSON.parse(await runDriver(props.driver, ["info", props.lab, props.host])) as {
       status: string;
       machineId?: string;
     };
     return { id, props: { ...props, status: hostState(info.status) } };
   },
 
-  diff(_id: string, olds: MachineState, news: MachineState) {
-    const replaces = replaceKeys.filter((k) => olds[k] !== news[k]);
+  diff(_id: string, olds: RecordedMachine, news: MachineState) {
+    const was = { ...olds, driver: driverOf(olds) };
+    const replaces = replaceKeys.filter((k) => was[k] !== news[k]);
     const changes =
       replaces.length > 0 ||
       olds.status !== news.state ||
       olds.publicKey !== news.publicKey ||
       // Takes effect at the machine's next create or start; recorded now so the state says what it runs.
-      (olds.driverConfig ?? "") !== (news.driverConfig ?? "");
-    return Promise.resolve({ changes, replaces: [...replaces], deleteBeforeReplace: true });
+      (olds.driverConfig ?? "") !== (news.driverConfig ?? "") ||
+      // State recorded with a script's path: a diff without changes would keep it, and the provider code
+      // kept beside it, which refresh and delete run, on a path that is gone. The update calls no driver
+      // (converge has no step to take).
+      olds.driver === undefined;
+    // What an update keeps, so that a preview shows what depends on it unchanged: the SSH port always
+    // (a host that comes back keeps it), the machine-id unless the update creates a fresh machine.
+    const stables = [
+      "sshPort",
+      ...(transition(olds.status, news.state).includes("create") ? [] : ["machineId"]),
+    ];
+    return Promise.resolve({ changes, replaces: [...replaces], stables, deleteBeforeReplace: true });
   },
 
-  async update(_id: string, olds: MachineState, news: MachineState) {
+  async update(_id: string, olds: RecordedMachine, news: MachineState) {
     return { outs: await converge(olds, news) };
   },
 
   async delete(_id: string, props: MachineState) {
-    await runDriver(props.script, ["destroy", props.lab, props.host]);
+    await runDriver(props.driver, ["destroy", props.lab, props.host]);
   },
 };
 
-async function converge(olds: MachineState, news: MachineState): Promise<MachineState> {
+async function converge(olds: RecordedMachine, news: MachineState): Promise<MachineState> {
   let { status, sshPort, machineId } = olds;
   const steps = transition(status, news.state);
   if (steps.length === 0 && olds.publicKey !== news.publicKey && status !== "destroyed") {
@@ -119,15 +138,15 @@ async function converge(olds: MachineState, news: MachineState): Promise<Machine
         ...(sshPort > 0 ? [String(sshPort)] : []),
       ];
       try {
-        await runDriver(news.script, args, news.driverConfig);
+        await runDriver(news.driver, args, news.driverConfig);
       } finally {
         keyFile.remove();
       }
     } else {
-      await runDriver(news.script, [step, news.lab, news.host], news.driverConfig);
+      await runDriver(news.driver, [step, news.lab, news.host], news.driverConfig);
     }
     if (step !== "destroy") {
-      const info = JSON.parse(await runDriver(news.script, ["info", news.lab, news.host])) as {
+      const info = JSON.parse(await runDriver(news.driver, ["info", news.lab, news.host])) as {
         sshPort: number;
         machineId: string;
       };
@@ -146,7 +165,7 @@ export class Machine extends pulumi.dynamic.Resource {
 
   constructor(name: string, args: MachineArgs, opts?: pulumi.CustomResourceOptions) {
     super(
-      provider,
+      machineProvider,
       name,
       { ...args, status: undefined, sshPort: undefined, machineId: undefined },
       opts,

@@ -9,25 +9,35 @@
 // refresh act only on the lab this token holds. Hosts get no token: they depend on the switch, so the
 // engine creates none in a lab whose switch was refused, and a host that exists is never created over.
 import * as pulumi from "@pulumi/pulumi";
-import { newOwnerToken, runDriver } from "./driver";
+import { driverOf, newOwnerToken, runDriver } from "./driver";
+import type { LocalDriver, RecordedDriver } from "./driver";
 
 export interface SwitchArgs {
-  /** Driver script, relative to the project root. */
-  script: pulumi.Input<string>;
+  /** The lab driver, by name (its script is found when the provider runs). */
+  driver: pulumi.Input<LocalDriver>;
   lab: pulumi.Input<string>;
   /** CIDR of the lab subnet; the switch takes its first address. */
   subnet: pulumi.Input<string>;
+  /**
+   * Driver-specific configuration of the whole lab, given to switch-up as RWK_DRIVER_CONFIG (vagrant: the
+   * lab's part of the Vagrantfile, which every host's part joins). Absent for the machines driver.
+   */
+  driverConfig?: pulumi.Input<string>;
 }
 
 export interface SwitchState {
-  script: string;
+  driver: LocalDriver;
   lab: string;
   subnet: string;
+  driverConfig?: string;
   /** The stack's name, for the line that tells others who owns the lab. */
   stack: string;
   /** The token that makes this stack the lab's owner; absent in state written before labs had owners. */
   owner?: string;
 }
+
+/** A switch as state may hold it: written before drivers were named, it has the script's path instead. */
+export type RecordedSwitch = Omit<SwitchState, "driver"> & RecordedDriver;
 
 /** Who owns a lab, as the driver shows it to anyone it refuses. */
 export function ownerInfo(stack: string, dir: string, since: Date): string {
@@ -41,7 +51,7 @@ async function claim(verb: "switch-up" | "switch-adopt", state: SwitchState): Pr
   const owner = newOwnerToken();
   // The dynamic provider runs in the project directory: the checkout that owns the lab.
   const info = ownerInfo(state.stack, process.cwd(), new Date());
-  await runDriver(state.script, [verb, state.lab, state.subnet, owner, info]);
+  await runDriver(state.driver, [verb, state.lab, state.subnet, owner, info], state.driverConfig);
   return { ...state, owner };
 }
 
@@ -54,26 +64,38 @@ export const switchProvider: pulumi.dynamic.ResourceProvider = {
     // A switch that is gone, or that is no longer this stack's, reads as gone: the next `up` creates
     // it again (or is refused, naming its owner) rather than failing every host behind it.
     const owner = props.owner ? [props.owner] : [];
-    const up = (await runDriver(props.script, ["switch-status", props.lab, ...owner])) === "up";
+    const up = (await runDriver(props.driver, ["switch-status", props.lab, ...owner])) === "up";
     return up ? { id, props } : { id: "", props: {} };
   },
-  diff(_id: string, olds: SwitchState, news: SwitchState) {
-    const replaces = (["script", "lab", "subnet"] as const).filter((k) => olds[k] !== news[k]);
+  diff(_id: string, olds: RecordedSwitch, news: SwitchState) {
+    const was = { ...olds, driver: driverOf(olds) };
+    const replaces = (["driver", "lab", "subnet"] as const).filter((k) => was[k] !== news[k]);
     return Promise.resolve({
-      // A switch recorded before labs had owners gets one in place (update).
-      changes: replaces.length > 0 || olds.owner === undefined,
+      changes:
+        replaces.length > 0 ||
+        // A switch recorded before labs had owners gets one in place (update).
+        olds.owner === undefined ||
+        (olds.driverConfig ?? "") !== (news.driverConfig ?? "") ||
+        // State that names a script's path is rewritten in place, with the provider code kept beside
+        // it, which refresh and delete would run on a path that is gone (as a Machine's, machine.ts).
+        olds.driver === undefined,
       replaces: [...replaces],
       deleteBeforeReplace: true,
     });
   },
-  async update(_id: string, _olds: SwitchState, news: SwitchState) {
-    // Only a switch recorded without owner gets here (see diff). Its lab is adopted if no one owns it;
-    // a lab with hosts qualifies, as this stack's own hosts are in it.
-    return { outs: await claim("switch-adopt", news) };
+  async update(_id: string, olds: RecordedSwitch, news: SwitchState) {
+    // A switch recorded without owner adopts its lab if no one owns it; a lab with hosts qualifies, as
+    // this stack's own hosts are in it.
+    if (olds.owner === undefined) return { outs: await claim("switch-adopt", news) };
+    // The owner's switch-up, idempotent but for the lab's configuration, hands the driver the new one.
+    if ((olds.driverConfig ?? "") !== (news.driverConfig ?? "")) {
+      await runDriver(news.driver, ["switch-up", news.lab, news.subnet, olds.owner], news.driverConfig);
+    }
+    return { outs: { ...news, owner: olds.owner } };
   },
   async delete(_id: string, props: SwitchState) {
     // With this stack's token the driver leaves a lab that is not this stack's alone.
-    await runDriver(props.script, ["switch-down", props.lab, ...(props.owner ? [props.owner] : [])]);
+    await runDriver(props.driver, ["switch-down", props.lab, ...(props.owner ? [props.owner] : [])]);
   },
 };
 

@@ -1,8 +1,8 @@
 import { execFileSync } from "child_process";
 import type { VagrantSpec } from "../../config";
 import { validateConfig } from "../../config";
-import { renderVagrantfile } from "./vagrantfile";
-import type { VagrantfileInput } from "./vagrantfile";
+import { renderVagrantHost, renderVagrantLab } from "./vagrantfile";
+import type { VagrantHostInput, VagrantLabInput } from "./vagrantfile";
 
 const subnet = { cidr: "172.17.8.0/24", network: 0xac110800, prefix: 24, gateway: "172.17.8.1" };
 const hosts = [
@@ -17,30 +17,59 @@ const libvirt: VagrantSpec = {
   cpus: 1,
   libvirtDriver: "qemu",
 };
-const input = (vagrant: Partial<VagrantSpec> = {}): VagrantfileInput => ({
+const labInput = (vagrant: Partial<VagrantSpec> = {}): VagrantLabInput => ({
   lab: "rwk-dev",
   subnet,
-  hosts,
   vagrant: { ...libvirt, ...vagrant },
 });
+const hostInput = (host = hosts[1]!, provider: VagrantSpec["provider"] = "libvirt"): VagrantHostInput => ({
+  lab: "rwk-dev",
+  subnet,
+  host,
+  provider,
+});
 
-/** True if Ruby parses the text (the Vagrantfile is Ruby); skipped where no ruby is installed. */
-function rubyParses(text: string): boolean | "no ruby" {
+/**
+ * The lab's Vagrantfile as lab/drivers/vagrant.sh joins it (join_vagrantfile): the lab's part, then each
+ * host's part in the order of the host names, each as `printf '%s\n'` kept it.
+ */
+function joined(lab: string, hostParts: Record<string, string>): string {
+  const parts = [
+    lab,
+    ...Object.keys(hostParts)
+      .sort()
+      .map((name) => hostParts[name]!),
+  ];
+  return parts.map((p) => `${p}\n`).join("");
+}
+
+/**
+ * Ruby's verdict on the text: "Syntax OK", or its error. `./rwk setup` installs ruby, so a missing one
+ * fails here rather than passing unchecked.
+ */
+function rubyCheck(text: string): string {
   try {
-    execFileSync("ruby", ["-c"], { input: text, stdio: ["pipe", "pipe", "pipe"] });
-    return true;
+    return execFileSync("ruby", ["-c"], { input: text, stdio: ["pipe", "pipe", "pipe"] })
+      .toString()
+      .trim();
   } catch (e) {
-    return (e as NodeJS.ErrnoException).code === "ENOENT" ? "no ruby" : false;
+    const err = e as NodeJS.ErrnoException & { stderr?: Buffer };
+    if (err.code === "ENOENT") throw new Error("ruby is not installed: run ./rwk setup");
+    return err.stderr?.toString().trim() ?? String(e);
   }
 }
 
 describe("the lab's Vagrantfile", () => {
-  it("renders the default stack's three hosts for vagrant-libvirt under software emulation", () => {
-    expect(renderVagrantfile(input())).toMatchSnapshot();
+  it("renders the lab's part for vagrant-libvirt under software emulation", () => {
+    expect(renderVagrantLab(labInput())).toMatchSnapshot();
+  });
+
+  it("renders a host's part for vagrant-libvirt", () => {
+    expect(renderVagrantHost(hostInput())).toMatchSnapshot();
   });
 
   it("renders KVM without the TCG emulator wrapper", () => {
-    const text = renderVagrantfile(input({ libvirtDriver: "kvm", memory: 1024, cpus: 2 }));
+    const text = renderVagrantLab(labInput({ libvirtDriver: "kvm", memory: 1024, cpus: 2 }));
     expect(text).toContain('lv.driver = "kvm"');
     expect(text).toContain("lv.memory = 1024");
     expect(text).toContain("lv.cpus = 2");
@@ -48,40 +77,65 @@ describe("the lab's Vagrantfile", () => {
   });
 
   it("renders plain VirtualBox with Vagrant's own hostname and network configuration", () => {
-    expect(renderVagrantfile(input({ provider: "virtualbox" }))).toMatchSnapshot();
+    expect(renderVagrantLab(labInput({ provider: "virtualbox" }))).toMatchSnapshot();
+    expect(renderVagrantHost(hostInput(hosts[1], "virtualbox"))).toMatchSnapshot();
   });
 
-  it("lists the hosts sorted by name, each on its address, the domains named after the lab", () => {
-    const text = renderVagrantfile(input());
-    const defines = [...text.matchAll(/config\.vm\.define "([^"]+)"/g)].map((m) => m[1]);
-    expect(defines).toEqual(["core-01", "core-02", "core-03"]);
+  it("puts each host on its address, the domains named after the lab", () => {
+    const text = renderVagrantHost(hostInput(hosts[2]));
+    expect([...text.matchAll(/config\.vm\.define "([^"]+)"/g)].map((m) => m[1])).toEqual(["core-02"]);
     expect(text).toContain('ip: "172.17.8.102", netmask: "255.255.255.0", auto_config: false');
-    expect(text).toContain('lv.default_prefix = "rwk-dev-"');
+    expect(renderVagrantLab(labInput())).toContain('lv.default_prefix = "rwk-dev-"');
+  });
+
+  it("gives a host's part nothing of the other hosts, so adding a host changes no other host's part", () => {
+    const part = renderVagrantHost(hostInput(hosts[1]));
+    for (const other of ["core-02", "core-03", "172.17.8.102", "172.17.8.103"]) {
+      expect(part).not.toContain(other);
+    }
+    const lab = renderVagrantLab(labInput());
+    expect(lab).not.toContain("config.vm.define");
+    expect(lab).not.toContain("core-0");
   });
 
   it("writes the netmask of the lab subnet", () => {
-    const text = renderVagrantfile({ ...input(), subnet: { ...subnet, cidr: "10.1.0.0/16", prefix: 16 } });
+    const text = renderVagrantHost({
+      ...hostInput(),
+      subnet: { ...subnet, cidr: "10.1.0.0/16", prefix: 16 },
+    });
     expect(text).toContain('netmask: "255.255.0.0"');
   });
 
   it("escapes what Ruby would interpolate in a string", () => {
-    const text = renderVagrantfile({ ...input(), lab: 'a"b#{x}\\' });
+    const text = renderVagrantLab({ ...labInput(), lab: 'a"b#{x}\\' });
     expect(text).toContain('lv.default_prefix = "a\\"b\\#{x}\\\\-"');
   });
 
-  it("is valid Ruby, for the defaults as validated from stack config", () => {
+  it("is valid Ruby, each part and the parts joined, for the defaults as validated from stack config", () => {
     const config = validateConfig(
-      { driver: "vagrant", hosts: hosts.slice(0, 1), etcdMembers: [], allowDataLoss: "vagrant-it" },
+      { driver: "vagrant", hosts, etcdMembers: [], allowDataLoss: "vagrant-it" },
       { project: "real-world-kubernetes", stack: "vagrant-it" },
     );
-    const text = renderVagrantfile({
-      lab: config.lab,
-      subnet: config.subnet,
-      hosts: config.hosts,
-      vagrant: config.vagrant,
-    });
-    expect(text).toContain('lv.default_prefix = "rwk-vagrant-it-"');
-    const parsed = rubyParses(text);
-    if (parsed !== "no ruby") expect(parsed).toBe(true);
+    const lab = renderVagrantLab({ lab: config.lab, subnet: config.subnet, vagrant: config.vagrant });
+    expect(lab).toContain('lv.default_prefix = "rwk-vagrant-it-"');
+    const hostParts = Object.fromEntries(
+      config.hosts.map((h) => [
+        h.name,
+        renderVagrantHost({
+          lab: config.lab,
+          subnet: config.subnet,
+          host: h,
+          provider: config.vagrant.provider,
+        }),
+      ]),
+    );
+    for (const text of [lab, ...Object.values(hostParts), joined(lab, hostParts)]) {
+      expect(rubyCheck(text)).toBe("Syntax OK");
+    }
+  });
+
+  it("fails a Vagrantfile that does not parse", () => {
+    const broken = renderVagrantHost(hostInput()).replace(/\nend\n$/, "\n");
+    expect(rubyCheck(broken)).toMatch(/syntax error/);
   });
 });

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The `machines` lab driver: Debian system containers (systemd-nspawn) as lab hosts, one command per
-# host life event. Facts behind the choices are in shared LAB.md.
+# host life event.
 #
 #   machines.sh switch-up   <lab> [<a.b.c.0/24> [<owner> [<owner-info>]]]
 #                                                              the lab's network: netns <lab>-sw, bridge br0;
@@ -33,7 +33,7 @@
 #   netns <lab>-<host>  eth0 <addr>/24, default via 172.17.8.1; nspawn joins it
 #   $RWK_STATE/labs/<lab>/        subnet, owner
 #   $RWK_STATE/labs/<lab>/<host>/
-#       upper/ work/ merged/   the host's disk: an overlay on the image from lab/image.sh
+#       upper/ work/ merged/   the host's disk: an overlay on the image from lab/images/image.sh
 #       image address port machine-id identity cgroups nspawn.pid init.pid forward.pid nspawn.log forward.log
 #   cgroup <lab>/<host> under the caller's own cgroup in every mounted hierarchy
 #
@@ -48,7 +48,7 @@
 # RWK_STOP_WAIT (seconds before a stop turns into a kill, default 30).
 set -euo pipefail
 # shellcheck source=lab/lib.sh
-. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+. "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 ssh_wait=${RWK_SSH_WAIT:-60}
@@ -280,7 +280,7 @@ make_cgroup() {
 # Creates the host's cgroup in every hierarchy (all v1 controllers, name=systemd and cgroup2), under the
 # caller's own cgroup there so the host stays inside whatever accounts for the caller, and records
 # them: without a cgroup of its own nspawn puts every container in the same /payload at the root, and
-# containerd inside needs a child in every v1 controller (LAB.md).
+# containerd inside needs a child in every v1 controller.
 make_host_cgroups() {
   local ctrls path mount
   : >"$DIR/cgroups"
@@ -404,7 +404,7 @@ cmd_create() {
   check_pubkey "$pubkey"
   # Checked again under the allocation lock; this early check only keeps a typo from leaving a lab dir.
   require_switch
-  image=$("$here/image.sh" --print)
+  image=$("$here/../images/image.sh" --print)
   lock_host
   [[ $(host_status) == absent ]] || die "host $HOST of lab $LAB already exists (destroy it first)"
   [[ ! -e /run/netns/$NETNS ]] || die "netns $NETNS exists but belongs to no host of lab $LAB; delete it first"

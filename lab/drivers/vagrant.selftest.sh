@@ -1,14 +1,15 @@
 #!/usr/bin/env bash
-# Exercises lab/vagrant-box.sh and lab/vagrant.sh for real (root, netns, libvirt, QEMU): one lab with
-# one VM through its whole life — create, SSH as root with the lab key, stop, start, destroy —, that the
-# lab is its owner's alone, and that nothing of the lab is left afterwards. Cleans up on failure too, through vagrant.sh destroy and
-# switch-down, which stop only what the lab runs. Ends with timings and a "N passed, N failed" line.
+# Exercises lab/images/vagrant-box.sh and lab/drivers/vagrant.sh for real (root, netns, libvirt, QEMU):
+# one lab with one VM through its whole life — create, SSH as root with the lab key, stop, start,
+# destroy —, that the lab is its owner's alone, and that nothing of the lab is left afterwards. Cleans up
+# on failure too, through vagrant.sh destroy and switch-down, which stop only what the lab runs. Ends
+# with timings and a "N passed, N failed" line.
 #
-#   lab/vagrant.selftest.sh
+#   lab/drivers/vagrant.selftest.sh
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-root=$(cd "$here/.." && pwd)
+root=$(cd "$here/../.." && pwd)
 vagrant=$here/vagrant.sh
 state_root=${RWK_STATE:-/var/lib/real-world-kubernetes}/labs
 cache=${RWK_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/real-world-kubernetes}
@@ -106,17 +107,25 @@ domains() { "$vagrant" virsh "$lab" list --all --name | sed '/^$/d'; }
 vm_volumes() { "$vagrant" virsh "$lab" vol-list default | awk '{ print $1 }' | grep -v '_vagrant_box_image_' | sed '/^$/d' || true; }
 networks() { "$vagrant" virsh "$lab" net-list --all --name | sed '/^$/d' | sort | tr '\n' ' '; }
 
-# The Vagrantfile exactly as the Pulumi program renders it for this lab.
-render_vagrantfile() {
+# render_part lab|host: that part of the Vagrantfile exactly as the Pulumi program renders it for this lab
+# (the Switch's and the Machine's driverConfig).
+render_part() {
   (cd "$root" && npx ts-node --transpile-only -e '
-    const { renderVagrantfile } = require("./components/host/vagrantfile");
-    process.stdout.write(renderVagrantfile({
-      lab: process.argv[1],
-      subnet: { cidr: "172.17.8.0/24", network: 0xac110800, prefix: 24, gateway: "172.17.8.1" },
-      hosts: [{ name: process.argv[2], address: process.argv[3] }],
-      vagrant: { box: "rwk/bookworm", provider: "libvirt", memory: 512, cpus: 1, libvirtDriver: "qemu" },
-    }));
-  ' "$lab" "$host" "$addr")
+    const { renderVagrantHost, renderVagrantLab } = require("./components/host/vagrantfile");
+    const [part, lab, name, address] = process.argv.slice(1);
+    const subnet = { cidr: "172.17.8.0/24", network: 0xac110800, prefix: 24, gateway: "172.17.8.1" };
+    const vagrant = { box: "rwk/bookworm", provider: "libvirt", memory: 512, cpus: 1, libvirtDriver: "qemu" };
+    process.stdout.write(
+      part === "lab"
+        ? renderVagrantLab({ lab, subnet, vagrant })
+        : renderVagrantHost({ lab, subnet, host: { name, address }, provider: vagrant.provider }),
+    );
+  ' "$1" "$lab" "$host" "$addr")
+}
+
+# The lab's Vagrantfile as the driver joined it: the lab's part, then the host's.
+vagrantfile_joined() {
+  [[ $(<"$state_root/$lab/_vagrant/Vagrantfile") == "$lab_part"$'\n'"$host_part" ]]
 }
 
 # Processes that ran in the lab's switch netns (libvirtd, virtlogd, dnsmasq, qemu), with their command
@@ -152,18 +161,20 @@ main() {
   trap finish EXIT
   trap 'exit 130' INT TERM
 
-  timed "box ready (build or reuse)" "$here/vagrant-box.sh"
+  timed "box ready (build or reuse)" "$here/../images/vagrant-box.sh"
   log "removing leftovers of an earlier run, if any"
   remove_lab
   ssh-keygen -q -t ed25519 -N '' -C rwk-vagrant-selftest -f "$key"
-  RWK_DRIVER_CONFIG=$(render_vagrantfile)
-  export RWK_DRIVER_CONFIG
+  # Each call gets the part its caller in the program sends: the Switch the lab's, the Machine its own.
+  lab_part=$(render_part lab)
+  host_part=$(render_part host)
 
   # The lab is owner A's, as a stack's lab is (lib.sh, ownership).
   local owner_a owner_b
   owner_a=$(</proc/sys/kernel/random/uuid)
   owner_b=$(</proc/sys/kernel/random/uuid)
-  timed "switch-up" "$vagrant" switch-up "$lab" 172.17.8.0/24 "$owner_a" "selftest owner A"
+  timed "switch-up" env RWK_DRIVER_CONFIG="$lab_part" "$vagrant" switch-up "$lab" 172.17.8.0/24 "$owner_a" \
+    "selftest owner A"
   check "switch-status says up" test "$("$vagrant" switch-status "$lab")" == up
   check "the lab has its two libvirt networks" test "$(networks)" == "lan vagrant-libvirt "
   check "switch-up is idempotent" "$vagrant" switch-up "$lab" 172.17.8.0/24 "$owner_a" "selftest owner A"
@@ -172,7 +183,9 @@ main() {
   check "switch-up without a token is refused" bash -c "! '$vagrant' switch-up '$lab' 2>/dev/null"
   check "switch-status says foreign to owner B" test "$("$vagrant" switch-status "$lab" "$owner_b")" == foreign
 
-  timed "create (vagrant up to SSH ready)" "$vagrant" create "$lab" "$host" "$addr" "$key.pub"
+  timed "create (vagrant up to SSH ready)" env RWK_DRIVER_CONFIG="$host_part" \
+    "$vagrant" create "$lab" "$host" "$addr" "$key.pub"
+  check "the lab's Vagrantfile is its part joined with the host's" vagrantfile_joined
   check "$host is running" status_is running
   check "$host runs systemd (running or degraded)" system_running
   check "$host has hostname $host" hostname_is "$host"
@@ -196,12 +209,13 @@ main() {
 
   local port
   port=$(port)
-  timed "stop (vagrant halt)" "$vagrant" stop "$lab" "$host"
+  timed "stop (vagrant halt)" env RWK_DRIVER_CONFIG="$host_part" "$vagrant" stop "$lab" "$host"
   check "$host is stopped" status_is stopped
   check "$host is unreachable over SSH" unreachable
   check "the forward port is kept" test "$(port)" == "$port"
 
-  timed "start (vagrant up of the stopped VM to SSH)" "$vagrant" start "$lab" "$host"
+  timed "start (vagrant up of the stopped VM to SSH)" env RWK_DRIVER_CONFIG="$host_part" \
+    "$vagrant" start "$lab" "$host"
   check "$host is running again" status_is running
   check "$host kept its machine-id" test "$(machine_id_inside)" == "$id"
   check "$host kept its forward port" test "$(port)" == "$port"

@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
-# Builds, once, the Vagrant box `rwk/bookworm` for the libvirt provider from the lab image (lab/image.sh)
-# and adds it to the project's Vagrant home. Nothing is downloaded but Debian packages.
+# Builds, once, the Vagrant box `rwk/bookworm` for the libvirt provider from the lab image
+# (lab/images/image.sh) and adds it to the project's Vagrant home. Nothing is downloaded but Debian
+# packages.
 #
-#   lab/vagrant-box.sh           ensure the box is built and added (progress on stderr)
-#   lab/vagrant-box.sh --print   the same, then print the box's directory in the Vagrant home on stdout
+#   lab/images/vagrant-box.sh           ensure the box is built and added (progress on stderr)
+#   lab/images/vagrant-box.sh --print   the same, then print the box's directory in the Vagrant home on stdout
 #
-# The box (facts behind the choices are in shared LAB.md):
+# The box:
 #   box.img      qcow2 of one ext4 file system without a partition table (`mkfs.ext4 -d`, no loop mount),
 #                from a COPY of the lab image plus linux-image-amd64; the shared image is never touched
 #   vmlinuz, initrd.img
@@ -14,20 +15,20 @@
 #   metadata.json, rwk-box-key (the recipe key the box was built from)
 # Inside: a `vagrant` user with Vagrant's well-known insecure key and passwordless sudo, accepted by
 # sshd only from the management network's host side (see customize_box), no machine-id and no SSH host
-# keys (made at first boot, so every VM has its own; LAB.md: a shared machine-id gives every VM the
+# keys (made at first boot, so every VM has its own; measured here: a shared machine-id gives every VM the
 # same DHCP lease), systemd-networkd doing DHCP on the management NIC (eth0). The lab NIC (eth1) gets
-# its static address from whoever runs the box: lab/vagrant.sh writes a networkd file for it; with
+# its static address from whoever runs the box: lab/drivers/vagrant.sh writes a networkd file for it; with
 # Vagrant's own network configuration (auto_config), its Debian guest plugin does the same.
 #
 # Cache layout:
 #   $RWK_CACHE/vagrant-boxes/<key>/rwk-bookworm.box   <key> = hash of the image path (itself keyed by the
 #                                                     image recipe), BOX_PACKAGES, BOX_RECIPE_VERSION, the
 #                                                     customize functions and the insecure key
-#   $RWK_CACHE/vagrant/                               VAGRANT_HOME, shared with lab/vagrant.sh
+#   $RWK_CACHE/vagrant/                               VAGRANT_HOME, shared with lab/drivers/vagrant.sh
 # Environment: RWK_CACHE (default ${XDG_CACHE_HOME:-$HOME/.cache}/real-world-kubernetes).
 set -euo pipefail
 # shellcheck source=lab/lib.sh
-. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+. "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 readonly BOX_NAME=rwk/bookworm
@@ -151,9 +152,9 @@ EOF
   # false: swapping it costs ~18 s of SSH round trips per VM). So the vagrant user is accepted only
   # from 192.168.121.1, i.e. vagrant-libvirt's management network as seen from the lab's own netns:
   # not from the lab network, not through the workstation's SSH forwards (they arrive from the lab
-  # network) and not from other VMs. root logs in with the stack's key only (lab/image.sh).
+  # network) and not from other VMs. root logs in with the stack's key only (lab/images/image.sh).
   cat >"$root/etc/ssh/sshd_config.d/20-rwk-vagrant.conf" <<'EOF'
-# real-world-kubernetes Vagrant box (lab/vagrant-box.sh).
+# real-world-kubernetes Vagrant box (lab/images/vagrant-box.sh).
 HostKey /etc/ssh/ssh_host_ed25519_key
 AllowUsers root vagrant@192.168.121.1
 EOF
@@ -186,7 +187,7 @@ EOF
   systemctl --root="$root" mask modprobe@drm.service modprobe@efi_pstore.service >&2
 
   printf '/dev/vda / ext4 rw,errors=remount-ro 0 1\n' >"$root/etc/fstab"
-  # A first boot applies presets, which would enable etcd again (lab/image.sh disabled it).
+  # A first boot applies presets, which would enable etcd again (lab/images/image.sh disabled it).
   mkdir -p "$root/etc/systemd/system-preset"
   printf 'disable etcd.service\n' >"$root/etc/systemd/system-preset/10-rwk.preset"
 
@@ -198,7 +199,7 @@ EOF
 # The box's Vagrantfile: loaded before the project's, with paths relative to the unpacked box.
 box_vagrantfile() {
   cat <<EOF
-# Vagrantfile of the box $BOX_NAME (lab/vagrant-box.sh): Debian 12 booted directly from the kernel and
+# Vagrantfile of the box $BOX_NAME (lab/images/vagrant-box.sh): Debian 12 booted directly from the kernel and
 # initrd shipped beside box.img, which holds one ext4 file system without a partition table.
 Vagrant.configure("2") do |config|
   # Vagrant would otherwise detect the guest with some twenty SSH commands, seconds each under emulation.
@@ -277,9 +278,9 @@ build_box() {
 installed_box_dir() { printf '%s/boxes/%s/0/libvirt\n' "$VAGRANT_HOME" "${BOX_NAME//\//-VAGRANTSLASH-}"; }
 
 # Adds the box unless the Vagrant home already has this very build. A rebuilt box replaces the old one:
-# VMs created from it keep their disks (lab/vagrant.sh links the old base image into each lab's pool),
-# but their next start boots the new box's kernel (the box's Vagrantfile names it), with the modules
-# of the old disk: recreate hosts (destroyed, then running) after a box change.
+# VMs created from it keep their disks (lab/drivers/vagrant.sh links the old base image into each lab's
+# pool), but their next start boots the new box's kernel (the box's Vagrantfile names it), with the
+# modules of the old disk: recreate hosts (destroyed, then running) after a box change.
 add_box() {
   local key=$1 dir
   dir=$(installed_box_dir)

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Exercises lab/image.sh and lab/machines.sh for real (root, netns, nspawn): two labs side by side,
-# every host life event (a killed nspawn too), identity, isolation, who owns a lab, and that nothing of
-# either lab is left afterwards.
+# Exercises lab/images/image.sh and lab/drivers/machines.sh for real (root, netns, nspawn): two labs side
+# by side, every host life event (a killed nspawn too), identity, isolation, who owns a lab, and that
+# nothing of either lab is left afterwards.
 # Cleans up on failure too, through machines.sh destroy/switch-down, which kill only what the labs run.
 # Ends with timings and a "N passed, N failed" line.
 set -euo pipefail
@@ -161,10 +161,10 @@ main() {
 
   local t
   t=$(now)
-  "$here/image.sh" >&2
+  "$here/../images/image.sh" >&2
   timing "image ready (build or reuse)" "$(since "$t")"
   t=$(now)
-  "$here/image.sh" --print >/dev/null
+  "$here/../images/image.sh" --print >/dev/null
   timing "image reuse" "$(since "$t")"
 
   log "removing leftovers of an earlier run, if any"

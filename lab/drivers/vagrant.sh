@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The `vagrant` lab driver: Vagrant + vagrant-libvirt virtual machines as lab hosts, with the same verbs
-# as lab/machines.sh so the same Pulumi dynamic resources drive both. Facts behind the choices are in
-# shared LAB.md ("Vagrant with the libvirt provider", "QEMU virtual machines").
+# as lab/drivers/machines.sh so the same Pulumi dynamic resources drive both. The measured facts behind
+# the choices are in the comments where they apply.
 #
 #   vagrant.sh switch-up   <lab> [<a.b.c.0/24> [<owner> [<owner-info>]]]
 #                                                             the lab's netns <lab>-sw with its own virtlogd and
@@ -29,10 +29,14 @@
 #   vagrant.sh exec    <lab> <cmd...>                         run a command in the lab's switch netns
 #   vagrant.sh virsh   <lab> <args...>                        virsh against the lab's own libvirtd
 #   vagrant.sh list    <lab>                                  "<host> <status>", one per line
-# create and start take the Vagrantfile from $RWK_DRIVER_CONFIG (components/host/vagrantfile.ts renders it).
+# The lab's Vagrantfile comes in parts, each in $RWK_DRIVER_CONFIG (components/host/vagrantfile.ts renders
+# them): the lab's part (box, provider, sizes) with switch-up and switch-adopt, a host's own part (its
+# config.vm.define) with create, start and stop. The driver keeps each part until its lab or host goes,
+# and joins the lab's part and its hosts' parts into the Vagrantfile before every vagrant command, so a
+# host's caller carries only its own part: adding a host changes nothing for the others.
 #
 # Layout. Nothing is added to the root netns but the 127.0.0.1 SSH forwards, so labs (and the nspawn labs
-# of lab/machines.sh) run side by side with the same host names and addresses:
+# of lab/drivers/machines.sh) run side by side with the same host names and addresses:
 #   netns <lab>-sw     lo; br0 <subnet>.1 = libvirt network "lan" (isolated: no NAT, no DHCP), which
 #                      Vagrant's private_network finds by address; virbr0 192.168.121.1 = libvirt network
 #                      "vagrant-libvirt", Vagrant's management network (DHCP; Vagrant's own SSH)
@@ -44,9 +48,11 @@
 #       subnet owner
 #       _libvirt/{etc,run,lib,log,cache}/ libvirtd.pid virtlogd.pid daemons.log
 #                      (the pool "default" is _libvirt/lib/images: box base image + one qcow2 per VM)
-#       _vagrant/      the Vagrant project: Vagrantfile, .vagrant/ (underscore: no host can be named so)
-#       <host>/        address port domain machine-id forward.pid forward.log vagrant.log
-#   $RWK_CACHE/vagrant/              VAGRANT_HOME (the box, added by lab/vagrant-box.sh)
+#       _vagrant/      the Vagrant project: Vagrantfile (joined), Vagrantfile.lab (the lab's part), .vagrant/
+#                      (underscore: no host can be named so)
+#       <host>/        address port domain machine-id Vagrantfile.host (its part) forward.pid forward.log
+#                      vagrant.log
+#   $RWK_CACHE/vagrant/              VAGRANT_HOME (the box, added by lab/images/vagrant-box.sh)
 #   $RWK_CACHE/vagrant-libvirt/      the QEMU wrapper and libvirt's QEMU capabilities cache, shared by labs
 # Domains are named <lab>-<host> (the Vagrantfile's default_prefix), so qemu processes show their lab.
 #
@@ -55,7 +61,7 @@
 # vagrant command, default 900).
 set -euo pipefail
 # shellcheck source=lab/lib.sh
-. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+. "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 cache=$(cache_root)
@@ -122,9 +128,9 @@ require_switch() {
 }
 
 # --- locking -----------------------------------------------------------------------------------------
-# One lock per lab serialises every Vagrant command of the lab (LAB.md: several machines at once made
+# One lock per lab serialises every Vagrant command of the lab (measured here: several machines at once made
 # vagrant-libvirt crawl; one at a time is also what the project's Vagrant state can bear). The
-# allocation lock (lib.sh), shared with lab/machines.sh, is taken after it.
+# allocation lock (lib.sh), shared with lab/drivers/machines.sh, is taken after it.
 LAB_LOCK_FD=
 
 lock_lab() { mkdir -p "$LAB_DIR"; exec {LAB_LOCK_FD}>"$LAB_DIR/.lock"; flock "$LAB_LOCK_FD"; }
@@ -132,7 +138,7 @@ lock_lab() { mkdir -p "$LAB_DIR"; exec {LAB_LOCK_FD}>"$LAB_DIR/.lock"; flock "$L
 # --- workstation -------------------------------------------------------------------------------------
 # The QEMU that libvirt runs for the lab's VMs (the Vagrantfile's lv.emulator_path, through
 # RWK_QEMU_EMULATOR). libvirt starts QEMU with `-accel tcg` and no translation-cache size, so every VM
-# reserved 1 GiB for it (LAB.md: 1.6 GB of host memory for a 512 MB guest); 128 MiB is plenty for a
+# reserved 1 GiB for it (measured here: 1.6 GB of host memory for a 512 MB guest); 128 MiB is plenty for a
 # small guest, and thread=multi lets a VM with several vCPUs use several host cores. KVM (`-accel kvm`)
 # passes through unchanged. Rewritten only when it changes: libvirt re-probes an emulator whose file
 # changed, which costs seconds.
@@ -141,7 +147,7 @@ qemu_wrapper() {
   text=$(
     cat <<'EOF'
 #!/bin/sh
-# Written by lab/vagrant.sh: QEMU with a bounded TCG translation cache for the lab's VMs.
+# Written by lab/drivers/vagrant.sh: QEMU with a bounded TCG translation cache for the lab's VMs.
 prev=
 for arg do
   shift
@@ -178,7 +184,7 @@ write_libvirt_config() {
   local etc=$LIBVIRT_DIR/etc
   mkdir -p "$etc" "$LIBVIRT_DIR"/{run,lib,log,cache}
   cat >"$etc/qemu.conf" <<'EOF'
-# Written by lab/vagrant.sh for this lab's own libvirtd.
+# Written by lab/drivers/vagrant.sh for this lab's own libvirtd.
 user = "root"
 group = "root"
 dynamic_ownership = 0
@@ -187,11 +193,11 @@ security_driver = "none"
 cgroup_controllers = [ ]
 EOF
   cat >"$etc/libvirtd.conf" <<'EOF'
-# Written by lab/vagrant.sh for this lab's own libvirtd.
+# Written by lab/drivers/vagrant.sh for this lab's own libvirtd.
 log_outputs = "3:file:/var/log/libvirt/libvirtd.log"
 EOF
   cat >"$etc/virtlogd.conf" <<'EOF'
-# Written by lab/vagrant.sh for this lab's own virtlogd.
+# Written by lab/drivers/vagrant.sh for this lab's own virtlogd.
 log_outputs = "3:file:/var/log/libvirt/virtlogd.log"
 EOF
   printf 'uri_default = "qemu:///system"\n' >"$etc/libvirt.conf"
@@ -300,7 +306,7 @@ ensure_pool() {
 }
 
 # Puts the box's disk into the lab's pool under the name vagrant-libvirt looks for, so `vagrant up`
-# finds it there instead of uploading it through libvirt (LAB.md: 2 of the first up's 3 minutes). A
+# finds it there instead of uploading it through libvirt (measured here: 2 of the first up's 3 minutes). A
 # hard link costs nothing and nothing writes to it: it is only ever the backing file of the VMs' own
 # qcow2 disks. The name carries box.img's mtime, so a rebuilt box gets a volume of its own while VMs
 # made from the old one keep theirs.
@@ -330,6 +336,7 @@ cmd_switch_up() {
   refuse_foreign_lab "$owner" "$adopt"
   if (($# > 2)); then choose_subnet "$3"; fi
   switch_netns_up
+  keep_part "$VAGRANT_DIR/Vagrantfile.lab"
   if ! daemons_up; then
     # A virtlogd left alone (libvirtd died) lives in an old mount namespace: start both afresh.
     stop_daemon virtlogd
@@ -408,15 +415,36 @@ cmd_switch_down() {
 }
 
 # --- vagrant -------------------------------------------------------------------------------------------
-# Writes the caller's Vagrantfile into the lab's project (create and start send it; without it the one
-# already there is kept).
+# Keeps the caller's part of the Vagrantfile (RWK_DRIVER_CONFIG) as <file>; without one, the part kept
+# earlier stays.
+keep_part() {
+  [[ -n ${RWK_DRIVER_CONFIG:-} ]] || return 0
+  mkdir -p "$(dirname "$1")"
+  printf '%s\n' "$RWK_DRIVER_CONFIG" >"$1.tmp"
+  mv "$1.tmp" "$1"
+}
+
+# The project's Vagrantfile: the lab's part, then the part of each host that has one, by host name.
+# Vagrant merges the parts' configure blocks in that order.
+join_vagrantfile() {
+  local host
+  [[ -f $VAGRANT_DIR/Vagrantfile.lab ]] ||
+    die "lab $LAB has no Vagrantfile part: switch-up takes it in RWK_DRIVER_CONFIG"
+  {
+    cat "$VAGRANT_DIR/Vagrantfile.lab"
+    while read -r host; do
+      if [[ -f $LAB_DIR/$host/Vagrantfile.host ]]; then cat "$LAB_DIR/$host/Vagrantfile.host"; fi
+    done < <(lab_hosts)
+  } >"$VAGRANT_DIR/Vagrantfile.tmp"
+  mv "$VAGRANT_DIR/Vagrantfile.tmp" "$VAGRANT_DIR/Vagrantfile"
+}
+
+# Before vagrant acts on the current host: keeps the host's part if the caller sent one (create, start
+# and stop do), then joins the Vagrantfile.
 write_vagrantfile() {
-  mkdir -p "$VAGRANT_DIR"
-  if [[ -n ${RWK_DRIVER_CONFIG:-} ]]; then
-    printf '%s\n' "$RWK_DRIVER_CONFIG" >"$VAGRANT_DIR/Vagrantfile.tmp"
-    mv "$VAGRANT_DIR/Vagrantfile.tmp" "$VAGRANT_DIR/Vagrantfile"
-  fi
-  [[ -f $VAGRANT_DIR/Vagrantfile ]] || die "no Vagrantfile: pass its content in RWK_DRIVER_CONFIG"
+  keep_part "$DIR/Vagrantfile.host"
+  [[ -f $DIR/Vagrantfile.host ]] || die "host $HOST has no Vagrantfile part: pass it in RWK_DRIVER_CONFIG"
+  join_vagrantfile
 }
 
 # Runs vagrant for the lab's project inside the lab's namespaces, output appended to the host's log
@@ -531,7 +559,7 @@ wait_for_ssh() {
 vagrant_up() {
   local boxdir
   write_vagrantfile
-  boxdir=$("$here/vagrant-box.sh" --print)
+  boxdir=$("$here/../images/vagrant-box.sh" --print)
   stage_box_volume "$boxdir"
   run_vagrant up "$HOST"
   record_domain
@@ -582,6 +610,8 @@ destroy_host() {
   stop_forward
   if daemons_up; then
     if [[ -f $(vagrant_machine_id_file) ]]; then
+      # The host's part is still kept, so the joined Vagrantfile defines the machine vagrant destroys.
+      if [[ -f $VAGRANT_DIR/Vagrantfile.lab ]]; then join_vagrantfile; fi
       run_vagrant destroy -f "$HOST" || say "vagrant destroy failed; removing the domain through libvirt"
     fi
     if lab_virsh dominfo "$DOMAIN" >/dev/null 2>&1; then

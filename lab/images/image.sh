@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
-# Builds, once, the Debian 12 root filesystem that every lab host boots from (lab/machines.sh mounts a
-# per-host overlay on it), and installs what the lab needs on the workstation.
+# Builds, once, the Debian 12 root filesystem that every lab host boots from (lab/drivers/machines.sh
+# mounts a per-host overlay on it), and installs what the lab needs on the workstation.
 #
-#   lab/image.sh           ensure the image exists (progress on stderr)
-#   lab/image.sh --print   the same, then print the rootfs path alone on stdout
+#   lab/images/image.sh           ensure the image exists (progress on stderr)
+#   lab/images/image.sh --print   the same, then print the rootfs path alone on stdout
 #
 # Cache layout, outside the checkout:
 #   $RWK_CACHE/images/<key>/rootfs   <key> = hash of the package list, the suite, RECIPE_VERSION and the
@@ -13,7 +13,7 @@
 #              RWK_MIRROR (default: the Debian mirror this machine's apt sources use).
 set -euo pipefail
 # shellcheck source=lab/lib.sh
-. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+. "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
 
 # Packages installed in the image. Later issues add containerd and the kubelet here.
 IMAGE_PACKAGES=(
@@ -23,8 +23,8 @@ IMAGE_PACKAGES=(
 # Bump when something outside IMAGE_PACKAGES and customize_image changes what an image contains.
 RECIPE_VERSION=1
 SUITE=bookworm
-# What the lab needs on the workstation itself: lab/machines.sh, its self-test (jq) and the drills
-# (etcdctl run in a lab's switch netns).
+# What the lab needs on the workstation itself: lab/drivers/machines.sh, its self-test (jq) and the
+# drills (etcdctl run in a lab's switch netns).
 WORKSTATION_PACKAGES=(debootstrap etcd-client iproute2 jq openssh-client socat systemd-container util-linux)
 
 images=$(cache_root)/images
@@ -62,7 +62,7 @@ apt_mirror() {
   printf '%s\n' "$mirror"
 }
 
-# Makes the freshly bootstrapped tree a template for many hosts (see shared LAB.md): no identity of its
+# Makes the freshly bootstrapped tree a template for many hosts: no identity of its
 # own, no etcd that starts by itself, sshd reachable by key only.
 customize_image() {
   local root=$1
