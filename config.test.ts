@@ -1,4 +1,7 @@
-import { ConfigError, labName, validateConfig } from "./config";
+import * as fs from "fs";
+import * as path from "path";
+import * as yaml from "js-yaml";
+import { ConfigError, configDefaults, labName, secretConfigDefaults, validateConfig } from "./config";
 import type { RawConfig } from "./config";
 
 const ctx = { project: "real-world-kubernetes", stack: "dev" };
@@ -8,10 +11,10 @@ const hosts = [
   { name: "core-03", address: "172.17.8.103" },
 ];
 
-/** The problems of a config; like Pulumi.yaml, one member on core-01 unless the case says otherwise. */
+/** The problems of a config; unset keys take the defaults, so one member on core-01 unless a case says otherwise. */
 function problems(raw: RawConfig): string[] {
   try {
-    validateConfig({ etcdMembers: ["core-01"], ...raw }, ctx);
+    validateConfig(raw, ctx);
   } catch (e) {
     if (e instanceof ConfigError) return e.problems;
     throw e;
@@ -20,8 +23,8 @@ function problems(raw: RawConfig): string[] {
 }
 
 describe("validateConfig", () => {
-  it("accepts the defaults of Pulumi.yaml", () => {
-    const c = validateConfig({ hosts, etcdMembers: ["core-01"] }, ctx);
+  it("applies the defaults itself", () => {
+    const c = validateConfig({}, ctx);
     expect(c.driver).toBe("machines");
     expect(c.lab).toBe("rwk-dev");
     expect(c.subnet).toEqual({
@@ -30,10 +33,10 @@ describe("validateConfig", () => {
       prefix: 24,
       gateway: "172.17.8.1",
     });
-    expect(c.hosts.map((h) => [h.name, h.state])).toEqual([
-      ["core-01", "running"],
-      ["core-02", "running"],
-      ["core-03", "running"],
+    expect(c.hosts.map((h) => [h.name, h.address, h.state])).toEqual([
+      ["core-01", "172.17.8.101", "running"],
+      ["core-02", "172.17.8.102", "running"],
+      ["core-03", "172.17.8.103", "running"],
     ]);
     expect(c.etcd).toEqual({
       members: ["core-01"],
@@ -42,6 +45,7 @@ describe("validateConfig", () => {
       heartbeatIntervalMs: 100,
       electionTimeoutMs: 1000,
     });
+    expect(c.kubernetes).toEqual({ controlPlane: [], workers: [] });
     expect(c.allowDataLoss).toBe(false);
     expect(c.pki).toMatchObject({
       keyAlgorithm: "ECDSA",
@@ -60,95 +64,186 @@ describe("validateConfig", () => {
     expect(c.etcd.learner).toBe(false);
   });
 
-  it.each<[string, RawConfig, string[]]>([
-    [
-      "duplicate names",
-      { hosts: [...hosts, { name: "core-01", address: "172.17.8.104" }] },
-      ['real-world-kubernetes:hosts[3].name: duplicate host name "core-01" (also hosts[0])'],
-    ],
-    [
-      "an address outside the subnet",
-      { hosts: [{ name: "core-01", address: "10.0.0.5" }] },
+  describe("hosts", () => {
+    it.each<[string, RawConfig, string[]]>([
       [
-        "real-world-kubernetes:hosts[0].address: 10.0.0.5 is outside the lab subnet 172.17.8.0/24 (usable: 172.17.8.2 to 172.17.8.254)",
+        "duplicate names",
+        { hosts: [...hosts, { name: "core-01", address: "172.17.8.104" }] },
+        ['real-world-kubernetes:hosts[3].name: duplicate host name "core-01" (also hosts[0])'],
       ],
-    ],
-    [
-      "the switch's own address",
-      { hosts: [{ name: "core-01", address: "172.17.8.1" }] },
       [
-        "real-world-kubernetes:hosts[0].address: 172.17.8.1 is outside the lab subnet 172.17.8.0/24 (usable: 172.17.8.2 to 172.17.8.254)",
+        "an address outside the subnet",
+        { hosts: [{ name: "core-01", address: "10.0.0.5" }] },
+        [
+          "real-world-kubernetes:hosts[0].address: 10.0.0.5 is outside the lab subnet 172.17.8.0/24 (usable: 172.17.8.2 to 172.17.8.254)",
+        ],
       ],
-    ],
-    [
-      "an unknown driver",
-      { driver: "docker", hosts },
-      ['real-world-kubernetes:driver: "docker" is not one of machines, vagrant, ssh'],
-    ],
-    [
-      "an unknown state",
-      { hosts, hostStates: { "core-01": "paused" } },
-      ['real-world-kubernetes:hostStates.core-01: "paused" is not one of running, stopped, destroyed'],
-    ],
-    [
-      "a state for a host that does not exist",
-      { hosts, hostStates: { "core-09": "stopped" } },
-      ['real-world-kubernetes:hostStates.core-09: no host named "core-09" in real-world-kubernetes:hosts'],
-    ],
-    [
-      "a member on an unknown host and a repeated member",
-      { hosts, etcdMembers: ["core-01", "core-07", "core-01"] },
       [
+        "the switch's own address",
+        { hosts: [{ name: "core-01", address: "172.17.8.1" }] },
+        [
+          "real-world-kubernetes:hosts[0].address: 172.17.8.1 is outside the lab subnet 172.17.8.0/24 (usable: 172.17.8.2 to 172.17.8.254)",
+        ],
+      ],
+      [
+        "an unknown driver",
+        { driver: "docker", hosts },
+        ['real-world-kubernetes:driver: "docker" is not one of machines, vagrant, ssh'],
+      ],
+      [
+        "an unknown state",
+        { hosts, hostStates: { "core-01": "paused" } },
+        ['real-world-kubernetes:hostStates.core-01: "paused" is not one of running, stopped, destroyed'],
+      ],
+      [
+        "a state for a host that does not exist",
+        { hosts, hostStates: { "core-09": "stopped" } },
+        ['real-world-kubernetes:hostStates.core-09: no host named "core-09" in real-world-kubernetes:hosts'],
+      ],
+      [
+        "the ssh driver asked to stop a host",
+        { driver: "ssh", hosts, hostStates: { "core-02": "stopped" } },
+        [
+          'real-world-kubernetes:hostStates.core-02: the ssh driver cannot power hosts off or destroy them; only "running" is allowed',
+        ],
+      ],
+      [
+        "a bad subnet",
+        { subnet: "172.17.8.5/24", hosts },
+        ['real-world-kubernetes:subnet: "172.17.8.5/24" has host bits set; did you mean 172.17.8.0/24?'],
+      ],
+      [
+        "a mistyped vagrant block",
+        { hosts, vagrant: { box: "a b", provider: "hyperv", memory: 64, cpu: 2 } },
+        [
+          "real-world-kubernetes:vagrant: unknown key(s) cpu; allowed: box, provider, memory, cpus, libvirtDriver",
+          'real-world-kubernetes:vagrant.box: "a b" is not a box name like "owner/name"',
+          'real-world-kubernetes:vagrant.provider: "hyperv" is not one of libvirt, virtualbox',
+          "real-world-kubernetes:vagrant.memory: 64 must be an integer number of MiB from 256 to 16384",
+        ],
+      ],
+    ])("rejects %s, naming the key", (_what, raw, expected) => {
+      expect(problems(raw)).toEqual(expected);
+    });
+  });
+
+  describe("etcd", () => {
+    it("rejects a member on an unknown host and a repeated member, naming the key", () => {
+      expect(problems({ hosts, etcdMembers: ["core-01", "core-07", "core-01"] })).toEqual([
         'real-world-kubernetes:etcdMembers[1]: "core-07" is not a host in real-world-kubernetes:hosts (core-01, core-02, core-03)',
         'real-world-kubernetes:etcdMembers[2]: "core-01" is listed twice',
-      ],
-    ],
-    [
-      "the ssh driver asked to stop a host",
-      { driver: "ssh", hosts, hostStates: { "core-02": "stopped" } },
+      ]);
+    });
+
+    it.each<[RawConfig, string[]]>([
+      [{ etcdHeartbeatInterval: 50, etcdElectionTimeout: 500 }, []],
+      [{ etcdHeartbeatInterval: 10, etcdElectionTimeout: 50 }, []],
+      [{ etcdHeartbeatInterval: 10000, etcdElectionTimeout: 50000 }, []],
       [
-        'real-world-kubernetes:hostStates.core-02: the ssh driver cannot power hosts off or destroy them; only "running" is allowed',
+        { etcdHeartbeatInterval: 200, etcdElectionTimeout: 500 },
+        [
+          "real-world-kubernetes:etcdElectionTimeout: 500 ms must be at least 5 times real-world-kubernetes:etcdHeartbeatInterval (200 ms), or followers start elections while the leader is fine",
+        ],
       ],
-    ],
-    [
-      "a bad subnet",
-      { subnet: "172.17.8.5/24", hosts },
-      ['real-world-kubernetes:subnet: "172.17.8.5/24" has host bits set; did you mean 172.17.8.0/24?'],
-    ],
-    [
-      "a mistyped vagrant block",
-      { hosts, vagrant: { box: "a b", provider: "hyperv", memory: 64, cpu: 2 } },
       [
-        "real-world-kubernetes:vagrant: unknown key(s) cpu; allowed: box, provider, memory, cpus, libvirtDriver",
-        'real-world-kubernetes:vagrant.box: "a b" is not a box name like "owner/name"',
-        'real-world-kubernetes:vagrant.provider: "hyperv" is not one of libvirt, virtualbox',
-        "real-world-kubernetes:vagrant.memory: 64 must be an integer number of MiB from 256 to 16384",
+        { etcdHeartbeatInterval: 0, etcdElectionTimeout: 60000 },
+        [
+          "real-world-kubernetes:etcdHeartbeatInterval: 0 must be an integer number of ms from 10 to 10000",
+          "real-world-kubernetes:etcdElectionTimeout: 60000 must be an integer number of ms from 50 to 50000",
+        ],
       ],
-    ],
-  ])("rejects %s, naming the key", (_what, raw, expected) => {
-    expect(problems(raw)).toEqual(expected);
+      [
+        { etcdHeartbeatInterval: "fast" },
+        [
+          'real-world-kubernetes:etcdHeartbeatInterval: "fast" must be an integer number of ms from 10 to 10000',
+        ],
+      ],
+    ])("checks etcd's timings %j by etcd's own rules", (timings, expected) => {
+      expect(problems({ hosts, ...timings })).toEqual(expected);
+    });
   });
 
-  it.each([
-    "b1;touch x;#",
-    "backups/dev/b1$(touch y)",
-    "backups/dev/b 1",
-    "/var/backups/rwk/b1",
-    "backups/../etc",
-    "backups/dev/.hidden",
-    "backups//b1",
-    "",
-  ])("refuses restore.from %j, which a shell on a host could read as more than a name", (from) => {
-    expect(problems({ hosts, restore: { from, method: "snapshot" } })).toEqual([
-      `real-world-kubernetes:restore.from: ${JSON.stringify(from)} must be a backup directory relative to the ` +
-        'project root, such as backups/dev/core-01-20261125T120000Z: parts of letters, digits, ".", "_", "-", no ".."',
-    ]);
+  describe("kubernetes roles", () => {
+    it.each<[string, RawConfig, { controlPlane: string[]; workers: string[] }]>([
+      [
+        "control plane on core-01, workers core-02 and core-03",
+        { controlPlane: ["core-01"], workers: ["core-02", "core-03"] },
+        { controlPlane: ["core-01"], workers: ["core-02", "core-03"] },
+      ],
+      [
+        "control plane on all three, one of them a worker too",
+        { controlPlane: ["core-01", "core-02", "core-03"], workers: ["core-02"] },
+        { controlPlane: ["core-01", "core-02", "core-03"], workers: ["core-02"] },
+      ],
+      ["workers only", { workers: ["core-03"] }, { controlPlane: [], workers: ["core-03"] }],
+    ])("places %s", (_what, raw, expected) => {
+      expect(validateConfig({ hosts, ...raw }, ctx).kubernetes).toEqual(expected);
+    });
+
+    it.each<[string, RawConfig, string[]]>([
+      [
+        "a control plane on an unknown host and a repeated one",
+        { hosts, controlPlane: ["core-01", "core-09", "core-01"] },
+        [
+          'real-world-kubernetes:controlPlane[1]: "core-09" is not a host in real-world-kubernetes:hosts (core-01, core-02, core-03)',
+          'real-world-kubernetes:controlPlane[2]: "core-01" is listed twice',
+        ],
+      ],
+      [
+        "workers given as one name",
+        { hosts, workers: "core-02" },
+        ["real-world-kubernetes:workers: must be a list of host names"],
+      ],
+      [
+        "a worker that is not a name",
+        { hosts, workers: ["core-02", 3] },
+        ["real-world-kubernetes:workers: must be a list of host names"],
+      ],
+      [
+        "both lists wrong at once",
+        { hosts, controlPlane: { "core-01": true }, workers: ["core-02", "core-02"] },
+        [
+          "real-world-kubernetes:controlPlane: must be a list of host names",
+          'real-world-kubernetes:workers[1]: "core-02" is listed twice',
+        ],
+      ],
+      [
+        "a worker the inventory no longer has",
+        {
+          hosts: [{ name: "node-a", address: "172.17.8.110" }],
+          etcdMembers: ["node-a"],
+          controlPlane: ["node-a"],
+          workers: ["core-02"],
+        },
+        ['real-world-kubernetes:workers[0]: "core-02" is not a host in real-world-kubernetes:hosts (node-a)'],
+      ],
+    ])("rejects %s, naming the key", (_what, raw, expected) => {
+      expect(problems(raw)).toEqual(expected);
+    });
   });
 
-  it("accepts a pulled backup's directory as restore.from", () => {
-    expect(
-      problems({ hosts, restore: { from: "backups/dev/core-01-20261125T120000Z", method: "snapshot" } }),
-    ).toEqual([]);
+  describe("recovery", () => {
+    it.each([
+      "b1;touch x;#",
+      "backups/dev/b1$(touch y)",
+      "backups/dev/b 1",
+      "/var/backups/rwk/b1",
+      "backups/../etc",
+      "backups/dev/.hidden",
+      "backups//b1",
+      "",
+    ])("refuses restore.from %j, which a shell on a host could read as more than a name", (from) => {
+      expect(problems({ hosts, restore: { from, method: "snapshot" } })).toEqual([
+        `real-world-kubernetes:restore.from: ${JSON.stringify(from)} must be a backup directory relative to the ` +
+          'project root, such as backups/dev/core-01-20261125T120000Z: parts of letters, digits, ".", "_", "-", no ".."',
+      ]);
+    });
+
+    it("accepts a pulled backup's directory as restore.from", () => {
+      expect(
+        problems({ hosts, restore: { from: "backups/dev/core-01-20261125T120000Z", method: "snapshot" } }),
+      ).toEqual([]);
+    });
   });
 
   describe("changes that lose etcd data for good", () => {
@@ -197,33 +292,6 @@ describe("validateConfig", () => {
     });
   });
 
-  it.each<[RawConfig, string[]]>([
-    [{ etcdHeartbeatInterval: 50, etcdElectionTimeout: 500 }, []],
-    [{ etcdHeartbeatInterval: 10, etcdElectionTimeout: 50 }, []],
-    [{ etcdHeartbeatInterval: 10000, etcdElectionTimeout: 50000 }, []],
-    [
-      { etcdHeartbeatInterval: 200, etcdElectionTimeout: 500 },
-      [
-        "real-world-kubernetes:etcdElectionTimeout: 500 ms must be at least 5 times real-world-kubernetes:etcdHeartbeatInterval (200 ms), or followers start elections while the leader is fine",
-      ],
-    ],
-    [
-      { etcdHeartbeatInterval: 0, etcdElectionTimeout: 60000 },
-      [
-        "real-world-kubernetes:etcdHeartbeatInterval: 0 must be an integer number of ms from 10 to 10000",
-        "real-world-kubernetes:etcdElectionTimeout: 60000 must be an integer number of ms from 50 to 50000",
-      ],
-    ],
-    [
-      { etcdHeartbeatInterval: "fast" },
-      [
-        'real-world-kubernetes:etcdHeartbeatInterval: "fast" must be an integer number of ms from 10 to 10000',
-      ],
-    ],
-  ])("checks etcd's timings %j by etcd's own rules", (timings, expected) => {
-    expect(problems({ hosts, ...timings })).toEqual(expected);
-  });
-
   it("reports every problem at once", () => {
     const found = problems({
       driver: "kvm",
@@ -243,6 +311,43 @@ describe("validateConfig", () => {
     expect(() => validateConfig({ driver: "kvm", hosts }, ctx)).toThrow(
       /invalid stack configuration \(1 problem\):\n {2}- /,
     );
+  });
+});
+
+// The engine applies Pulumi.yaml's defaults and validateConfig applies the code's: they must be the same,
+// or a stack would run differently under the engine than under test.
+describe("Pulumi.yaml", () => {
+  interface Declaration {
+    type: string;
+    items?: { type: string };
+    default?: unknown;
+  }
+  const declared = (
+    yaml.load(fs.readFileSync(path.join(__dirname, "Pulumi.yaml"), "utf8")) as {
+      config: Record<string, Declaration>;
+    }
+  ).config;
+  const code: Record<string, unknown> = { ...configDefaults, ...secretConfigDefaults };
+
+  /** Pulumi's config type of a value. */
+  function typeOf(value: unknown): string {
+    if (Array.isArray(value)) return "array";
+    if (Number.isInteger(value)) return "integer";
+    return typeof value;
+  }
+
+  it("declares every key the code reads, and no other", () => {
+    expect(Object.keys(declared).sort()).toEqual(Object.keys(code).sort());
+  });
+
+  it.each(Object.keys(code))("declares %s with the code's default and its type", (key) => {
+    const declaration = declared[key];
+    expect(declaration?.default).toEqual(code[key]);
+    expect(declaration?.type).toBe(typeOf(code[key]));
+    if (Array.isArray(code[key])) {
+      expect(declaration?.items).toBeDefined();
+      for (const item of code[key]) expect(declaration?.items?.type).toBe(typeOf(item));
+    }
   });
 });
 

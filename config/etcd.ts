@@ -1,0 +1,72 @@
+// etcd's member set and how its members run: joining, TLS, raft timings.
+import { parseHostNames } from "./hosts";
+import type { HostSpec } from "./hosts";
+import type { Problems, RawOf } from "./problems";
+
+export const etcdTlsModes = ["off", "staged", "on"] as const;
+/**
+ * off: plaintext (the workshop's start); staged: certificates pushed and peers able to dial TLS, still
+ * plaintext listeners (the first rolling step of securing a running cluster); on: mutual TLS on clients
+ * and peers, no plaintext listener but metrics on localhost.
+ */
+export type EtcdTlsMode = (typeof etcdTlsModes)[number];
+
+export interface EtcdSpec {
+  /** Hosts running a member, in the order they joined. */
+  members: string[];
+  learner: boolean;
+  tls: EtcdTlsMode;
+  /** Raft timings in milliseconds: how often the leader beats, and how long followers wait for it. */
+  heartbeatIntervalMs: number;
+  electionTimeoutMs: number;
+}
+
+/** etcd's own defaults, and its limits: an election timeout of at least 5 heartbeats, at most 50 s. */
+export const etcdTimingDefaults = { heartbeatIntervalMs: 100, electionTimeoutMs: 1000 } as const;
+export const etcdTimingLimits = { heartbeatMin: 10, electionMax: 50000, ratio: 5 } as const;
+
+/** The workshop starts with one member on the first host and grows it step by step. */
+export const etcdConfigDefaults = {
+  etcdMembers: ["core-01"],
+  etcdLearner: true,
+  etcdTls: "on",
+  etcdHeartbeatInterval: etcdTimingDefaults.heartbeatIntervalMs,
+  etcdElectionTimeout: etcdTimingDefaults.electionTimeoutMs,
+} as const;
+
+export function parseEtcd(raw: RawOf<typeof etcdConfigDefaults>, hosts: HostSpec[], p: Problems): EtcdSpec {
+  const defaults = etcdConfigDefaults;
+  const members = parseHostNames("etcdMembers", raw.etcdMembers ?? defaults.etcdMembers, hosts, p);
+  const learnerValue = raw.etcdLearner ?? defaults.etcdLearner;
+  // The CLI's `pulumi config set etcdLearner false` stores a string.
+  const learner = learnerValue === "true" ? true : learnerValue === "false" ? false : learnerValue;
+  if (typeof learner !== "boolean") {
+    p.add("etcdLearner", `${JSON.stringify(learnerValue)} must be true or false`);
+  }
+  const tls = p.oneOf("etcdTls", raw.etcdTls ?? defaults.etcdTls, etcdTlsModes) ?? defaults.etcdTls;
+  const { heartbeatMin, electionMax, ratio } = etcdTimingLimits;
+  const heartbeatIntervalMs =
+    p.intIn(
+      "etcdHeartbeatInterval",
+      raw.etcdHeartbeatInterval ?? defaults.etcdHeartbeatInterval,
+      heartbeatMin,
+      electionMax / ratio,
+      "an integer number of ms",
+    ) ?? etcdTimingDefaults.heartbeatIntervalMs;
+  const electionTimeoutMs =
+    p.intIn(
+      "etcdElectionTimeout",
+      raw.etcdElectionTimeout ?? defaults.etcdElectionTimeout,
+      heartbeatMin * ratio,
+      electionMax,
+      "an integer number of ms",
+    ) ?? etcdTimingDefaults.electionTimeoutMs;
+  if (electionTimeoutMs < ratio * heartbeatIntervalMs) {
+    p.add(
+      "etcdElectionTimeout",
+      `${electionTimeoutMs} ms must be at least ${ratio} times ` +
+        `${p.key("etcdHeartbeatInterval")} (${heartbeatIntervalMs} ms), or followers start elections while the leader is fine`,
+    );
+  }
+  return { members, learner: learner === true, tls, heartbeatIntervalMs, electionTimeoutMs };
+}
