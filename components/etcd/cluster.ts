@@ -5,9 +5,9 @@ import type { EtcdSpec, RestoreSpec } from "../../config";
 import type { Host } from "../host/host";
 import type { BackupManifest } from "../recovery/restore";
 import type { EtcdPki } from "../pki/etcd-pki";
-import { sshTarget } from "../host/ssh";
 import { Member } from "./member";
 import type { MemberRestore } from "./member";
+import { placementOf } from "./render";
 import type { MemberPlacement } from "./render";
 
 export interface ClusterArgs {
@@ -26,7 +26,7 @@ export interface ClusterArgs {
 
 /** Where each host would run a member: its name and address. */
 export function placementsOf(hosts: Record<string, Host>): MemberPlacement[] {
-  return Object.values(hosts).map((h) => ({ name: h.hostName, address: h.address }));
+  return Object.values(hosts).map(placementOf);
 }
 
 /** The first member starts from the backup (classic, snapshot); an in-place restore is InPlaceRestore's. */
@@ -72,29 +72,18 @@ export class Cluster extends pulumi.ComponentResource {
   constructor(name: string, args: ClusterArgs, opts?: pulumi.ComponentResourceOptions) {
     super("rwk:etcd:Cluster", name, {}, opts);
     const script = fs.readFileSync(path.join(__dirname, "rwk-etcd.sh"), "utf8");
-    const inventory = placementsOf(args.hosts);
-    const placements = args.spec.members.map((name) => inventory.find((p) => p.name === name)!);
 
     for (const warning of sizeWarnings(args.spec.members)) void pulumi.log.warn(warning, this);
 
     let previous: Member | undefined;
-    placements.forEach((placement, i) => {
-      const host = args.hosts[placement.name]!;
+    args.spec.members.forEach((memberName, i) => {
+      const host = args.hosts[memberName]!;
       previous = new Member(
-        `${name}-${placement.name}`,
+        `${name}-${memberName}`,
         {
-          placement,
-          connection: host.connection,
-          sshTargets: {
-            self: sshTarget(host.sshEndpoint),
-            others: Object.values(args.hosts)
-              .filter((h) => h !== host)
-              .map((h) => sshTarget(h.sshEndpoint)),
-          },
+          host,
+          others: Object.values(args.hosts).filter((h) => h !== host),
           sshPrivateKey: args.sshPrivateKey,
-          hostIdentity: host.identity,
-          ...(host.machine ? { hostMachine: host.machine } : {}),
-          others: inventory.filter((p) => p.name !== placement.name),
           clusterToken: args.token,
           learner: args.spec.learner,
           timings: args.spec,
@@ -105,8 +94,8 @@ export class Cluster extends pulumi.ComponentResource {
             ? {
                 certificates: {
                   caCertPem: args.pki.ca.certPem,
-                  server: args.pki.servers[placement.name]!,
-                  peer: args.pki.peers[placement.name]!,
+                  server: args.pki.servers[memberName]!,
+                  peer: args.pki.peers[memberName]!,
                 },
               }
             : {}),

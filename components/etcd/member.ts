@@ -2,21 +2,17 @@ import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
 import * as path from "path";
 import type { EtcdTlsMode, RestoreMethod } from "../../config";
+import { copyToHost, hostCommand, pushFiles } from "../host/commands";
+import { restartHash } from "../host/files";
+import type { Host } from "../host/host";
 import { shellCommand } from "../host/shell";
+import { sshTarget } from "../host/ssh";
 import type { Certificate } from "../pki/pki";
-import {
-  clientUrl,
-  leaveCommands,
-  memberFiles,
-  paths,
-  peerUrl,
-  renderInstallScript,
-  renderLeaveScript,
-  restartHash,
-} from "./render";
-import type { MemberPlacement, RaftTimings } from "./render";
+import { paths } from "./facts";
+import { clientUrl, leaveCommands, memberFiles, peerUrl, placementOf, renderLeaveScript } from "./render";
+import type { MemberPki, RaftTimings } from "./render";
 
-/** How the first member starts from a backup instead of an empty data dir (see RestoreSpec in config.ts). */
+/** How the first member starts from a backup instead of an empty data dir (see RestoreSpec in config). */
 export interface MemberRestore {
   method: Exclude<RestoreMethod, "in-place">;
   /** The pulled backup directory on the workstation. */
@@ -33,25 +29,16 @@ export interface MemberCertificates {
 }
 
 export interface MemberArgs {
-  /** Where the member runs: the host's name and address. */
-  placement: MemberPlacement;
-  /** How to reach the host over SSH. */
-  connection: pulumi.Input<command.types.input.remote.ConnectionArgs>;
+  /** The host the member runs on; a rebuilt host (new identity) gets the member afresh. */
+  host: Host;
   /**
-   * The SSH endpoints ("user host port") of this host and of the lab's other hosts, and the key: a member
-   * leaves from the workstation, through its own host or, when that is gone, through any other.
+   * The lab's other hosts: where a joining member looks for the cluster, and through which a member
+   * whose host is gone leaves it. The inventory, not the member list, so that members coming and going
+   * never touch running members.
    */
-  sshTargets: { self: pulumi.Input<string>; others: pulumi.Input<string>[] };
+  others: Host[];
+  /** The key that reaches every host (a secret): a member leaves from the workstation. */
   sshPrivateKey: pulumi.Input<string>;
-  /** The host's identity: when the host is rebuilt, the member is replaced (leave, then join afresh). */
-  hostIdentity: pulumi.Input<string>;
-  /** Deleting this resource deletes the host's disk: the member's own clean-up is then skipped. */
-  hostMachine?: pulumi.Resource;
-  /**
-   * The lab's other hosts: where a joining member looks for the cluster and a leaving one reaches it.
-   * The inventory, not the member list, so that members coming and going never touch running members.
-   */
-  others: MemberPlacement[];
   /** Shared by every member of one cluster; guards against joining another cluster by mistake. */
   clusterToken: string;
   /** Join as a learner and be promoted once caught up (default true). */
@@ -64,7 +51,7 @@ export interface MemberArgs {
   timings: RaftTimings;
   /** Certificates; required unless tls is off. */
   certificates?: MemberCertificates;
-  /** Content of the rwk-etcd helper script pushed to the host. */
+  /** The body of the rwk-etcd helper script (components/etcd/rwk-etcd.sh). */
   script: string;
   /** Start from a backup (the first member, or every member in place). */
   restore?: MemberRestore;
@@ -72,27 +59,15 @@ export interface MemberArgs {
   previous?: Member;
 }
 
-/** Copies a pulled backup directory to /var/lib/rwk-restore/<its name> on a host. */
+/** Copies a pulled backup directory onto a member's host, for a restore; returns where it lands. */
 export function copyBackup(
+  host: Host,
   name: string,
-  connection: pulumi.Input<command.types.input.remote.ConnectionArgs>,
   from: string,
-  triggers: pulumi.Input<unknown>[],
   parent: pulumi.Resource,
-  deletedWith?: pulumi.Resource,
 ): { copy: command.remote.CopyToRemote; remoteDir: string } {
-  const copy = new command.remote.CopyToRemote(
-    name,
-    {
-      connection,
-      source: new pulumi.asset.FileArchive(from),
-      // A directory is copied into remotePath under its own name (rsync's rule, as upstream).
-      remotePath: "/var/lib/rwk-restore",
-      triggers: [...triggers, from],
-    },
-    { parent, ...(deletedWith ? { deletedWith } : {}) },
-  );
-  return { copy, remoteDir: `/var/lib/rwk-restore/${path.basename(from)}` };
+  const copy = copyToHost(host, name, { from, remoteDir: paths.restores, triggers: [from] }, { parent });
+  return { copy, remoteDir: `${paths.restores}/${path.basename(from)}` };
 }
 
 /** One etcd member: its files on the host, its membership in the cluster, and its restarts. */
@@ -109,8 +84,8 @@ export class Member extends pulumi.ComponentResource {
 
   constructor(name: string, args: MemberArgs, opts?: pulumi.ComponentResourceOptions) {
     super("rwk:etcd:Member", name, {}, opts);
-    const m = args.placement;
-    const tls = args.tls;
+    const { host, tls } = args;
+    const m = placementOf(host);
     this.name = m.name;
     this.clientUrl = clientUrl(m, tls);
     this.peerUrl = peerUrl(m, tls);
@@ -122,9 +97,10 @@ export class Member extends pulumi.ComponentResource {
       timings: args.timings,
       script: args.script,
     };
+    const noPki: MemberPki = { ca: "", serverCert: "", serverKey: "", peerCert: "", peerKey: "" };
 
-    // Keys make the file set secret; the restart trigger is computed from what is not secret (the
-    // certificates and keys themselves are re-read by etcd on every handshake and need no restart).
+    // Keys make the file set secret; what needs a restart is computed from what is not secret (the
+    // certificates and keys themselves are re-read by etcd on every handshake).
     const files = certs
       ? pulumi
           .all([
@@ -138,50 +114,27 @@ export class Member extends pulumi.ComponentResource {
             memberFiles({ ...base, pki: { ca, serverCert, serverKey, peerCert, peerKey } }),
           )
       : pulumi.output(memberFiles(base));
-    const configHash = pulumi
+    const config = pulumi
       .output(certs?.caCertPem ?? "")
-      .apply((ca) =>
-        restartHash(
-          memberFiles({ ...base, pki: { ca, serverCert: "", serverKey: "", peerCert: "", peerKey: "" } }),
-        ),
-      );
+      .apply((ca) => restartHash(memberFiles({ ...base, pki: { ...noPki, ca } })));
     const restore = args.restore;
-    const triggers = [args.hostIdentity];
-    // When the whole host goes (pulumi destroy, or the host leaves the inventory), leaving the cluster
-    // and removing files would be pointless.
-    const deletedWith = args.hostMachine;
 
-    // No delete on the host's own commands: a host that is down must not block the member's removal.
-    // Its files go with `leave` (below), which also reaches a host that is gone through the others.
-    const pushed = new command.remote.Command(
+    const pushed = pushFiles(
+      host,
       `${name}-files`,
-      {
-        connection: args.connection,
-        stdin: files.apply(renderInstallScript),
-        create: "bash -s",
-        triggers,
-      },
-      { parent: this, deletedWith },
+      { files, restartMarker: paths.restartPending },
+      { parent: this },
     );
 
     // The backup travels to the host first; rwk-etcd checks it again there before using it.
-    const restoreData = restore
-      ? copyBackup(`${name}-restore-data`, args.connection, restore.from, triggers, this, deletedWith)
-      : undefined;
+    const restoreData = restore ? copyBackup(host, `${name}-restore-data`, restore.from, this) : undefined;
 
-    const endpoints = args.others.map((o) => clientUrl(o, tls)).join(",");
-    const joinFlags = [
-      ...(args.learner ? ["--learner"] : []),
-      ...(args.bootstrap ? ["--bootstrap"] : []),
-      ...(restore
-        ? ["--restore", restore.method, "--from", restoreData!.remoteDir, "--cluster-token", restore.id]
-        : []),
-    ];
+    const endpoints = args.others.map((o) => clientUrl(placementOf(o), tls)).join(",");
     const identity = ["--name", m.name];
-    this.joined = new command.remote.Command(
+    this.joined = hostCommand(
+      host,
       `${name}-join`,
       {
-        connection: args.connection,
         create: shellCommand(
           paths.script,
           "join",
@@ -190,11 +143,14 @@ export class Member extends pulumi.ComponentResource {
           this.peerUrl,
           "--endpoints",
           endpoints,
-          ...joinFlags,
+          ...(args.learner ? ["--learner"] : []),
+          ...(args.bootstrap ? ["--bootstrap"] : []),
+          ...(restore
+            ? ["--restore", restore.method, "--from", restoreData!.remoteDir, "--cluster-token", restore.id]
+            : []),
         ),
         // Joining happens once; a later change (the inventory grew, TLS came on) changes nothing here.
         update: "true",
-        triggers,
       },
       {
         parent: this,
@@ -204,7 +160,21 @@ export class Member extends pulumi.ComponentResource {
           ...(restoreData ? [restoreData.copy] : []),
           ...(args.previous ? [args.previous.joined] : []),
         ],
-        deletedWith,
+      },
+    );
+
+    // Run whenever the configuration changes; rwk-etcd restarts etcd only if a file it reads at start
+    // changed since it started (the files' restart marker), and moves its peer URL first when the scheme
+    // changes (securing a running cluster).
+    const restart = pulumi.interpolate`${shellCommand(paths.script, "restart", ...identity, "--peer-url", this.peerUrl, "--config")} ${config}`;
+    this.ready = hostCommand(
+      host,
+      `${name}-restart`,
+      { create: restart, update: restart },
+      {
+        parent: this,
+        // Restarts roll: one member at a time, each only once the cluster has quorum again.
+        dependsOn: [pushed, this.joined, ...(args.previous ? [args.previous.ready] : [])],
       },
     );
 
@@ -219,8 +189,8 @@ export class Member extends pulumi.ComponentResource {
         environment: {
           RWK_SSH_KEY: args.sshPrivateKey,
           RWK_MEMBER: m.name,
-          RWK_SELF: args.sshTargets.self,
-          RWK_OTHERS: pulumi.all(args.sshTargets.others).apply((t) => t.join("\n")),
+          RWK_SELF: sshTarget(host.sshEndpoint),
+          RWK_OTHERS: pulumi.all(args.others.map((o) => sshTarget(o.sshEndpoint))).apply((t) => t.join("\n")),
           RWK_LEAVE: out.leave,
           RWK_EVICT: out.evict,
         },
@@ -230,25 +200,8 @@ export class Member extends pulumi.ComponentResource {
         parent: this,
         // Created once the member has joined; members leave in reverse order of joining.
         dependsOn: [this.joined, ...(args.previous ? [args.previous.leave] : [])],
-        deletedWith,
-      },
-    );
-
-    this.ready = new command.remote.Command(
-      `${name}-restart`,
-      {
-        connection: args.connection,
-        // Right after joining, etcd already runs this configuration; later changes restart it, and move
-        // its peer URL first when the scheme changes (securing a running cluster).
-        create: pulumi.interpolate`true # config ${configHash}`,
-        update: pulumi.interpolate`${shellCommand(paths.script, "restart", ...identity, "--peer-url", this.peerUrl)} # config ${configHash}`,
-        triggers,
-      },
-      {
-        parent: this,
-        // Restarts roll: one member at a time, each only once the cluster has quorum again.
-        dependsOn: [pushed, this.joined, ...(args.previous ? [args.previous.ready] : [])],
-        deletedWith,
+        // When the whole host goes (pulumi destroy, or the host leaves the inventory), leaving is moot.
+        ...(host.machine ? { deletedWith: host.machine } : {}),
       },
     );
 

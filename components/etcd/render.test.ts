@@ -1,17 +1,18 @@
 import * as fs from "fs";
 import * as path from "path";
+import { hashFiles, renderInstallScript, restartHash } from "../host/files";
+import { paths } from "./facts";
 import {
-  hashFiles,
-  memberFilePaths,
+  leaveCommands,
+  memberFileList,
   memberFiles,
   renderBootstrapEnv,
   renderDropin,
   renderEnvFile,
   renderEtcdctlEnv,
-  renderInstallScript,
+  renderHelperScript,
+  renderLeaveScript,
   renderMemberEnv,
-  renderRemoveScript,
-  restartHash,
 } from "./render";
 import type { EtcdTlsMode } from "../../config";
 
@@ -59,25 +60,13 @@ describe("etcd renderers", () => {
     expect(() => renderEnvFile("x", { "bad key": "v" })).toThrow("cannot render bad key");
   });
 
-  it("renders an install script that carries content base64-encoded and sets mode and owner", () => {
-    const files = [
-      { path: "/etc/etcd/b.env", mode: "0644" as const, owner: "root:root", content: "B=1\n" },
-      { path: "/etc/etcd/a.key", mode: "0600" as const, owner: "etcd:etcd", content: "secret\n" },
-    ];
-    const out = renderInstallScript(files);
-    expect(out).toMatchSnapshot();
-    expect(out).not.toContain("secret");
-    expect(out.indexOf("/etc/etcd/a.key")).toBeLessThan(out.indexOf("/etc/etcd/b.env"));
-    expect(renderRemoveScript(files.map((f) => f.path))).toBe("rm -f /etc/etcd/a.key /etc/etcd/b.env");
-  });
-
   it("puts the CA in the host's trust store and takes it out again", () => {
     const files = memberFiles({ member: core01, clusterToken: "rwk-dev", timings, tls: "on", script, pki });
-    expect(renderInstallScript(files)).toMatch(/update-ca-certificates >\/dev\/null 2>&1\n$/);
-    expect(renderRemoveScript(memberFilePaths("on"))).toMatch(
-      /&& update-ca-certificates --fresh >\/dev\/null$/,
+    expect(renderInstallScript(files)).toContain("  update-ca-certificates --fresh >/dev/null 2>&1\n");
+    expect(leaveCommands("core-01", "e", "on").leave).toMatch(
+      /&& update-ca-certificates --fresh >\/dev\/null 2>&1$/,
     );
-    expect(renderRemoveScript(memberFilePaths("off"))).not.toContain("update-ca-certificates");
+    expect(leaveCommands("core-01", "e", "off").leave).not.toContain("update-ca-certificates");
   });
 
   it("gathers one member's files in one map, keys 0600 and owned by etcd", () => {
@@ -100,7 +89,7 @@ describe("etcd renderers", () => {
       ["/etc/etcd/pki/peer.crt", "0644", "root:root"],
       ["/etc/etcd/pki/peer.key", "0600", "etcd:etcd"],
     ]);
-    expect(memberFilePaths("off")).toHaveLength(5);
+    expect(memberFileList("off")).toHaveLength(5);
     expect(() => memberFiles({ member: core01, clusterToken: "t", timings, tls: "staged", script })).toThrow(
       "member core-01: etcdTls is staged but no certificates were given",
     );
@@ -122,5 +111,31 @@ describe("etcd renderers", () => {
     ).toBe(before);
     expect(restartHash(memberFiles({ ...base, pki: { ...pki, ca: "CA2\n" } }))).not.toBe(before);
     expect(restartHash(memberFiles({ ...base, tls: "staged", pki }))).not.toBe(before);
+    expect(
+      restartHash(
+        memberFiles({ ...base, timings: { heartbeatIntervalMs: 50, electionTimeoutMs: 500 }, pki }),
+      ),
+    ).not.toBe(before);
+  });
+
+  it("pushes a new helper script without a restart: etcd never reads it", () => {
+    const base = { member: core01, clusterToken: "rwk-dev", timings, tls: "on" as const, pki };
+    expect(restartHash(memberFiles({ ...base, script: `${script}\n# a comment\n` }))).toBe(
+      restartHash(memberFiles({ ...base, script })),
+    );
+    const helper = memberFiles({ ...base, script }).find((f) => f.path === paths.script)!;
+    expect(helper.onChange).toBe("none");
+  });
+
+  it("renders the helper with its facts from facts.ts in front of its body", () => {
+    const helper = renderHelperScript(script);
+    expect(helper.split("\n").slice(0, 14)).toMatchSnapshot();
+    expect(helper.startsWith("#!/bin/bash\n")).toBe(true);
+    expect(helper).toContain(`readonly data_dir=${paths.dataDir}\n`);
+    expect(helper).toContain("readonly client_port=2379\n");
+  });
+
+  it("leaves through the member's own host, else through the others, and says so", () => {
+    expect(renderLeaveScript()).toMatchSnapshot();
   });
 });

@@ -1,26 +1,11 @@
 // Pure renderers for everything pushed to an etcd host. Each takes plain typed input and returns the
 // exact file content, so tests can snapshot them and Pulumi can hash them for triggers.
-import { createHash } from "crypto";
 import type { EtcdSpec, EtcdTlsMode } from "../../config";
+import type { HostFile } from "../host/files";
+import { renderRemoveScript } from "../host/files";
 import { shellCommand, shellQuote } from "../host/shell";
 import { renderSshPreamble } from "../host/ssh";
-
-export const paths = {
-  script: "/usr/local/sbin/rwk-etcd",
-  env: "/etc/etcd/rwk.env",
-  bootstrapEnv: "/etc/etcd/rwk-bootstrap.env",
-  etcdctlEnv: "/etc/etcd/etcdctl.env",
-  dropin: "/etc/systemd/system/etcd.service.d/10-rwk.conf",
-  dataDir: "/var/lib/etcd/rwk",
-  ca: "/etc/etcd/pki/ca.crt",
-  serverCert: "/etc/etcd/pki/server.crt",
-  serverKey: "/etc/etcd/pki/server.key",
-  peerCert: "/etc/etcd/pki/peer.crt",
-  peerKey: "/etc/etcd/pki/peer.key",
-  trustedCa: "/usr/local/share/ca-certificates/rwk-etcd-ca.crt",
-} as const;
-
-export const ports = { client: 2379, peer: 2380, metrics: 2381 } as const;
+import { paths, ports } from "./facts";
 
 /**
  * The one name every member's peer certificate carries: the peer port accepts only it, so a client
@@ -37,14 +22,9 @@ export interface MemberPlacement {
   address: string;
 }
 
-/** A file to push: where, with which mode and owner, and its content. */
-export interface FileSpec {
-  path: string;
-  mode: "0600" | "0640" | "0644" | "0755";
-  owner: string;
-  content: string;
-  /** etcd reads certificates and keys again on every TLS handshake: changing them needs no restart. */
-  hotReload?: boolean;
+/** Where a member on this host runs: the host's name and address. */
+export function placementOf(host: { hostName: string; address: string }): MemberPlacement {
+  return { name: host.hostName, address: host.address };
 }
 
 /** A member's certificates, as PEM text. */
@@ -164,7 +144,7 @@ export function renderDropin(): string {
     "[Service]",
     "# Later files win: the member's settings, then how it joined (written once, at join time).",
     `EnvironmentFile=${paths.env}`,
-    "EnvironmentFile=-/etc/etcd/rwk-join.env",
+    `EnvironmentFile=-${paths.joinEnv}`,
     "",
   ].join("\n");
 }
@@ -179,102 +159,99 @@ export interface MemberFilesInput {
   pki?: MemberPki;
 }
 
+/**
+ * The helper as pushed: the facts it works with (paths, ports) rendered from facts.ts in front of its
+ * body, so they are written down once.
+ */
+export function renderHelperScript(body: string): string {
+  const facts: Record<string, string | number> = {
+    data_dir: paths.dataDir,
+    backups: paths.backups,
+    restores: paths.restores,
+    force_new_dropin: paths.forceNewDropin,
+    join_env: paths.joinEnv,
+    bootstrap_env: paths.bootstrapEnv,
+    member_env: paths.env,
+    etcdctl_env: paths.etcdctlEnv,
+    restart_pending: paths.restartPending,
+    applied_config: paths.appliedConfig,
+    client_port: ports.client,
+  };
+  const lines = Object.entries(facts).map(([k, v]) => `readonly ${k}=${shellQuote(String(v))}`);
+  const [shebang, ...rest] = body.split("\n");
+  return [
+    shebang,
+    "# Facts rendered from components/etcd/facts.ts by real-world-kubernetes.",
+    ...lines,
+    ...rest,
+  ].join("\n");
+}
+
 /** Everything one member's host needs, as one list of remote path → file. */
-export function memberFiles(input: MemberFilesInput): FileSpec[] {
+export function memberFiles(input: MemberFilesInput): HostFile[] {
   const { member: m, tls } = input;
   const root = "root:root";
-  const files: FileSpec[] = [
-    { path: paths.script, mode: "0755", owner: root, content: input.script },
+  const files: HostFile[] = [
+    // etcd never reads the helper: a new version of it restarts nothing.
+    {
+      path: paths.script,
+      mode: "0755",
+      owner: root,
+      content: renderHelperScript(input.script),
+      onChange: "none",
+    },
     {
       path: paths.env,
       mode: "0644",
       owner: root,
       content: renderMemberEnv(m, input.clusterToken, tls, input.timings),
+      onChange: "restart",
     },
-    { path: paths.bootstrapEnv, mode: "0644", owner: root, content: renderBootstrapEnv(m, tls) },
-    { path: paths.etcdctlEnv, mode: "0644", owner: root, content: renderEtcdctlEnv(tls) },
-    { path: paths.dropin, mode: "0644", owner: root, content: renderDropin() },
+    {
+      path: paths.bootstrapEnv,
+      mode: "0644",
+      owner: root,
+      content: renderBootstrapEnv(m, tls),
+      onChange: "none",
+    },
+    { path: paths.etcdctlEnv, mode: "0644", owner: root, content: renderEtcdctlEnv(tls), onChange: "none" },
+    { path: paths.dropin, mode: "0644", owner: root, content: renderDropin(), onChange: "restart" },
   ];
   if (tls !== "off") {
     const pki = input.pki;
     if (!pki) throw new Error(`member ${m.name}: etcdTls is ${tls} but no certificates were given`);
+    // etcd reads its CA only at start, but its certificates and keys again on every TLS handshake.
     files.push(
-      { path: paths.ca, mode: "0644", owner: root, content: pki.ca },
-      { path: paths.trustedCa, mode: "0644", owner: root, content: pki.ca },
-      { path: paths.serverCert, mode: "0644", owner: root, content: pki.serverCert, hotReload: true },
-      { path: paths.serverKey, mode: "0600", owner: "etcd:etcd", content: pki.serverKey, hotReload: true },
-      { path: paths.peerCert, mode: "0644", owner: root, content: pki.peerCert, hotReload: true },
-      { path: paths.peerKey, mode: "0600", owner: "etcd:etcd", content: pki.peerKey, hotReload: true },
+      { path: paths.ca, mode: "0644", owner: root, content: pki.ca, onChange: "restart" },
+      {
+        path: paths.trustedCa,
+        mode: "0644",
+        owner: root,
+        content: pki.ca,
+        onChange: "none",
+        // The CA also joins the host's trust store, so every TLS client there trusts the members. Its
+        // output is noise (and a warning about the bundle it rebuilds); its exit status is what counts.
+        afterChange: "update-ca-certificates --fresh >/dev/null 2>&1",
+      },
+      { path: paths.serverCert, mode: "0644", owner: root, content: pki.serverCert, onChange: "reload" },
+      { path: paths.serverKey, mode: "0600", owner: "etcd:etcd", content: pki.serverKey, onChange: "reload" },
+      { path: paths.peerCert, mode: "0644", owner: root, content: pki.peerCert, onChange: "reload" },
+      { path: paths.peerKey, mode: "0600", owner: "etcd:etcd", content: pki.peerKey, onChange: "reload" },
     );
   }
   return files;
 }
 
-/** Paths of a member's files, for removing them (no content needed, so nothing secret). */
-export function memberFilePaths(tls: EtcdTlsMode): string[] {
-  const all = memberFiles({
+/** A member's files without their content (nothing secret): what `leave` removes. */
+export function memberFileList(tls: EtcdTlsMode): Pick<HostFile, "path" | "afterChange">[] {
+  return memberFiles({
     member: { name: "x", address: "0.0.0.0" },
     clusterToken: "x",
     tls,
     timings: { heartbeatIntervalMs: 0, electionTimeoutMs: 0 },
     script: "",
     pki: { ca: "", serverCert: "", serverKey: "", peerCert: "", peerKey: "" },
-  });
-  return all.map((f) => f.path);
-}
-
-/**
- * A shell script that writes the files atomically with their modes and owners. It travels on stdin,
- * so secret content never appears in a command line, a process list or the engine's log.
- */
-export function renderInstallScript(files: FileSpec[]): string {
-  const lines = ["set -eu", "umask 077"];
-  for (const f of [...files].sort((a, b) => a.path.localeCompare(b.path))) {
-    const dir = f.path.slice(0, f.path.lastIndexOf("/")) || "/";
-    const tmp = `${f.path}.rwk-new`;
-    const data = Buffer.from(f.content, "utf8")
-      .toString("base64")
-      .replace(/(.{76})/g, "$1\n");
-    lines.push(
-      // Directories stay traversable (etcd must reach its keys); only the files are private.
-      `(umask 022 && ${shellCommand("mkdir", "-p", dir)})`,
-      `${shellCommand("base64", "-d")} > ${shellQuote(tmp)} <<'RWK_EOF'`,
-      data,
-      "RWK_EOF",
-      [
-        shellCommand("chown", f.owner, tmp),
-        shellCommand("chmod", f.mode, tmp),
-        shellCommand("mv", "-f", tmp, f.path),
-      ].join(" && "),
-    );
-  }
-  if (files.some((f) => f.path === paths.trustedCa)) {
-    // The CA also joins the host's trust store, so every TLS client there trusts the members.
-    // Its output is noise (and a warning about the bundle it rebuilds); its exit status is what counts.
-    lines.push("update-ca-certificates >/dev/null 2>&1");
-  }
-  lines.push("");
-  return lines.join("\n");
-}
-
-/** The command that removes pushed files again. */
-export function renderRemoveScript(filePaths: string[]): string {
-  const rm = shellCommand("rm", "-f", ...[...filePaths].sort());
-  return filePaths.includes(paths.trustedCa) ? `${rm} && update-ca-certificates --fresh >/dev/null` : rm;
-}
-
-/** Content hash of a file set: the trigger that re-pushes and restarts when anything changes. */
-export function hashFiles(files: FileSpec[]): string {
-  const h = createHash("sha256");
-  for (const f of [...files].sort((a, b) => a.path.localeCompare(b.path))) {
-    h.update(`${f.path}\0${f.mode}\0${f.owner}\0${f.content}\0`);
-  }
-  return h.digest("hex").slice(0, 16);
-}
-
-/** The part of a member's files that etcd only reads at start: a change of it needs a restart. */
-export function restartHash(files: FileSpec[]): string {
-  return hashFiles(files.filter((f) => !f.hotReload));
+  }).map(({ path, afterChange }) => ({ path, ...(afterChange ? { afterChange } : {}) }));
 }
 
 /** The commands that take a member out, on its own host and on any other host (see renderLeaveScript). */
@@ -285,7 +262,7 @@ export function leaveCommands(
 ): { leave: string; evict: string } {
   const who = ["--name", name, "--endpoints", endpoints];
   return {
-    leave: `${shellCommand(paths.script, "leave", ...who)} && ${renderRemoveScript(memberFilePaths(tls))}`,
+    leave: `${shellCommand(paths.script, "leave", ...who)} && ${renderRemoveScript(memberFileList(tls))}`,
     evict: shellCommand(paths.script, "evict", ...who),
   };
 }

@@ -5,7 +5,9 @@
 #   rwk-etcd leave   --name N --endpoints E[,E...]    (on the member's own host: leave, stop, wipe)
 #   rwk-etcd evict   --name N --endpoints E[,E...]    (on a surviving member's host: remove a member whose
 #                                                     host is gone; nothing on that host is touched)
-#   rwk-etcd restart --name N [--peer-url U]    (U: move the member's peer URL first, e.g. to https)
+#   rwk-etcd restart --name N [--peer-url U] [--config H]
+#                    (U: move the member's peer URL first, e.g. to https. With --config, restart only if a
+#                    file etcd reads at start changed since it started, and record H as what etcd runs)
 #   rwk-etcd backup  --id ID                    (snapshot + data-dir archive in /var/backups/rwk/ID)
 #
 # join --restore classic|snapshot --from DIR --cluster-token T starts the first member from a backup
@@ -16,20 +18,19 @@
 #
 # --endpoints are the client URLs of the *other* configured members. Every change is guarded: it is
 # refused, with the numbers, when it would leave the cluster without a healthy quorum.
+#
+# Paths and ports (data_dir, backups, restores, force_new_dropin, join_env, bootstrap_env, member_env,
+# etcdctl_env, restart_pending, applied_config, client_port) are not set here: the program renders them from
+# components/etcd/facts.ts in front of this body when it pushes the helper (renderHelperScript).
+# shellcheck disable=SC2154
 set -euo pipefail
 
-data_dir=/var/lib/etcd/rwk
-backups=/var/backups/rwk
-restores=/var/lib/rwk-restore
-force_new_dropin=/run/systemd/system/etcd.service.d/99-rwk-force-new-cluster.conf
-join_env=/etc/etcd/rwk-join.env
-bootstrap_env=/etc/etcd/rwk-bootstrap.env
 wait_seconds=${RWK_ETCD_WAIT:-90}
 # Client certificates (ETCDCTL_CACERT/CERT/KEY) once etcd has TLS; etcdctl ignores them for http URLs.
-if [[ -r /etc/etcd/etcdctl.env ]]; then
+if [[ -r $etcdctl_env ]]; then
   set -a
-  # shellcheck disable=SC1091
-  . /etc/etcd/etcdctl.env
+  # shellcheck disable=SC1090
+  . "$etcdctl_env"
   set +a
 fi
 
@@ -43,8 +44,8 @@ quorum() { echo $(($1 / 2 + 1)); }
 local_ep() {
   local ep order=(https http)
   # The scheme the files configure is the likely one: asking the other first would cost a timeout.
-  [[ -n ${ETCDCTL_CERT:-} ]] && grep -q '^ETCD_CERT_FILE=' /etc/etcd/rwk.env 2>/dev/null || order=(http https)
-  for ep in "${order[@]/%/://127.0.0.1:2379}"; do
+  [[ -n ${ETCDCTL_CERT:-} ]] && grep -q '^ETCD_CERT_FILE=' "$member_env" 2>/dev/null || order=(http https)
+  for ep in "${order[@]/%/://127.0.0.1:$client_port}"; do
     if ctl --dial-timeout=1s --command-timeout=2s --endpoints="$ep" endpoint status >/dev/null 2>&1; then
       echo "$ep"
       return 0
@@ -116,6 +117,8 @@ start_etcd() {
   systemctl enable etcd >/dev/null 2>&1
   # etcd.service is Type=notify and reports ready only with quorum: never block on it.
   systemctl start --no-block etcd
+  # It starts with the files as they are now: no restart is due for them.
+  rm -f "$restart_pending"
 }
 
 # wait_local [voter]: until the local member answers (`endpoint status` also answers on a learner,
@@ -293,7 +296,7 @@ cmd_backup() {
     return 0
   fi
   here=$(local_ep) || die "no local etcd to back up"
-  name=$(sed -n 's/^ETCD_NAME=//p' /etc/etcd/rwk.env)
+  name=$(sed -n 's/^ETCD_NAME=//p' "$member_env")
   rm -rf "$dir.tmp"
   mkdir -p "$backups"
   mkdir -m 0700 "$dir.tmp"
@@ -449,17 +452,24 @@ remove_from_cluster() {
   removal=removed
 }
 
-cmd_leave() {
-  local name="" endpoints=""
+# member_args <verb> <args...>: the --name N --endpoints E of leave and evict, into name and endpoints.
+member_args() {
+  local verb=$1
+  shift
+  name="" endpoints=""
   while (($#)); do
     case $1 in
       --name) name=$2; shift 2 ;;
       --endpoints) endpoints=$2; shift 2 ;;
-      *) die "leave: unknown argument $1" ;;
+      *) die "$verb: unknown argument $1" ;;
     esac
   done
-  [[ -n $name ]] || die "leave needs --name"
-  local here all removal=absent
+  [[ -n $name ]] || die "$verb needs --name"
+}
+
+cmd_leave() {
+  local name endpoints here all removal=absent
+  member_args leave "$@"
   here=$(local_ep) || here=""
   endpoints=$(reachable "$endpoints")
   all=$here${here:+${endpoints:+,}}$endpoints
@@ -493,16 +503,8 @@ cmd_leave() {
 }
 
 cmd_evict() {
-  local name="" endpoints=""
-  while (($#)); do
-    case $1 in
-      --name) name=$2; shift 2 ;;
-      --endpoints) endpoints=$2; shift 2 ;;
-      *) die "evict: unknown argument $1" ;;
-    esac
-  done
-  [[ -n $name ]] || die "evict needs --name"
-  local here all removal
+  local name endpoints here all removal
+  member_args evict "$@"
   here=$(local_ep) || die "no local etcd member here to remove $name through"
   endpoints=$(reachable "$endpoints")
   all=$here${endpoints:+,$endpoints}
@@ -514,16 +516,30 @@ cmd_evict() {
   esac
 }
 
+# record_config <hash>: what etcd runs now, for people (the decision to restart is restart_pending's).
+record_config() {
+  mkdir -p "${applied_config%/*}"
+  printf '%s\n' "$1" >"$applied_config"
+}
+
 cmd_restart() {
-  local name="" peer_url=""
+  local name="" peer_url="" config=""
   while (($#)); do
     case $1 in
       --name) name=$2; shift 2 ;;
       --peer-url) peer_url=$2; shift 2 ;;
+      --config) config=$2; shift 2 ;;
       *) die "restart: unknown argument $1" ;;
     esac
   done
   [[ -n $name ]] || die "restart needs --name"
+  # Pushing a changed file that etcd reads only at start leaves restart_pending behind (see the install
+  # script); without it etcd already runs its files: just started by join, or nothing it reads changed.
+  if [[ -n $config && ! -e $restart_pending ]]; then
+    record_config "$config"
+    log "$name already runs its configuration ($config); no restart"
+    return 0
+  fi
   local here voters healthy me=0 list
   if here=$(local_ep) && read -r voters healthy < <(voter_health "$here"); then
     ctl --endpoints="$here" endpoint health >/dev/null 2>&1 && me=1
@@ -543,9 +559,11 @@ cmd_restart() {
   fi
   systemctl daemon-reload
   systemctl restart --no-block etcd
+  rm -f "$restart_pending"
   wait_local voter
   wait_quorum "$local_endpoint"
-  log "$name restarted and the cluster has quorum"
+  if [[ -n $config ]]; then record_config "$config"; fi
+  log "$name restarted${config:+ with configuration $config} and the cluster has quorum"
 }
 
 case ${1:-} in

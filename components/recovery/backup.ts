@@ -3,14 +3,15 @@
 import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
 import type { BackupSpec } from "../../config";
-import { paths } from "../etcd/render";
+import { paths } from "../etcd/facts";
+import { hostCommand } from "../host/commands";
 import type { Host } from "../host/host";
 import { shellCommand } from "../host/shell";
 import { renderSshPreamble, sshTarget } from "../host/ssh";
 import type { Member } from "../etcd/member";
 
-/** Where a member keeps its backups, and where the workstation keeps the pulled copies. */
-export const backupPaths = { host: "/var/backups/rwk", workstation: "backups" } as const;
+/** Where the workstation keeps the pulled copies (relative to the project root). */
+export const pulledBackups = "backups";
 
 /**
  * The workstation side of a backup: copy the three files over SSH into backups/<stack>/<member>-<time>/,
@@ -19,7 +20,7 @@ export const backupPaths = { host: "/var/backups/rwk", workstation: "backups" } 
  */
 export function renderPullScript(): string {
   return `${renderSshPreamble()}field() { jq -r --arg f "$1" '.[$f] // empty' "$2"; }
-src=${backupPaths.host}/$RWK_BACKUP_ID
+src=${paths.backups}/$RWK_BACKUP_ID
 mkdir -p "$RWK_BACKUP_DEST"
 tmp=$(mktemp -d "$RWK_BACKUP_DEST/.pull.XXXXXX")
 trap 'rm -f "$key"; rm -rf "$tmp"' EXIT
@@ -62,22 +63,19 @@ export class Backup extends pulumi.ComponentResource {
   constructor(name: string, args: BackupArgs, opts?: pulumi.ComponentResourceOptions) {
     super("rwk:recovery:Backup", name, {}, opts);
     const id = args.spec.id;
-    const take = new command.remote.Command(
+    const take = hostCommand(
+      args.host,
       `${name}-take`,
       {
-        connection: args.host.connection,
         create: shellCommand(paths.script, "backup", "--id", id),
-        delete: shellCommand("rm", "-rf", `${backupPaths.host}/${id}`),
+        delete: shellCommand("rm", "-rf", `${paths.backups}/${id}`),
         // Each id is its own backup: a new one replaces the resource of the last.
         triggers: [id],
+        once: true,
         logging: "stderr",
       },
-      {
-        parent: this,
-        // A backup of a member that has not finished joining would be of nothing.
-        dependsOn: [args.member.ready],
-        ...(args.host.machine ? { deletedWith: args.host.machine } : {}),
-      },
+      // A backup of a member that has not finished joining would be of nothing.
+      { parent: this, dependsOn: [args.member.ready] },
     );
     const pull = new command.local.Command(
       `${name}-pull`,
@@ -88,7 +86,7 @@ export class Backup extends pulumi.ComponentResource {
           RWK_SSH_KEY: args.sshPrivateKey,
           RWK_SSH_TARGET: sshTarget(args.host.sshEndpoint),
           RWK_BACKUP_ID: id,
-          RWK_BACKUP_DEST: `${backupPaths.workstation}/${args.stack}`,
+          RWK_BACKUP_DEST: `${pulledBackups}/${args.stack}`,
         },
         triggers: [id],
         logging: "stderr",

@@ -1,11 +1,11 @@
 // Restoring every member in place from one snapshot, as a new cluster. Two steps on every host: first all
 // members are stopped and their data dirs restored, and only then do they all start, so the old cluster
 // can never take a write while the new one already does.
-import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
 import { copyBackup } from "../etcd/member";
 import type { Member } from "../etcd/member";
-import { paths } from "../etcd/render";
+import { paths } from "../etcd/facts";
+import { hostCommand } from "../host/commands";
 import type { Host } from "../host/host";
 import { shellCommand } from "../host/shell";
 
@@ -25,19 +25,11 @@ export class InPlaceRestore extends pulumi.ComponentResource {
     const initialCluster = args.members.map((m) => `${m.name}=${m.peerUrl}`).join(",");
     const prepared = args.members.map((m) => {
       const host = args.hosts[m.name]!;
-      const deletedWith = host.machine;
-      const data = copyBackup(
-        `${name}-${m.name}-data`,
-        host.connection,
-        args.from,
-        [host.identity],
-        this,
-        deletedWith,
-      );
-      return new command.remote.Command(
+      const data = copyBackup(host, `${name}-${m.name}-data`, args.from, this);
+      return hostCommand(
+        host,
         `${name}-${m.name}-prepare`,
         {
-          connection: host.connection,
           create: shellCommand(
             paths.script,
             "restore-prepare",
@@ -52,23 +44,22 @@ export class InPlaceRestore extends pulumi.ComponentResource {
             "--cluster-token",
             args.id,
           ),
-          triggers: [host.identity, args.id],
+          triggers: [args.id],
         },
         // The member must exist, with its files, before it can be restored.
-        { parent: this, dependsOn: [data.copy, m.ready], ...(deletedWith ? { deletedWith } : {}) },
+        { parent: this, dependsOn: [data.copy, m.ready] },
       );
     });
     for (const m of args.members) {
-      const host = args.hosts[m.name]!;
-      new command.remote.Command(
+      hostCommand(
+        args.hosts[m.name]!,
         `${name}-${m.name}-start`,
         {
-          connection: host.connection,
           create: shellCommand(paths.script, "restore-start", "--cluster-token", args.id),
-          triggers: [host.identity, args.id],
+          triggers: [args.id],
         },
         // Every member is stopped and restored before any of them starts.
-        { parent: this, dependsOn: prepared, ...(host.machine ? { deletedWith: host.machine } : {}) },
+        { parent: this, dependsOn: prepared },
       );
     }
     this.registerOutputs({});

@@ -1,7 +1,7 @@
 // The whole program under Pulumi mocks: which resources it registers, with which names and inputs.
+import { createHash } from "crypto";
 import * as fs from "fs";
 import * as path from "path";
-import * as yaml from "js-yaml";
 import * as pulumi from "@pulumi/pulumi";
 
 interface Registered {
@@ -13,14 +13,13 @@ interface Registered {
 const project = "real-world-kubernetes";
 const root = path.join(__dirname, "..", "..");
 
-/** Config as the engine would pass it: Pulumi.yaml defaults, overridden by the scenario. */
+/**
+ * Config as the engine would pass it, without Pulumi.yaml's defaults: only the scenario's keys, so the
+ * program runs on the defaults validateConfig applies itself.
+ */
 function stackConfig(overrides: Record<string, unknown>): Record<string, string> {
-  const file = yaml.load(fs.readFileSync(path.join(root, "Pulumi.yaml"), "utf8")) as {
-    config: Record<string, { default?: unknown }>;
-  };
   const out: Record<string, string> = {};
-  for (const [key, decl] of Object.entries(file.config)) {
-    const value = key in overrides ? overrides[key] : decl.default;
+  for (const [key, value] of Object.entries(overrides)) {
     if (value !== undefined)
       out[`${project}:${key}`] = typeof value === "string" ? value : JSON.stringify(value);
   }
@@ -37,8 +36,12 @@ async function runProgram(overrides: Record<string, unknown> = {}, stack = "dev"
   return (await loadProgram(overrides, stack)).resources;
 }
 
-async function loadProgram(overrides: Record<string, unknown> = {}, stack = "dev"): Promise<Run> {
-  const registered: Registered[] = [];
+/** Runs the program; `registered` receives every registration, also of a run that throws. */
+async function loadProgram(
+  overrides: Record<string, unknown> = {},
+  stack = "dev",
+  registered: Registered[] = [],
+): Promise<Run> {
   const mocks: pulumi.runtime.Mocks = {
     newResource(args) {
       const inputs = args.inputs as Record<string, unknown>;
@@ -63,21 +66,40 @@ async function loadProgram(overrides: Record<string, unknown> = {}, stack = "dev
   };
   // A fresh module registry per run: the program and the SDK it registers through, mocked and
   // configured before the program is loaded.
+  let sdk: typeof pulumi | undefined;
   let ready: Promise<void> = Promise.resolve();
   let outputs: Record<string, unknown> = {};
   jest.isolateModules(() => {
-    const sdk = require("@pulumi/pulumi") as typeof pulumi;
+    sdk = require("@pulumi/pulumi") as typeof pulumi;
     sdk.runtime.setAllConfig(stackConfig(overrides));
     ready = sdk.runtime.setMocks(mocks, project, stack, false);
     outputs = require(path.join(root, "index.ts")) as Record<string, unknown>;
   });
   await ready;
-  // Let every registration (they happen as Outputs resolve) reach the mock.
-  for (let i = 0; i < 20; i++) await new Promise((r) => setTimeout(r, 5));
+  // Registrations happen as Outputs resolve: the runtime's own drain of its RPC queue says when they
+  // all reached the mock (this SDK instance is this run's alone).
+  await sdk!.runtime.disconnect();
   return { resources: registered, outputs };
 }
 
 const byName = (rs: Registered[]) => new Map(rs.map((r) => [r.name, r]));
+const address = (host: string) => `172.17.8.1${host.slice(-2)}`;
+
+/** A pulled backup as `pulumi up` leaves it: files and a manifest with their checksums. */
+function writeBackup(dir: string): void {
+  const sums: Record<string, string> = {};
+  for (const [f, content] of Object.entries({ "snapshot.db": "snap", "data-dir.tar.gz": "tar" })) {
+    fs.writeFileSync(path.join(dir, f), content);
+    sums[f] = createHash("sha256").update(content).digest("hex");
+  }
+  const manifest = {
+    id: "b1",
+    member: "core-01",
+    takenAt: "2026-11-25T12:00:00.000Z",
+    stamp: "20261125T120000Z",
+  };
+  fs.writeFileSync(path.join(dir, "manifest.json"), JSON.stringify({ ...manifest, ...sums }));
+}
 
 describe("the program under mocks", () => {
   it("registers the lab, the etcd PKI and a one-member etcd for the default stack", async () => {
@@ -215,19 +237,79 @@ describe("the program under mocks", () => {
       expect(full.outputs[key]).toBeDefined();
   });
 
-  it("keeps a destroyed host in the program, so a fresh one is visibly a new machine", async () => {
-    const rs = byName(await runProgram({ etcdMembers: ["core-02"], hostStates: { "core-01": "destroyed" } }));
-    expect(rs.get("lab-core-01-machine")!.inputs["state"]).toBe("destroyed");
+  it("keeps a destroyed host in the program as a tombstone with the same name and address", async () => {
+    const running = byName(await runProgram({ etcdMembers: ["core-02"] }));
+    const destroyed = byName(
+      await runProgram({ etcdMembers: ["core-02"], hostStates: { "core-01": "destroyed" } }),
+    );
+    const { state, ...tombstone } = destroyed.get("lab-core-01-machine")!.inputs;
+    const { state: wasState, ...alive } = running.get("lab-core-01-machine")!.inputs;
+    expect([wasState, state]).toEqual(["running", "destroyed"]);
+    expect(tombstone).toEqual(alive);
   });
 
-  it("gives two stacks different labs", async () => {
-    const other = byName(await runProgram({}, "member-failure"));
-    expect(other.get("lab-switch")!.inputs["lab"]).toBe("rwk-member-failure");
+  it("gives two stacks different labs, down to every host", async () => {
+    const labs = async (stack: string) =>
+      (await runProgram({}, stack))
+        .filter((r) => r.type.startsWith("pulumi-nodejs:dynamic/rwk:"))
+        .map((r) => r.inputs["lab"]);
+    expect(await labs("dev")).toEqual(["rwk-dev", "rwk-dev", "rwk-dev", "rwk-dev"]);
+    expect(await labs("member-failure")).toEqual(Array(4).fill("rwk-member-failure"));
   });
 
   it("refuses bad config before registering anything", async () => {
-    await expect(runProgram({ driver: "docker" })).rejects.toThrow(
+    const registered: Registered[] = [];
+    await expect(loadProgram({ driver: "docker" }, "dev", registered)).rejects.toThrow(
       /driver: "docker" is not one of machines, vagrant, ssh/,
     );
+    expect(registered).toEqual([]);
+  });
+
+  it("takes a backup on the chosen member after it is ready, then pulls it with the stack's key", async () => {
+    const rs = byName(
+      await runProgram({ etcdMembers: ["core-01", "core-02"], backup: { id: "b1", member: "core-02" } }),
+    );
+    const take = rs.get("etcd-backup-take")!.inputs;
+    expect(take["create"]).toBe("/usr/local/sbin/rwk-etcd backup --id b1");
+    expect(take["delete"]).toBe("rm -rf /var/backups/rwk/b1");
+    expect(take["triggers"]).toEqual(["b1"]);
+    const pull = rs.get("etcd-backup-pull")!.inputs;
+    const env = (pull["environment"] as { value: Record<string, string> }).value;
+    expect(env).toMatchObject({
+      RWK_BACKUP_ID: "b1",
+      RWK_BACKUP_DEST: "backups/dev",
+      RWK_SSH_KEY: "PRIVATE",
+    });
+  });
+
+  it("restores in place: every member prepared from the same backup, then started, all with one token", async () => {
+    fs.mkdirSync(path.join(root, "backups"), { recursive: true });
+    const dir = fs.mkdtempSync(path.join(root, "backups", "program-test-"));
+    try {
+      writeBackup(dir);
+      const rs = byName(
+        await runProgram({
+          etcdMembers: ["core-01", "core-02", "core-03"],
+          restore: { from: path.relative(root, dir), method: "in-place" },
+          allowDataLoss: "dev",
+        }),
+      );
+      const token = "restore-b1-20261125t120000z";
+      for (const m of ["core-01", "core-02", "core-03"]) {
+        expect(rs.get(`etcd-restore-${m}-prepare`)!.inputs["create"]).toBe(
+          `/usr/local/sbin/rwk-etcd restore-prepare --name ${m} --peer-url https://${address(m)}:2380 ` +
+            `--from /var/lib/rwk-restore/${path.basename(dir)} --initial-cluster ` +
+            "core-01=https://172.17.8.101:2380,core-02=https://172.17.8.102:2380,core-03=https://172.17.8.103:2380 " +
+            `--cluster-token ${token}`,
+        );
+        expect(rs.get(`etcd-restore-${m}-start`)!.inputs["create"]).toBe(
+          `/usr/local/sbin/rwk-etcd restore-start --cluster-token ${token}`,
+        );
+      }
+      // The first member does not also restore at join: in place is InPlaceRestore's alone.
+      expect(rs.get("etcd-core-01-join")!.inputs["create"]).not.toContain("--restore");
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
