@@ -3,7 +3,7 @@
 import { drills } from "../drills/index";
 import { writeStats } from "../drills/report";
 import { runDrill } from "../drills/runner";
-import { throwawayStack } from "../drills/stack";
+import { throwawayStack } from "../workstation/stack";
 import { median, report, samples, seconds, timePlain } from "./stack";
 
 const rounds = Number(process.env["RWK_BENCH_ROUNDS"] ?? 2);

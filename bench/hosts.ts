@@ -1,17 +1,16 @@
 // `pulumi up` from nothing to three SSH-ready hosts, against a plain script that starts the same three
 // hosts with the same driver commands (switch-up, then three creates in parallel). Same run, same machine.
-import { throwawayStack } from "../drills/stack";
+import { throwawayStack } from "../workstation/stack";
 import { median, report, samples, seconds, timePlain } from "./stack";
 
 const rounds = Number(process.env["RWK_BENCH_ROUNDS"] ?? 3);
 
 async function main(): Promise<void> {
-  const name = "bench-hosts";
-  const b = await throwawayStack(name);
+  const b = await throwawayStack("bench-hosts");
   const viaPulumi: number[] = [];
   const plain: number[] = [];
   try {
-    b.configure({ etcdMembers: [], allowDataLoss: name });
+    b.configure({ etcdMembers: [], allowDataLoss: b.stack.name });
     for (let i = 0; i < rounds; i++) {
       viaPulumi.push(await seconds(() => b.stack.up({ color: "never" })));
       await b.stack.destroy({ color: "never" });

@@ -1,6 +1,6 @@
-// Helpers for benchmarks: timing, the plain baselines' lab, and the report (stacks: drills/stack.ts).
+// Helpers for benchmarks: timing, the plain baselines' lab, and the report (stacks: workstation/stack.ts).
 import * as path from "path";
-import { projectRoot as root, removeLab, run } from "../drills/lab";
+import { projectRoot as root, removeLab, run } from "../workstation/lab";
 
 /** The lab of the plain baselines (bench/*-baseline.sh). */
 const plainLab = "rwk-bench-plain";

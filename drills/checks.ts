@@ -1,6 +1,6 @@
 // Checks shared by drills. Each one asks the real cluster (etcdctl) and either notes what it saw in the
 // report or throws with what it saw instead.
-import type { EtcdMember } from "./lab";
+import type { EtcdMember } from "../workstation/lab";
 import type { DrillContext } from "./runner";
 import type { StepRecord } from "./report";
 import type { WriteRecord } from "./writer";
@@ -77,7 +77,7 @@ export function expectNoChanges(ctx: DrillContext, step: StepRecord): void {
 /** Every acknowledged write so far can be read back now. */
 export async function expectNoAcknowledgedWriteLost(ctx: DrillContext): Promise<void> {
   const acked = ctx.writes().filter((w) => w.ok);
-  const present = await ctx.etcd.keys(`/drill/${ctx.config.stack}/`);
+  const present = await ctx.etcd.keys(ctx.writePrefix);
   const missing = acked.filter((w) => !present.has(w.key));
   if (missing.length > 0)
     throw new Error(`${missing.length} acknowledged writes are missing, first ${missing[0]!.key}`);

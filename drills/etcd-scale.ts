@@ -5,10 +5,11 @@ import {
   expectOutput,
   expectPutGet,
 } from "./checks";
-import type { Drill } from "./runner";
+import type { Drill, DrillStep } from "./runner";
+import { paths } from "../components/etcd/facts";
 
 const name = "etcd-scale";
-const membersStep = (members: string[], title: string, changed?: string): Drill["steps"][number] => ({
+const membersStep = (members: string[], title: string, changed?: string): DrillStep => ({
   title,
   set: { etcdMembers: members },
   check: async (ctx, step) => {
@@ -31,7 +32,7 @@ export const etcdScale: Drill = {
   name,
   title: "etcd scale 1 → 2 → 3 → 2 → 1",
   writerIntervalMs: 100,
-  steps: [
+  steps: () => [
     membersStep(["core-01"], "one member on core-01"),
     {
       title: "unchanged config: a second up",
@@ -57,7 +58,7 @@ export const etcdScale: Drill = {
       check: async (ctx) => {
         const r = await ctx.ssh(
           "core-01",
-          "systemctl is-active etcd; ls -d /var/lib/etcd/rwk.ended-*/member && test ! -e /var/lib/etcd/rwk",
+          `systemctl is-active etcd; ls -d ${paths.dataDir}.ended-*/member && test ! -e ${paths.dataDir}`,
         );
         if (!/^inactive\n\/var\/lib\/etcd\/rwk\.ended-\d{8}T\d{6}Z\/member\n$/.test(r.stdout))
           throw new Error(`the last member's data is not kept as expected: ${r.stdout}${r.stderr}`);

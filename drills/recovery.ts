@@ -3,7 +3,7 @@
 import * as fs from "fs";
 import * as path from "path";
 import { expectMembers } from "./checks";
-import { driverScript, run } from "./lab";
+import { driverScript, run } from "../workstation/lab";
 import type { BackupManifest } from "../components/recovery/restore";
 import type { Drill, DrillContext, DrillStep } from "./runner";
 import type { StepRecord } from "./report";
@@ -119,7 +119,7 @@ export async function checkRestored(
   }
   const { recovered, outageStart } = found;
   if (!recovered) throw new Error(`no write was acknowledged by the restored cluster (ID ${current})`);
-  const present = await ctx.etcd.keys(`/drill/${ctx.config.stack}/`);
+  const present = await ctx.etcd.keys(ctx.writePrefix);
   const acked = ctx.writes().filter((w) => w.ok);
   const before = acked.filter((w) => w.end < t.backupAt);
   const missing = before.filter((w) => !present.has(w.key));
@@ -202,6 +202,11 @@ export function corruptedBackupRefused(t: RecoveryTimeline): DrillStep {
   };
 }
 
-export function recoveryDrill(name: string, title: string, steps: DrillStep[]): Drill {
-  return { name, title, writerIntervalMs: 1000, steps };
+/** A recovery drill: its steps share one timeline, new for every run. */
+export function recoveryDrill(
+  name: string,
+  title: string,
+  steps: (t: RecoveryTimeline) => DrillStep[],
+): Drill {
+  return { name, title, writerIntervalMs: 1000, steps: () => steps(newTimeline()) };
 }

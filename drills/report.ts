@@ -1,4 +1,5 @@
 // Pure functions from what a drill recorded to numbers, a timeline picture (SVG) and a markdown report.
+import type { Sample } from "./probes";
 import type { WriteRecord } from "./writer";
 
 export interface StepRecord {
@@ -25,6 +26,8 @@ export interface DrillRecord {
   startedAt: number;
   steps: StepRecord[];
   writes: WriteRecord[];
+  /** What the drill's other probes saw (an API server's answers, a Service's): one timeline lane each. */
+  lanes?: { name: string; samples: Sample[] }[];
   /** Acknowledged writes that were not found at the end. Must be empty. */
   missing: string[];
   /** Writes the drill expects to be lost (e.g. after a backup it restores), by key. */
@@ -88,10 +91,16 @@ function escapeXml(s: string): string {
   return s.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(/"/g, "&quot;");
 }
 
-/** The timeline: one tick per write (green acknowledged, red failed), the steps as bands above it. */
+/**
+ * The timeline: one tick per write (green acknowledged, red failed), the steps as bands above it, and a
+ * lane below for each other probe.
+ */
 export function renderTimeline(record: DrillRecord, width = 960): string {
-  const t0 = Math.min(record.startedAt, ...record.writes.map((w) => w.start));
-  const t1 = Math.max(...record.steps.map((s) => s.checksEnd), ...record.writes.map((w) => w.end), t0 + 1);
+  const lanes = record.lanes ?? [];
+  const all: Sample[] = [...record.writes, ...lanes.flatMap((l) => l.samples)];
+  const t0 = Math.min(record.startedAt, ...all.map((w) => w.start));
+  const t1 = Math.max(...record.steps.map((s) => s.checksEnd), ...all.map((w) => w.end), t0 + 1);
+  const extra = lanes.length * 40;
   const left = 10;
   const plot = width - 2 * left;
   const x = (t: number) => left + ((t - t0) / (t1 - t0)) * plot;
@@ -99,32 +108,40 @@ export function renderTimeline(record: DrillRecord, width = 960): string {
   record.steps.forEach((s, i) => {
     const fill = i % 2 === 0 ? "#e8eef7" : "#f4f4f4";
     rows.push(
-      `<rect x="${x(s.upStart).toFixed(1)}" y="20" width="${Math.max(1, x(s.checksEnd) - x(s.upStart)).toFixed(1)}" height="60" fill="${fill}"/>`,
+      `<rect x="${x(s.upStart).toFixed(1)}" y="20" width="${Math.max(1, x(s.checksEnd) - x(s.upStart)).toFixed(1)}" height="${60 + extra}" fill="${fill}"/>`,
       `<text x="${(x(s.upStart) + 2).toFixed(1)}" y="34" font-size="10" fill="#333">${i + 1}. ${escapeXml(s.title)}</text>`,
     );
   });
-  // Writes are binned into 2-pixel columns: the picture stays small however long the drill ran.
-  const bins = new Map<number, { ok: boolean; failed: boolean }>();
-  for (const w of record.writes) {
-    const bin = Math.floor((x(w.start) - left) / 2);
-    const b = bins.get(bin) ?? { ok: false, failed: false };
-    if (w.ok) b.ok = true;
-    else b.failed = true;
-    bins.set(bin, b);
-  }
-  for (const [bin, b] of [...bins].sort((p, q) => p[0] - q[0])) {
-    const px = String(left + bin * 2);
-    if (b.ok) rows.push(`<rect x="${px}" y="44" width="2" height="14" fill="#2e7d32"/>`);
-    if (b.failed) rows.push(`<rect x="${px}" y="62" width="2" height="14" fill="#c62828"/>`);
-  }
+  // Samples are binned into 2-pixel columns: the picture stays small however long the drill ran.
+  const lane = (samples: Sample[], y: number) => {
+    const bins = new Map<number, { ok: boolean; failed: boolean }>();
+    for (const w of samples) {
+      const bin = Math.floor((x(w.start) - left) / 2);
+      const b = bins.get(bin) ?? { ok: false, failed: false };
+      if (w.ok) b.ok = true;
+      else b.failed = true;
+      bins.set(bin, b);
+    }
+    for (const [bin, b] of [...bins].sort((p, q) => p[0] - q[0])) {
+      const px = String(left + bin * 2);
+      if (b.ok) rows.push(`<rect x="${px}" y="${y}" width="2" height="14" fill="#2e7d32"/>`);
+      if (b.failed) rows.push(`<rect x="${px}" y="${y + 18}" width="2" height="14" fill="#c62828"/>`);
+    }
+  };
+  lane(record.writes, 44);
+  lanes.forEach((l, i) => {
+    const y = 84 + i * 40;
+    rows.push(`<text x="${left}" y="${y}" font-size="9" fill="#333">${escapeXml(l.name)}</text>`);
+    lane(l.samples, y + 2);
+  });
   const seconds = Math.ceil((t1 - t0) / 1000);
   const step = seconds > 300 ? 60 : seconds > 60 ? 10 : 5;
   for (let s = 0; s <= seconds; s += step) {
     const px = x(t0 + s * 1000).toFixed(1);
-    rows.push(`<text x="${px}" y="96" font-size="9" fill="#666">${s}s</text>`);
+    rows.push(`<text x="${px}" y="${96 + extra}" font-size="9" fill="#666">${s}s</text>`);
   }
   return [
-    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="104" font-family="sans-serif">`,
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${104 + extra}" font-family="sans-serif">`,
     `<title>${escapeXml(record.title)}: write availability</title>`,
     `<text x="${left}" y="12" font-size="11">writes: green acknowledged (upper row), red failed (lower row)</text>`,
     ...rows,

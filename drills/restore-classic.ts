@@ -1,16 +1,6 @@
 import { expectMembers } from "./checks";
-import {
-  checkRestored,
-  destroyAll,
-  newTimeline,
-  recoveryDrill,
-  regrow,
-  takeBackup,
-  threeMembers,
-} from "./recovery";
+import { checkRestored, destroyAll, recoveryDrill, regrow, takeBackup, threeMembers } from "./recovery";
 import type { DrillContext } from "./runner";
-
-const t = newTimeline();
 
 /** After the restore, nothing would start etcd with force-new-cluster again. */
 async function expectForceNewClusterRemoved(ctx: DrillContext): Promise<void> {
@@ -41,7 +31,7 @@ async function expectRunningWithoutForceNewCluster(ctx: DrillContext): Promise<v
 export const restoreClassic = recoveryDrill(
   "restore-classic",
   "restore (classic): data-dir archive + force-new-cluster",
-  [
+  (t) => [
     threeMembers(t),
     takeBackup(t),
     destroyAll(t),

@@ -1,18 +1,17 @@
 import * as fs from "fs";
 import { expectMembers } from "./checks";
-import { checkRestored, clusterId, newTimeline, recoveryDrill, takeBackup, threeMembers } from "./recovery";
-
-const t = newTimeline();
+import { paths } from "../components/etcd/facts";
+import { checkRestored, clusterId, recoveryDrill, takeBackup, threeMembers } from "./recovery";
 
 /** Bad data, good hosts: every member restored from the same snapshot, as a new cluster. */
 export const restoreInPlace = recoveryDrill(
   "restore-in-place",
   "restore (in place): all members from one snapshot",
-  [
+  (t) => [
     threeMembers(t),
     takeBackup(t, async (ctx) => {
       // The disaster: an operator deletes every key the writer wrote.
-      await ctx.etcd.ok(["del", "--prefix", `/drill/${ctx.config.stack}/`]);
+      await ctx.etcd.ok(["del", "--prefix", ctx.writePrefix]);
       t.failureAt = Date.now();
       ctx.note("disaster: `etcdctl del --prefix` of every key the writer wrote");
     }),
@@ -27,7 +26,7 @@ export const restoreInPlace = recoveryDrill(
       expectUpError:
         /restore\.from: ".*b1;touch x;#" must be a backup directory relative to the project root/,
       check: async (ctx) => {
-        const r = await ctx.ssh("core-01", "ls -a /root / /var/lib/rwk-restore 2>&1");
+        const r = await ctx.ssh("core-01", `ls -a /root / ${paths.restores} 2>&1`);
         if (/^x$/m.test(r.stdout)) throw new Error(`a file x appeared on core-01: ${r.stdout}`);
         ctx.note("no file `x` on core-01: the name never reached a shell");
       },

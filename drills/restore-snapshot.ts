@@ -2,20 +2,17 @@ import {
   checkRestored,
   corruptedBackupRefused,
   destroyAll,
-  newTimeline,
   recoveryDrill,
   regrow,
   takeBackup,
   threeMembers,
 } from "./recovery";
 
-const t = newTimeline();
-
 /** The safe modern path: `etcdctl snapshot restore` into a new cluster of one, then regrow. */
 export const restoreSnapshot = recoveryDrill(
   "restore-snapshot",
   "restore (snapshot): a new cluster of one from the snapshot",
-  [
+  (t) => [
     threeMembers(t),
     takeBackup(t),
     destroyAll(t),

@@ -1,23 +1,25 @@
 // Runs a drill for real: each step is a change of the drill's stack config and a real `pulumi up`
-// (Automation API, same engine as the CLI), followed by the step's checks, while a writer keeps putting
-// keys and records which ones the cluster acknowledged.
-import { spawn } from "child_process";
-import type { ChildProcessWithoutNullStreams } from "child_process";
+// (Automation API, same engine as the CLI), followed by the step's checks, while probes (the etcd writer,
+// and whatever the drill adds) record what a client sees. Each run has a throwaway stack of its own
+// (workstation/stack.ts): the drill's Pulumi.<drill>.yaml is only read, and a run killed mid-way leaves
+// the checkout as it was.
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import * as yaml from "js-yaml";
-import { LocalWorkspace } from "@pulumi/pulumi/automation";
-import { labName, validateConfig } from "../config";
+import { validateConfig } from "../config";
 import type { StackConfig } from "../config";
-import { driverScript, Etcdctl, labAccess, projectRoot, removeLab, run } from "./lab";
-import type { RunResult } from "./lab";
+import { ports } from "../components/etcd/facts";
+import { driverScript, Etcdctl, labAccess, projectRoot, run } from "../workstation/lab";
+import type { RunResult } from "../workstation/lab";
+import { sshRun, writeKeyFile } from "../workstation/ssh";
+import { project, throwawayStack } from "../workstation/stack";
+import { etcdWriter } from "./probes";
+import type { Probe } from "./probes";
 import { renderMarkdown, renderTimeline } from "./report";
 import type { DrillRecord, StepRecord } from "./report";
 import { clientCertArgs } from "./writer";
 import type { WriteRecord } from "./writer";
-
-const project = "real-world-kubernetes";
 
 /** Config changes of a step: a top-level key, or a dotted path into an object (hostStates.core-01). */
 export type ConfigChanges = Record<string, unknown>;
@@ -39,7 +41,10 @@ export interface Drill {
   title: string;
   /** Writer cadence; the workshop's recovery writer puts once a second. */
   writerIntervalMs: number;
-  steps: DrillStep[];
+  /** The steps, made afresh for every run: what a drill learns as it goes stays in that run. */
+  steps: () => DrillStep[];
+  /** Probes beside the etcd writer, made afresh for every run; each gets a lane in the report. */
+  probes?: () => Probe[];
 }
 
 export interface DrillContext {
@@ -49,8 +54,10 @@ export interface DrillContext {
   tlsArgs: string[];
   access: string[];
   outputs: Record<string, unknown>;
-  /** Writes recorded so far. */
+  /** Writes recorded so far (the etcd writer probe). */
   writes: () => WriteRecord[];
+  /** The etcd key prefix under which the writer puts (and nothing else does). */
+  writePrefix: string;
   /** Records a passed check in the report. */
   note: (line: string) => void;
   /** Runs a command on a lab host over SSH as root. */
@@ -114,15 +121,14 @@ function scalar(value: unknown): string {
   return typeof value === "string" ? value : JSON.stringify(value);
 }
 
-/** Reads Pulumi.yaml's defaults merged with a stack config map, validated like the program does. */
+/** A stack config map (Pulumi.<stack>.yaml's `config:`) validated like the program does, defaults included. */
 export function effectiveConfig(stack: string, config: Record<string, unknown>): StackConfig {
-  const file = yaml.load(fs.readFileSync(path.join(projectRoot, "Pulumi.yaml"), "utf8")) as {
-    config: Record<string, { default?: unknown }>;
-  };
-  const raw: Record<string, unknown> = {};
-  for (const [key, decl] of Object.entries(file.config)) {
-    raw[key] = `${project}:${key}` in config ? config[`${project}:${key}`] : decl.default;
-  }
+  const prefix = `${project}:`;
+  const raw = Object.fromEntries(
+    Object.entries(config)
+      .filter(([key]) => key.startsWith(prefix))
+      .map(([key, value]) => [key.slice(prefix.length), value]),
+  );
   return validateConfig(raw, { project, stack });
 }
 
@@ -144,49 +150,57 @@ export async function runDrill(drill: Drill, opts: RunOptions = {}): Promise<Dri
   const logFile = path.join(reportDir, `${drill.name}.log`);
   fs.writeFileSync(logFile, "");
   const log = opts.log ?? ((line: string) => fs.appendFileSync(logFile, line));
-  const stackFile = path.join(projectRoot, `Pulumi.${drill.name}.yaml`);
-  const original = fs.readFileSync(stackFile, "utf8");
-  const base = (yaml.load(original) as { config?: Record<string, unknown> } | undefined)?.config ?? {};
+  const base =
+    (
+      yaml.load(fs.readFileSync(path.join(projectRoot, `Pulumi.${drill.name}.yaml`), "utf8")) as
+        { config?: Record<string, unknown> } | undefined
+    )?.config ?? {};
 
-  // A state backend of the run's own: a drill that dies half-way leaves no stack in the project's state.
-  const backend = fs.mkdtempSync(path.join(os.tmpdir(), `rwk-drill-${drill.name}-`));
-  const stack = await LocalWorkspace.createOrSelectStack(
-    { stackName: drill.name, workDir: projectRoot },
-    { envVars: { PULUMI_BACKEND_URL: `file://${backend}` } },
-  );
+  const throwaway = await throwawayStack(drill.name);
+  const { stack, lab } = throwaway;
   const record: DrillRecord = {
     drill: drill.name,
     title: drill.title,
-    stack: drill.name,
+    stack: stack.name,
     machine: `${os.hostname()}: ${os.cpus().length} cores, ${Math.round(os.totalmem() / 2 ** 30)} GiB, ${os.type()} ${os.release()}`,
     startedAt: Date.now(),
     steps: [],
     writes: [],
+    lanes: [],
     missing: [],
     expectedLost: [],
     outcome: "failed",
   };
-  const writer = new WriterProcess();
-  const lab = labName(drill.name);
+  const writePrefix = `/drill/${stack.name}/`;
+  const writer = etcdWriter(`${writePrefix}${Date.now()}/`, drill.writerIntervalMs);
+  const probes: Probe[] = [writer, ...(drill.probes?.() ?? [])];
+  let probing = false;
+  const stopProbes = async () => {
+    if (!probing) return;
+    probing = false;
+    const stopped = await Promise.allSettled(probes.map((p) => p.stop()));
+    record.writes = writer.samples();
+    record.lanes = probes.slice(1).map((p) => ({ name: p.name, samples: p.samples() }));
+    const failed = stopped.find((r) => r.status === "rejected");
+    if (failed) throw failed.reason;
+  };
   // The operator's client certificate, once the stack has one; the writer picks it up when it appears.
   const tlsDir = fs.mkdtempSync(path.join(os.tmpdir(), "rwk-drill-tls-"));
   let current = base;
   let keyFile: string | undefined;
   let previous: DrillContext | undefined;
   try {
-    // A previous run that died half-way must not leave hosts behind that this run would trip over.
-    await stack.destroy({ onOutput: log, color: "never" });
-    for (const [index, step] of drill.steps.entries()) {
+    for (const [index, step] of drill.steps().entries()) {
       if (typeof step.set === "function" && !previous)
         throw new Error(`step "${step.title}" needs a step before it`);
       const changes = typeof step.set === "function" ? step.set(previous!) : step.set;
       current = applyChanges(current, changes);
-      fs.writeFileSync(stackFile, yaml.dump({ config: current }, { lineWidth: 120 }));
+      throwaway.writeConfig(current);
       // A step meant to be refused at preview may be refused by config validation already; its checks
       // then see the stack as the previous step left it.
       let config: StackConfig;
       try {
-        config = effectiveConfig(drill.name, current);
+        config = effectiveConfig(stack.name, current);
       } catch (e) {
         if (!step.expectUpError || !previous) throw e;
         config = previous.config;
@@ -203,23 +217,13 @@ export async function runDrill(drill: Drill, opts: RunOptions = {}): Promise<Dri
       };
       record.steps.push(stepRecord);
       log(`\n=== step ${index + 1}: ${step.title}\n`);
+      const onOutput = (out: string) => {
+        stepRecord.output += out;
+        log(out);
+      };
       try {
-        if (step.refresh) {
-          await stack.refresh({
-            onOutput: (out) => {
-              stepRecord.output += out;
-              log(out);
-            },
-            color: "never",
-          });
-        }
-        const up = await stack.up({
-          onOutput: (out) => {
-            stepRecord.output += out;
-            log(out);
-          },
-          color: "never",
-        });
+        if (step.refresh) await stack.refresh({ onOutput, color: "never" });
+        const up = await stack.up({ onOutput, color: "never" });
         stepRecord.changes = up.summary.resourceChanges ?? {};
         if (step.expectUpError)
           throw new Error(`step "${step.title}" should have been refused, but pulumi up succeeded`);
@@ -237,15 +241,15 @@ export async function runDrill(drill: Drill, opts: RunOptions = {}): Promise<Dri
       const tlsArgs = writeClientCertificate(outputs, tlsDir);
       const access = labAccess(config.driver, lab);
       const scheme = config.etcd.tls === "on" ? "https" : "http";
-      const endpoints = config.hosts.map((h) => `${scheme}://${h.address}:2379`);
-      const addresses = config.hosts.map((h) => h.address);
+      const endpoints = config.hosts.map((h) => `${scheme}://${h.address}:${ports.client}`);
       const ctx: DrillContext = {
         config,
         etcd: new Etcdctl(access, endpoints, scheme === "https" ? tlsArgs : []),
         tlsArgs,
         access,
         outputs,
-        writes: () => [...record.writes, ...writer.records],
+        writes: () => [...record.writes, ...writer.samples()],
+        writePrefix,
         note: (line) => stepRecord.checks.push(line),
         ssh: (host, command) => sshRun(outputs, keyFile!, host, command),
         crash: async (host) => {
@@ -255,10 +259,7 @@ export async function runDrill(drill: Drill, opts: RunOptions = {}): Promise<Dri
         },
         expectLost: (keys) => record.expectedLost.push(...keys),
         preview: async (changes) => {
-          fs.writeFileSync(
-            stackFile,
-            yaml.dump({ config: applyChanges(current, changes) }, { lineWidth: 120 }),
-          );
+          throwaway.writeConfig(applyChanges(current, changes));
           const planned: PlannedStep[] = [];
           try {
             await stack.preview({
@@ -270,31 +271,26 @@ export async function runDrill(drill: Drill, opts: RunOptions = {}): Promise<Dri
               },
             });
           } finally {
-            fs.writeFileSync(stackFile, yaml.dump({ config: current }, { lineWidth: 120 }));
+            throwaway.writeConfig(current);
           }
           return planned;
         },
-        stateFile: () => path.join(backend, ".pulumi", "stacks", project, `${drill.name}.json`),
+        stateFile: () => path.join(throwaway.backend, ".pulumi", "stacks", project, `${stack.name}.json`),
       };
       previous = ctx;
       if (step.check) await step.check(ctx, stepRecord);
       stepRecord.checksEnd = Date.now();
-      // The writer starts after the first step (the cluster exists by then).
-      if (index === 0 && !writer.running) {
-        writer.start(
-          access,
-          addresses,
-          tlsDir,
-          `/drill/${drill.name}/${Date.now()}/`,
-          drill.writerIntervalMs,
-        );
+      // Probes start after the first step (the cluster exists by then).
+      if (index === 0 && !probing) {
+        for (const p of probes) p.start({ access, config, tlsDir });
+        probing = true;
         // Let the writer get its first acknowledgements before anything breaks.
         await new Promise((r) => setTimeout(r, 2000));
       }
     }
-    record.writes.push(...(await writer.stop()));
-    const final = effectiveConfig(drill.name, current);
-    record.missing = await missingWrites(record, final, tlsDir);
+    await stopProbes();
+    const final = effectiveConfig(stack.name, current);
+    record.missing = await missingWrites(record, final, { lab, tlsDir, writePrefix });
     if (record.missing.length > 0) {
       const missing = new Set(record.missing);
       const first = record.writes
@@ -313,7 +309,8 @@ export async function runDrill(drill: Drill, opts: RunOptions = {}): Promise<Dri
       s.upEnd ||= Date.now();
       s.checksEnd ||= Date.now();
     }
-    record.writes.push(...(await writer.stop()));
+    // The drill's own failure is the one to report; a probe that also failed is in its lane.
+    await stopProbes().catch(() => undefined);
     throw Object.assign(e instanceof Error ? e : new Error(String(e)), { record });
   } finally {
     const timeline = `${drill.name}.svg`;
@@ -324,20 +321,10 @@ export async function runDrill(drill: Drill, opts: RunOptions = {}): Promise<Dri
       JSON.stringify({ ...record, steps: record.steps.map((s) => ({ ...s, output: undefined })) }, null, 1),
     );
     try {
-      await stack.destroy({ onOutput: log, color: "never" });
-    } catch (e) {
-      // The lab must not outlive a drill, even one whose destroy failed: tear it down at the driver level.
-      log(`\n=== destroy failed (${String(e).split("\n")[0]}); removing lab ${lab} directly\n`);
-      const driver = effectiveConfig(drill.name, current).driver;
-      if (driver !== "ssh") await removeLab(driver, lab);
+      await throwaway.dispose();
     } finally {
-      await stack.workspace.removeStack(drill.name, { force: true });
-      fs.writeFileSync(stackFile, original);
       if (keyFile) fs.rmSync(path.dirname(keyFile), { recursive: true, force: true });
       fs.rmSync(tlsDir, { recursive: true, force: true });
-      fs.rmSync(backend, { recursive: true, force: true });
-      // A drill's backups are its own artifacts; a user's backups (other stacks) are never touched.
-      fs.rmSync(path.join(projectRoot, "backups", drill.name), { recursive: true, force: true });
     }
   }
   return { record, reportFile: path.join(reportDir, `${drill.name}.md`) };
@@ -348,22 +335,27 @@ function firstMatch(text: string, re: RegExp): string {
 }
 
 /** Acknowledged writes that the cluster no longer has, read with the real etcdctl. */
-async function missingWrites(record: DrillRecord, config: StackConfig, tlsDir: string): Promise<string[]> {
+async function missingWrites(
+  record: DrillRecord,
+  config: StackConfig,
+  where: { lab: string; tlsDir: string; writePrefix: string },
+): Promise<string[]> {
+  const { lab, tlsDir, writePrefix } = where;
   const acked = record.writes.filter((w) => w.ok).map((w) => w.key);
   const lost = new Set(record.expectedLost);
   if (acked.length === 0) return [];
   // A drill that ended the cluster on purpose has nothing to read back: each of its acknowledged writes
   // must have been declared lost by then (after being checked while the cluster still served).
   if (config.etcd.members.length === 0) return acked.filter((k) => !lost.has(k));
-  const access = labAccess(config.driver, labName(record.stack));
+  const access = labAccess(config.driver, lab);
   const members = config.etcd.members.map((m) => config.hosts.find((h) => h.name === m)!);
   const tls = config.etcd.tls === "on";
   const etcd = new Etcdctl(
     access,
-    members.map((h) => `${tls ? "https" : "http"}://${h.address}:2379`),
+    members.map((h) => `${tls ? "https" : "http"}://${h.address}:${ports.client}`),
     tls ? clientCertArgs(tlsDir) : [],
   );
-  const present = await etcd.keys(`/drill/${record.drill}/`);
+  const present = await etcd.keys(writePrefix);
   return acked.filter((k) => !present.has(k) && !lost.has(k));
 }
 
@@ -376,108 +368,4 @@ function writeClientCertificate(outputs: Record<string, unknown>, dir: string): 
   // Written last: the writer takes its presence as the sign that https is possible.
   fs.writeFileSync(path.join(dir, "client.key"), key, { mode: 0o600 });
   return clientCertArgs(dir);
-}
-
-function writeKeyFile(key: unknown): string | undefined {
-  if (typeof key !== "string" || key === "") return undefined;
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "rwk-drill-"));
-  const file = path.join(dir, "id");
-  fs.writeFileSync(file, key.endsWith("\n") ? key : `${key}\n`, { mode: 0o600 });
-  return file;
-}
-
-/** SSH to a lab host the way the engine does (same key, same endpoint), for checks only. */
-export function sshArgs(outputs: Record<string, unknown>, keyFile: string, host: string): string[] {
-  const hosts = outputs["hosts"] as Record<string, { ssh: { host: string; port: number; user: string } }>;
-  const target = hosts[host]?.ssh;
-  if (!target) throw new Error(`no host ${host} in the stack outputs`);
-  return [
-    "ssh",
-    "-i",
-    keyFile,
-    "-p",
-    String(target.port),
-    "-o",
-    "StrictHostKeyChecking=no",
-    "-o",
-    "UserKnownHostsFile=/dev/null",
-    "-o",
-    "LogLevel=ERROR",
-    "-o",
-    "ConnectTimeout=5",
-    "-o",
-    "BatchMode=yes",
-    `${target.user}@${target.host}`,
-  ];
-}
-
-function sshRun(
-  outputs: Record<string, unknown>,
-  keyFile: string,
-  host: string,
-  command: string,
-): Promise<RunResult> {
-  return run([...sshArgs(outputs, keyFile, host), command], { timeoutMs: 60_000 });
-}
-
-/** The writer, as a child process on the lab network. */
-class WriterProcess {
-  records: WriteRecord[] = [];
-  private child: ChildProcessWithoutNullStreams | undefined;
-  private done: Promise<void> | undefined;
-
-  get running(): boolean {
-    return this.child !== undefined;
-  }
-
-  start(access: string[], addresses: string[], tlsDir: string, prefix: string, intervalMs: number): void {
-    this.records = [];
-    const argv = [
-      ...access,
-      process.execPath,
-      "-r",
-      "ts-node/register/transpile-only",
-      path.join(__dirname, "writer.ts"),
-      "--addresses",
-      addresses.join(","),
-      "--tls-dir",
-      tlsDir,
-      "--prefix",
-      prefix,
-      "--interval",
-      String(intervalMs),
-    ];
-    const child = spawn(argv[0]!, argv.slice(1), { cwd: projectRoot, stdio: ["pipe", "pipe", "pipe"] });
-    this.child = child;
-    let buffer = "";
-    child.stdout.on("data", (d: Buffer) => {
-      buffer += d.toString();
-      let nl: number;
-      while ((nl = buffer.indexOf("\n")) >= 0) {
-        const line = buffer.slice(0, nl);
-        buffer = buffer.slice(nl + 1);
-        const parsed = JSON.parse(line) as WriteRecord | { done: true };
-        if ("seq" in parsed) this.records.push(parsed);
-      }
-    });
-    let stderr = "";
-    child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
-    this.done = new Promise((resolve, reject) => {
-      child.on("close", (code) =>
-        code === 0 ? resolve() : reject(new Error(`writer exited ${String(code)}: ${stderr}`)),
-      );
-    });
-  }
-
-  /** Stops the writer after its in-flight writes are answered; returns everything it recorded. */
-  async stop(): Promise<WriteRecord[]> {
-    if (!this.child) return [];
-    // `ip netns exec` passes signals on to the writer, which finishes its in-flight writes.
-    this.child.kill("SIGTERM");
-    await this.done;
-    this.child = undefined;
-    const out = this.records;
-    this.records = [];
-    return out;
-  }
 }

@@ -44,7 +44,7 @@ export const secureEtcd: Drill = {
   name,
   title: "secure etcd: plaintext → mutual TLS on clients and peers",
   writerIntervalMs: 100,
-  steps: [
+  steps: () => [
     {
       title: "three members, plaintext",
       set: { etcdMembers: all, etcdTls: "off" },

@@ -1,10 +1,11 @@
 // Checks of etcd's mutual TLS, done with the real openssl and etcdctl against the real members.
 import * as fs from "fs";
+import { paths, ports } from "../components/etcd/facts";
 import * as os from "os";
 import * as path from "path";
 import { peerCommonName } from "../components/etcd/render";
 import { shellCommand, shellQuote } from "../components/host/shell";
-import { run } from "./lab";
+import { run } from "../workstation/lab";
 import type { DrillContext } from "./runner";
 import type { StepRecord } from "./report";
 
@@ -29,7 +30,10 @@ export async function expectLeavesVerify(ctx: DrillContext): Promise<void> {
     for (const h of members(ctx)) {
       for (const kind of ["server", "peer"]) {
         const file = path.join(dir, `${h.name}-${kind}.crt`);
-        fs.writeFileSync(file, await hostFile(ctx, h.name, `/etc/etcd/pki/${kind}.crt`));
+        fs.writeFileSync(
+          file,
+          await hostFile(ctx, h.name, kind === "server" ? paths.serverCert : paths.peerCert),
+        );
         const verify = await run(["openssl", "verify", "-CAfile", ca, file]);
         if (verify.code !== 0 || !verify.stdout.includes(": OK")) {
           throw new Error(
@@ -59,7 +63,7 @@ export async function expectLeavesVerify(ctx: DrillContext): Promise<void> {
 /** Private keys on the hosts are 0600 and owned by etcd. */
 export async function expectKeyModes(ctx: DrillContext): Promise<void> {
   for (const h of members(ctx)) {
-    const r = await ctx.ssh(h.name, "stat -c '%n %a %U' /etc/etcd/pki/*.key");
+    const r = await ctx.ssh(h.name, shellCommand("stat", "-c", "%n %a %U", paths.serverKey, paths.peerKey));
     const lines = r.stdout.trim().split("\n");
     if (r.code !== 0 || lines.length !== 2 || lines.some((l) => !l.endsWith(" 600 etcd"))) {
       throw new Error(`keys on ${h.name} are not 0600 etcd: ${r.stdout}${r.stderr}`);
@@ -71,7 +75,7 @@ export async function expectKeyModes(ctx: DrillContext): Promise<void> {
 /** The operator certificate works; plain HTTP, no certificate and another CA's certificate are refused. */
 export async function expectClientAuth(ctx: DrillContext): Promise<void> {
   const h = members(ctx)[0]!;
-  const https = `https://${h.address}:2379`;
+  const https = `https://${h.address}:${ports.client}`;
   await ctx.etcd.put("/drill/check/operator", "ok");
   ctx.note("etcdctl with the operator's certificate: put succeeds");
   const dir = tmpDir();
@@ -118,7 +122,7 @@ export async function expectClientAuth(ctx: DrillContext): Promise<void> {
       "1",
     ]);
     const attempts: [string, string[]][] = [
-      ["a plain-HTTP client", [`--endpoints=http://${h.address}:2379`]],
+      ["a plain-HTTP client", [`--endpoints=http://${h.address}:${ports.client}`]],
       ["a client without a certificate", [`--endpoints=${https}`, `--cacert=${ca}`]],
       [
         "a client with a certificate from another CA",
@@ -154,21 +158,19 @@ export async function expectClientAuth(ctx: DrillContext): Promise<void> {
     const request = "GET /members HTTP/1.0\r\n\r\n";
     const answered = (out: string) => /^HTTP\/1\.[01] 200/m.test(out);
     const peer = members(ctx).find((m) => m.name !== h.name) ?? h;
+    const sClient = (caFile: string, extra: string[]) => [
+      "openssl",
+      "s_client",
+      "-quiet",
+      "-connect",
+      `${h.address}:${ports.peer}`,
+      "-CAfile",
+      caFile,
+      ...extra,
+    ];
     const fromMember = await ctx.ssh(
       peer.name,
-      `${shellCommand(
-        "openssl",
-        "s_client",
-        "-quiet",
-        "-connect",
-        `${h.address}:2380`,
-        "-CAfile",
-        "/etc/etcd/pki/ca.crt",
-        "-cert",
-        "/etc/etcd/pki/peer.crt",
-        "-key",
-        "/etc/etcd/pki/peer.key",
-      )} <<<${shellQuote(request)}`,
+      `${shellCommand(...sClient(paths.ca, ["-cert", paths.peerCert, "-key", paths.peerKey]))} <<<${shellQuote(request)}`,
     );
     if (!answered(fromMember.stdout)) {
       throw new Error(
@@ -176,20 +178,7 @@ export async function expectClientAuth(ctx: DrillContext): Promise<void> {
       );
     }
     const peerGet = (extra: string[]) =>
-      run(
-        [
-          ...ctx.access,
-          "openssl",
-          "s_client",
-          "-quiet",
-          "-connect",
-          `${h.address}:2380`,
-          "-CAfile",
-          ca,
-          ...extra,
-        ],
-        { input: request, timeoutMs: 10_000 },
-      );
+      run([...ctx.access, ...sClient(ca, extra)], { input: request, timeoutMs: 10_000 });
     for (const [who, extra] of [
       ["the operator's client certificate (same CA)", opensslClientArgs(ctx).slice(2)],
       ["a TLS client without a certificate", []],
@@ -225,7 +214,14 @@ export async function servedSerials(ctx: DrillContext): Promise<Map<string, stri
   const out = new Map<string, string>();
   for (const h of members(ctx)) {
     const r = await run(
-      [...ctx.access, "openssl", "s_client", "-connect", `${h.address}:2379`, ...opensslClientArgs(ctx)],
+      [
+        ...ctx.access,
+        "openssl",
+        "s_client",
+        "-connect",
+        `${h.address}:${ports.client}`,
+        ...opensslClientArgs(ctx),
+      ],
       {
         input: "",
         timeoutMs: 10_000,

@@ -8,8 +8,9 @@
 // put goes to the scheme that worked last and falls back to the other: https needs DIR/ca.crt,
 // DIR/client.crt and DIR/client.key, which may appear while the writer runs.
 import * as fs from "fs";
+import { ports } from "../components/etcd/facts";
 import * as path from "path";
-import { run } from "./lab";
+import { run } from "../workstation/lab";
 
 export interface WriteRecord {
   seq: number;
@@ -52,7 +53,7 @@ export type Scheme = "https" | "http";
 
 /** etcdctl arguments for one attempt: all members on one scheme, with the client certificate for https. */
 export function attemptArgs(opts: WriterOptions, scheme: Scheme): string[] {
-  const endpoints = opts.addresses.map((a) => `${scheme}://${a}:2379`).join(",");
+  const endpoints = opts.addresses.map((a) => `${scheme}://${a}:${ports.client}`).join(",");
   const args = [`--endpoints=${endpoints}`, "--dial-timeout=1s", `--command-timeout=${opts.timeoutMs}ms`];
   if (scheme === "https" && opts.tlsDir) args.push(...clientCertArgs(opts.tlsDir));
   return args;

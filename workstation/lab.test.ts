@@ -1,5 +1,5 @@
 import { labAccess, parseMemberList, parseEndpointStatus } from "./lab";
-import { headerClusterId, attemptArgs, parseWriterArgs, writeKey } from "./writer";
+import { headerClusterId, attemptArgs, parseWriterArgs, writeKey } from "../drills/writer";
 
 describe("parseMemberList", () => {
   it("reads etcdctl's simple output, IDs as hex strings, unstarted members too", () => {

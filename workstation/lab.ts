@@ -188,7 +188,7 @@ export class Etcdctl {
 
 /** The driver script of a local driver, by absolute path. */
 export function driverScript(driver: Exclude<Driver, "ssh">): string {
-  return path.join(__dirname, "..", "lab", `${driver}.sh`);
+  return path.join(__dirname, "..", "lab", "drivers", `${driver}.sh`);
 }
 
 /** Destroys every host of a local lab and its switch, straight through the driver (a last resort). */

@@ -5,12 +5,13 @@ import * as os from "os";
 import * as path from "path";
 import type { Stack } from "@pulumi/pulumi/automation";
 import { labName } from "../../config";
-import { driverScript, labLeftovers, run } from "../../drills/lab";
-import { sshArgs } from "../../drills/runner";
-import { throwawayStack } from "../../drills/stack";
-import type { ThrowawayStack } from "../../drills/stack";
+import { driverScript, labLeftovers, run } from "../../workstation/lab";
+import { sshArgs } from "../../workstation/ssh";
+import { throwawayStack } from "../../workstation/stack";
+import type { ThrowawayStack } from "../../workstation/stack";
 
-const stackName = "hosts-it";
+// throwawayStack names the stack run-<name>, and the lab after it.
+const stackName = "run-hosts-it";
 const lab = labName(stackName);
 const hosts = [
   { name: "core-01", address: "172.17.8.101" },
@@ -55,7 +56,7 @@ const status = async (host: string) =>
   (await run([driverScript("machines"), "status", lab, host])).stdout.trim();
 
 beforeAll(async () => {
-  b = await throwawayStack(stackName);
+  b = await throwawayStack("hosts-it");
   stack = b.stack;
   writeStackConfig({});
 });
@@ -143,7 +144,7 @@ describe("lab hosts through the real engine", () => {
     expect((await stack.preview({ color: "never" })).changeSummary["update"] ?? 0).toBe(0);
   });
 
-  it("takes over a host whose Debian etcd started with its defaults (the trap in LAB.md)", async () => {
+  it("takes over a host whose Debian etcd started with its defaults (Debian's etcd.service, enabled by the package)", async () => {
     await sshOk(
       "core-01",
       "systemctl enable etcd >/dev/null 2>&1 && systemctl start --no-block etcd && " +

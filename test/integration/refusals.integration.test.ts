@@ -7,7 +7,7 @@ import * as os from "os";
 import * as path from "path";
 import * as yaml from "js-yaml";
 import { labName } from "../../config";
-import { projectRoot, removeLab } from "../../drills/lab";
+import { projectRoot, removeLab } from "../../workstation/lab";
 
 const stackName = "refusals-it";
 const project = "real-world-kubernetes";

@@ -5,7 +5,7 @@ import * as os from "os";
 import * as path from "path";
 import * as yaml from "js-yaml";
 import { LocalWorkspace } from "@pulumi/pulumi/automation";
-import { driverScript, removeLab, run } from "../../drills/lab";
+import { driverScript, removeLab, run } from "../../workstation/lab";
 
 const root = path.resolve(__dirname, "..", "..");
 const project = "real-world-kubernetes";

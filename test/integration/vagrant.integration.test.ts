@@ -1,7 +1,7 @@
 // The vagrant driver through the real engine: a stack whose one host is a Vagrant + vagrant-libvirt VM
-// (lab/vagrant.sh), brought up with `pulumi up` and reached over SSH exactly as the stack's outputs say,
-// then destroyed. Whatever happens, nothing of the lab may be left: if the engine's destroy fails, the
-// driver is called directly.
+// (lab/drivers/vagrant.sh), brought up with `pulumi up` and reached over SSH exactly as the stack's
+// outputs say, then destroyed. Whatever happens, nothing of the lab may be left: if the engine's destroy
+// fails, the driver is called directly.
 //   npx jest --selectProjects integration test/integration/vagrant
 // (as root, with `eval "$(./rwk env)"` after `./rwk setup`)
 import { spawnSync } from "child_process";
@@ -12,7 +12,7 @@ import * as yaml from "js-yaml";
 import { LocalWorkspace } from "@pulumi/pulumi/automation";
 import type { Stack } from "@pulumi/pulumi/automation";
 import { labName } from "../../config";
-import { driverScript, labLeftovers, removeLab, run } from "../../drills/lab";
+import { driverScript, labLeftovers, removeLab, run } from "../../workstation/lab";
 
 const root = path.resolve(__dirname, "..", "..");
 const project = "real-world-kubernetes";

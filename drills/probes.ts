@@ -1,0 +1,102 @@
+// Probes: what a drill measures while it runs, each feeding a lane of the report's timeline. The etcd
+// writer is one; an API-server probe and an HTTP probe through a Service come with the Kubernetes drills.
+import { spawn } from "child_process";
+import type { ChildProcessWithoutNullStreams } from "child_process";
+import * as path from "path";
+import type { StackConfig } from "../config";
+import { projectRoot } from "../workstation/lab";
+import type { WriteRecord } from "./writer";
+
+/** One observation: when it was sent and answered, and whether it succeeded (with the error seen). */
+export interface Sample {
+  start: number;
+  end: number;
+  ok: boolean;
+  error?: string;
+}
+
+/** Where a probe runs: the lab network (a command prefix), the stack's config, the operator's TLS files. */
+export interface ProbeEnv {
+  access: string[];
+  config: StackConfig;
+  tlsDir: string;
+}
+
+/** Something measured from the end of a drill's first step to its end. */
+export interface Probe<S extends Sample = Sample> {
+  /** Its lane in the report. */
+  readonly name: string;
+  start(env: ProbeEnv): void;
+  /** What it recorded so far. */
+  samples(): S[];
+  /** Stops once its in-flight observations are answered. */
+  stop(): Promise<void>;
+}
+
+/** A probe run as a child process on the lab network that prints one JSON sample per line. */
+export class ChildProbe<S extends Sample> implements Probe<S> {
+  private recorded: S[] = [];
+  private child: ChildProcessWithoutNullStreams | undefined;
+  private done: Promise<Error | undefined> | undefined;
+
+  constructor(
+    readonly name: string,
+    /** The probe program and its arguments, run with node and ts-node from the project root. */
+    private readonly program: (env: ProbeEnv) => string[],
+  ) {}
+
+  start(env: ProbeEnv): void {
+    const [script, ...args] = this.program(env);
+    const argv = [...env.access, process.execPath, "-r", "ts-node/register/transpile-only", script!, ...args];
+    const child = spawn(argv[0]!, argv.slice(1), { cwd: projectRoot, stdio: ["pipe", "pipe", "pipe"] });
+    this.child = child;
+    let buffer = "";
+    child.stdout.on("data", (d: Buffer) => {
+      buffer += d.toString();
+      let nl: number;
+      while ((nl = buffer.indexOf("\n")) >= 0) {
+        const parsed = JSON.parse(buffer.slice(0, nl)) as S | { done: true };
+        buffer = buffer.slice(nl + 1);
+        if ("start" in parsed) this.recorded.push(parsed);
+      }
+    });
+    let stderr = "";
+    child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
+    // Settled once the child is gone; a probe that died is reported by stop(), not as an unhandled rejection.
+    this.done = new Promise((resolve) => {
+      child.on("close", (code) =>
+        resolve(
+          code === 0 ? undefined : new Error(`probe ${this.name} exited ${String(code)}: ${stderr.trim()}`),
+        ),
+      );
+    });
+  }
+
+  samples(): S[] {
+    return [...this.recorded];
+  }
+
+  async stop(): Promise<void> {
+    if (!this.child) return;
+    // `ip netns exec` passes signals on to the probe, which finishes its in-flight observations.
+    this.child.kill("SIGTERM");
+    const failed = await this.done;
+    this.child = undefined;
+    if (failed) throw failed;
+  }
+}
+
+/** The etcd writer (drills/writer.ts): a put every interval, each recorded with the cluster that acknowledged it. */
+export function etcdWriter(prefix: string, intervalMs: number): ChildProbe<WriteRecord> {
+  return new ChildProbe<WriteRecord>("etcd writes", (env) => [
+    path.join(__dirname, "writer.ts"),
+    "--addresses",
+    env.config.hosts.map((h) => h.address).join(","),
+    "--tls-dir",
+    env.tlsDir,
+    "--prefix",
+    prefix,
+    "--interval",
+    String(intervalMs),
+  ]);
+}
