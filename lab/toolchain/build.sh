@@ -22,51 +22,17 @@ export GOTOOLCHAIN=local CGO_ENABLED=0 GOFLAGS=-mod=readonly
 export PULUMI_SKIP_UPDATE_CHECK=true PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION=true
 
 say() { printf '[toolchain] %s\n' "$*" >&2; }
-# pin <path>: a value of versions.json, e.g. `pin v.plugins.tls.version`. The file is read once (one node
-# start per lookup cost ~1 s of every ./rwk command).
-declare -A pins
-# shellcheck disable=SC2016 # a JavaScript template string, not shell
-while IFS=$'\t' read -r path value; do pins[$path]=$value; done < <(node -e '
-  const walk = (o, p) => Object.entries(o).forEach(([k, x]) =>
-    typeof x === "object" && x !== null ? walk(x, `${p}.${k}`) : console.log(`${p}.${k}\t${x}`));
-  walk(require(process.argv[1]), "v");' "$root/versions.json")
-pin() { printf '%s' "${pins[$1]?versions.json has no $1}"; }
+# shellcheck source=lab/toolchain/lib.sh
+. "$root/lab/toolchain/lib.sh"
+load_pins "$root/versions.json"
 hash_of() { (cd "$root" && find "$@" -type f ! -name '*_test.go' -print0 | sort -z | xargs -0 sha256sum) | sha256sum | cut -c1-12; }
-
-# module_dir <module>@<version>: downloads a module through the proxy and prints its read-only cache dir.
-module_dir() {
-  local json
-  json=$(go mod download -json "$1") || { say "go mod download $1 failed:"; printf '%s\n' "$json" >&2; return 1; }
-  node -e 'const j=JSON.parse(require("fs").readFileSync(0,"utf8"));if(j.Error){console.error(j.Error);process.exit(1)}process.stdout.write(j.Dir)' <<<"$json"
-}
-
-# writable_copy <src> <dst>: module cache dirs are read-only; upstream builds need to add files beside them.
-writable_copy() { rm -rf "$2"; mkdir -p "$(dirname "$2")"; cp -r "$1" "$2"; chmod -R u+w "$2"; }
 
 # artifact <name> <key> <builder>: runs <builder> <outdir> unless <name>-<key> is cached; prints the dir.
 artifact() {
-  local name=$1 key=$2 builder=$3 dir=$store/$1-$2
-  if [[ -d $dir ]]; then printf '%s\n' "$dir"; return; fi
-  local tmp=$dir.tmp.$$ started=$SECONDS
-  rm -rf "$tmp"; mkdir -p "$tmp"
-  say "building $name ($key); log: $log_dir/$name-$key.log"
-  if ! "$builder" "$tmp" >"$log_dir/$name-$key.log" 2>&1; then
-    say "FAILED building $name ($key). Last lines of the log:"; tail -n 25 "$log_dir/$name-$key.log" >&2
-    rm -rf "$tmp"; return 1
-  fi
-  mv "$tmp" "$dir"
-  say "built $name in $((SECONDS - started)) s"
-  printf '%s\n' "$dir"
-}
-
-# apply_patches <patch dir> <src>: our *.patch files (part of the artifact's cache key) on an upstream module
-# copy. git, not patch(1), which Debian does not always install; the ceiling keeps it from finding a
-# repository above the copy.
-apply_patches() {
-  local p
-  for p in "$root/$1"/*.patch; do
-    (cd "$2" && GIT_CEILING_DIRECTORIES=$(dirname "$2") git apply "$p") || return 1
-  done
+  local started=$SECONDS built
+  build_once "$store/$1-$2" "$log_dir/$1-$2.log" "$3"
+  if $built; then say "built $1 ($2) in $((SECONDS - started)) s"; fi
+  printf '%s\n' "$store/$1-$2"
 }
 
 build_cli() {
@@ -134,10 +100,17 @@ use_from_path() {
   printf '%s\n' "$(dirname "$bin")"
 }
 
-versions_key=$(sha256sum "$root/versions.json" | cut -c1-12)
-bin=$store/bin-$versions_key
 plugins_dir=${PULUMI_HOME:-$HOME/.pulumi}/plugins
 plugin_names=(command tls random kubernetes)
+# The bin dir follows the toolchain's own pins, not the cluster's versions beside them in versions.json.
+versions_key=$(
+  {
+    pin v.pulumi; echo
+    pin v.languageHost.version; echo
+    for name in "${plugin_names[@]}"; do pin "v.plugins.$name.version"; echo; done
+  } | sha256sum | cut -c1-12
+)
+bin=$store/bin-$versions_key
 
 # Every artifact's cache key, computed without building anything.
 bridged_key=$(hash_of "$(pin v.plugins.tls.source)")
