@@ -22,6 +22,7 @@ gate "shellcheck" shellcheck "${shell_scripts[@]}"
 gate "go vet + go test: command provider" bash -c 'cd lab/toolchain/command-provider && go vet ./... && go test ./...'
 gate "go vet + go test: bridged providers" bash -c 'cd lab/toolchain/bridged && go vet ./... && go test ./...'
 gate "go vet + go test: dynamic-provider wrapper" bash -c 'cd lab/toolchain/dynamic-provider && go vet ./... && go test ./...'
+gate "go vet + go test: image builder (oci, pause)" bash -c 'cd lab/images/oci && go vet ./... && go test ./...'
 gate "unit tests (jest)" npx jest --selectProjects unit
 [[ ${1:-} == --unit-only ]] && exit 0
 gate "lab driver selftest (machines.sh, real containers)" bash lab/drivers/machines.selftest.sh
