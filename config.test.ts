@@ -39,13 +39,14 @@ describe("validateConfig", () => {
       ["core-03", "172.17.8.103", "running"],
     ]);
     expect(c.etcd).toEqual({
+      version: "3.6.16",
       members: ["core-01"],
       learner: true,
       tls: "on",
       heartbeatIntervalMs: 100,
       electionTimeoutMs: 1000,
     });
-    expect(c.kubernetes).toEqual({ controlPlane: [], workers: [] });
+    expect(c.kubernetes).toEqual({ version: "1.34.4", controlPlane: [], workers: [] });
     expect(c.allowDataLoss).toBe(false);
     expect(c.pki).toMatchObject({
       keyAlgorithm: "ECDSA",
@@ -163,6 +164,14 @@ describe("validateConfig", () => {
     });
   });
 
+  it("refuses a version this project does not build, listing those it does", () => {
+    expect(problems({ hosts, etcdVersion: "3.4.23", kubernetesVersion: "1.35.4" })).toEqual([
+      'real-world-kubernetes:etcdVersion: "3.4.23" is not one of 3.6.16, 3.5.35',
+      'real-world-kubernetes:kubernetesVersion: "1.35.4" is not one of 1.34.4, 1.33.13',
+    ]);
+    expect(validateConfig({ hosts, etcdVersion: "3.5.35" }, ctx).etcd.version).toBe("3.5.35");
+  });
+
   describe("kubernetes roles", () => {
     it.each<[string, RawConfig, { controlPlane: string[]; workers: string[] }]>([
       [
@@ -177,7 +186,7 @@ describe("validateConfig", () => {
       ],
       ["workers only", { workers: ["core-03"] }, { controlPlane: [], workers: ["core-03"] }],
     ])("places %s", (_what, raw, expected) => {
-      expect(validateConfig({ hosts, ...raw }, ctx).kubernetes).toEqual(expected);
+      expect(validateConfig({ hosts, ...raw }, ctx).kubernetes).toEqual({ version: "1.34.4", ...expected });
     });
 
     it.each<[string, RawConfig, string[]]>([

@@ -2,6 +2,10 @@
 import { parseHostNames } from "./hosts";
 import type { HostSpec } from "./hosts";
 import type { Problems, RawOf } from "./problems";
+import { cluster } from "../versions.json";
+
+/** The etcd versions this project builds (versions.json, the first is the default). */
+export const etcdVersions: readonly string[] = cluster.etcd;
 
 export const etcdTlsModes = ["off", "staged", "on"] as const;
 /**
@@ -12,6 +16,8 @@ export const etcdTlsModes = ["off", "staged", "on"] as const;
 export type EtcdTlsMode = (typeof etcdTlsModes)[number];
 
 export interface EtcdSpec {
+  /** The etcd release every member runs (built here: see etcdVersions). */
+  version: string;
   /** Hosts running a member, in the order they joined. */
   members: string[];
   learner: boolean;
@@ -27,6 +33,7 @@ export const etcdTimingLimits = { heartbeatMin: 10, electionMax: 50000, ratio: 5
 
 /** The workshop starts with one member on the first host and grows it step by step. */
 export const etcdConfigDefaults = {
+  etcdVersion: cluster.etcd[0]!,
   etcdMembers: ["core-01"],
   etcdLearner: true,
   etcdTls: "on",
@@ -36,6 +43,8 @@ export const etcdConfigDefaults = {
 
 export function parseEtcd(raw: RawOf<typeof etcdConfigDefaults>, hosts: HostSpec[], p: Problems): EtcdSpec {
   const defaults = etcdConfigDefaults;
+  const version =
+    p.oneOf("etcdVersion", raw.etcdVersion ?? defaults.etcdVersion, etcdVersions) ?? defaults.etcdVersion;
   const members = parseHostNames("etcdMembers", raw.etcdMembers ?? defaults.etcdMembers, hosts, p);
   const learnerValue = raw.etcdLearner ?? defaults.etcdLearner;
   // The CLI's `pulumi config set etcdLearner false` stores a string.
@@ -68,5 +77,5 @@ export function parseEtcd(raw: RawOf<typeof etcdConfigDefaults>, hosts: HostSpec
         `${p.key("etcdHeartbeatInterval")} (${heartbeatIntervalMs} ms), or followers start elections while the leader is fine`,
     );
   }
-  return { members, learner: learner === true, tls, heartbeatIntervalMs, electionTimeoutMs };
+  return { version, members, learner: learner === true, tls, heartbeatIntervalMs, electionTimeoutMs };
 }

@@ -3,8 +3,14 @@
 import { parseHostNames } from "./hosts";
 import type { HostSpec } from "./hosts";
 import type { Problems, RawOf } from "./problems";
+import { cluster } from "../versions.json";
+
+/** The Kubernetes versions this project builds (versions.json, the first is the default). */
+export const kubernetesVersions: readonly string[] = cluster.kubernetes;
 
 export interface KubernetesSpec {
+  /** The release of every Kubernetes component (built here: see kubernetesVersions). */
+  version: string;
   /** Hosts running the control plane (API server, controller manager, scheduler), in order. */
   controlPlane: string[];
   /** Hosts running workloads. A host may be in both: the workshop's second API server runs on a worker. */
@@ -12,7 +18,11 @@ export interface KubernetesSpec {
 }
 
 /** No roles until a stack gives them: a stack that only runs etcd places nothing of Kubernetes. */
-export const kubernetesConfigDefaults = { controlPlane: [], workers: [] } as const;
+export const kubernetesConfigDefaults = {
+  kubernetesVersion: cluster.kubernetes[0]!,
+  controlPlane: [],
+  workers: [],
+} as const;
 
 export function parseKubernetes(
   raw: RawOf<typeof kubernetesConfigDefaults>,
@@ -21,6 +31,9 @@ export function parseKubernetes(
 ): KubernetesSpec {
   const defaults = kubernetesConfigDefaults;
   return {
+    version:
+      p.oneOf("kubernetesVersion", raw.kubernetesVersion ?? defaults.kubernetesVersion, kubernetesVersions) ??
+      defaults.kubernetesVersion,
     controlPlane: parseHostNames("controlPlane", raw.controlPlane ?? defaults.controlPlane, hosts, p),
     workers: parseHostNames("workers", raw.workers ?? defaults.workers, hosts, p),
   };

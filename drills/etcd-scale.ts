@@ -6,7 +6,7 @@ import {
   expectPutGet,
 } from "./checks";
 import type { Drill, DrillStep } from "./runner";
-import { paths } from "../components/etcd/facts";
+import { paths, unit } from "../components/etcd/facts";
 
 const name = "etcd-scale";
 const membersStep = (members: string[], title: string, changed?: string): DrillStep => ({
@@ -58,7 +58,7 @@ export const etcdScale: Drill = {
       check: async (ctx) => {
         const r = await ctx.ssh(
           "core-01",
-          `systemctl is-active etcd; ls -d ${paths.dataDir}.ended-*/member && test ! -e ${paths.dataDir}`,
+          `systemctl is-active ${unit}; ls -d ${paths.dataDir}.ended-*/member && test ! -e ${paths.dataDir}`,
         );
         if (!/^inactive\n\/var\/lib\/etcd\/rwk\.ended-\d{8}T\d{6}Z\/member\n$/.test(r.stdout))
           throw new Error(`the last member's data is not kept as expected: ${r.stdout}${r.stderr}`);

@@ -1,3 +1,5 @@
+import * as path from "path";
+import { paths, unit } from "../components/etcd/facts";
 import { expectMembers } from "./checks";
 import { checkRestored, destroyAll, recoveryDrill, regrow, takeBackup, threeMembers } from "./recovery";
 import type { DrillContext } from "./runner";
@@ -6,7 +8,7 @@ import type { DrillContext } from "./runner";
 async function expectForceNewClusterRemoved(ctx: DrillContext): Promise<void> {
   const r = await ctx.ssh(
     "core-01",
-    "ls /run/systemd/system/etcd.service.d/ /etc/systemd/system/etcd.service.d/ 2>/dev/null; systemctl show etcd -p Environment",
+    `ls ${path.dirname(paths.forceNewDropin)}/ 2>/dev/null; systemctl show ${unit} -p Environment`,
   );
   if (r.code !== 0 || r.stdout.includes("force-new-cluster") || r.stdout.includes("FORCE_NEW")) {
     throw new Error(

@@ -1,6 +1,6 @@
 // Checks of etcd's mutual TLS, done with the real openssl and etcdctl against the real members.
 import * as fs from "fs";
-import { paths, ports } from "../components/etcd/facts";
+import { paths, ports, unit } from "../components/etcd/facts";
 import * as os from "os";
 import * as path from "path";
 import { peerCommonName } from "../components/etcd/render";
@@ -250,7 +250,7 @@ function opensslClientArgs(ctx: DrillContext): string[] {
 export async function etcdStartTimes(ctx: DrillContext): Promise<Map<string, string>> {
   const out = new Map<string, string>();
   for (const h of members(ctx)) {
-    const r = await ctx.ssh(h.name, "systemctl show etcd -p ExecMainStartTimestampMonotonic --value");
+    const r = await ctx.ssh(h.name, `systemctl show ${unit} -p ExecMainStartTimestampMonotonic --value`);
     out.set(h.name, r.stdout.trim());
   }
   return out;

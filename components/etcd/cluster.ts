@@ -82,6 +82,7 @@ export class Cluster extends pulumi.ComponentResource {
         `${name}-${memberName}`,
         {
           host,
+          version: args.spec.version,
           others: Object.values(args.hosts).filter((h) => h !== host),
           sshPrivateKey: args.sshPrivateKey,
           clusterToken: args.token,

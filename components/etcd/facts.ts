@@ -10,9 +10,12 @@ export const paths = {
   /** How the member joined (`member add` prints it); written once by `rwk-etcd join`. */
   joinEnv: "/etc/etcd/rwk-join.env",
   etcdctlEnv: "/etc/etcd/etcdctl.env",
-  dropin: "/etc/systemd/system/etcd.service.d/10-rwk.conf",
+  /** The workshop's etcd-member unit, ours (no distribution package is involved). */
+  unitFile: "/etc/systemd/system/etcd-member.service",
   /** A one-shot runtime drop-in (gone at the next boot) for the classic restore's first start. */
-  forceNewDropin: "/run/systemd/system/etcd.service.d/99-rwk-force-new-cluster.conf",
+  forceNewDropin: "/run/systemd/system/etcd-member.service.d/99-rwk-force-new-cluster.conf",
+  /** Where released binaries land, one directory per component and version (etcd-v3.6.16/). */
+  binaries: "/opt/rwk",
   dataDir: "/var/lib/etcd/rwk",
   /**
    * Present while a file etcd reads only at start changed after etcd last started (the install script
@@ -35,5 +38,13 @@ export const paths = {
 
 export const ports = { client: 2379, peer: 2380, metrics: 2381 } as const;
 
-/** The systemd unit Debian's etcd-server package installs (the workshop's etcd-member). */
-export const unit = "etcd.service";
+/** The workshop's unit name (CoreOS called it etcd-member). */
+export const unit = "etcd-member.service";
+
+/** The system user etcd runs as; it owns the data directory and the keys. */
+export const user = "etcd";
+
+/** Where a version's etcd, etcdctl and etcdutl are on a host. */
+export function etcdBinDir(version: string): string {
+  return `${paths.binaries}/etcd-v${version}`;
+}

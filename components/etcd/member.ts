@@ -8,7 +8,8 @@ import type { Host } from "../host/host";
 import { shellCommand } from "../host/shell";
 import { sshTarget } from "../host/ssh";
 import type { Certificate } from "../pki/pki";
-import { paths } from "./facts";
+import { builtDir } from "../built";
+import { paths, user } from "./facts";
 import { clientUrl, leaveCommands, memberFiles, peerUrl, placementOf, renderLeaveScript } from "./render";
 import type { MemberPki, RaftTimings } from "./render";
 
@@ -31,6 +32,8 @@ export interface MemberCertificates {
 export interface MemberArgs {
   /** The host the member runs on; a rebuilt host (new identity) gets the member afresh. */
   host: Host;
+  /** The etcd release: its binaries, built on the workstation, are copied to the host. */
+  version: string;
   /**
    * The lab's other hosts: where a joining member looks for the cluster, and through which a member
    * whose host is gone leaves it. The inventory, not the member list, so that members coming and going
@@ -91,6 +94,7 @@ export class Member extends pulumi.ComponentResource {
     this.peerUrl = peerUrl(m, tls);
     const certs = args.certificates;
     const base = {
+      version: args.version,
       member: m,
       clusterToken: args.clusterToken,
       tls,
@@ -119,10 +123,26 @@ export class Member extends pulumi.ComponentResource {
       .apply((ca) => restartHash(memberFiles({ ...base, pki: { ...noPki, ca } })));
     const restore = args.restore;
 
+    // The release's binaries, into a directory of their own: a new version lands beside the running one,
+    // and the restart below switches to it.
+    const binaries = copyToHost(
+      host,
+      `${name}-binaries`,
+      { from: builtDir("etcd", args.version), remoteDir: paths.binaries, triggers: [args.version] },
+      { parent: this },
+    );
     const pushed = pushFiles(
       host,
       `${name}-files`,
-      { files, restartMarker: paths.restartPending },
+      {
+        files,
+        restartMarker: paths.restartPending,
+        // etcd runs as its own system user, which owns its data and its keys.
+        before: [
+          `getent passwd ${user} >/dev/null || useradd --system --home-dir /var/lib/etcd --shell /usr/sbin/nologin ${user}`,
+          shellCommand("install", "-d", "-o", user, "-g", user, "-m", "0700", "/var/lib/etcd"),
+        ].join("\n"),
+      },
       { parent: this },
     );
 
@@ -157,6 +177,7 @@ export class Member extends pulumi.ComponentResource {
         // Joining needs the files; members join one after another.
         dependsOn: [
           pushed,
+          binaries,
           ...(restoreData ? [restoreData.copy] : []),
           ...(args.previous ? [args.previous.joined] : []),
         ],
@@ -174,7 +195,7 @@ export class Member extends pulumi.ComponentResource {
       {
         parent: this,
         // Restarts roll: one member at a time, each only once the cluster has quorum again.
-        dependsOn: [pushed, this.joined, ...(args.previous ? [args.previous.ready] : [])],
+        dependsOn: [pushed, binaries, this.joined, ...(args.previous ? [args.previous.ready] : [])],
       },
     );
 

@@ -7,7 +7,7 @@ import {
   memberFileList,
   memberFiles,
   renderBootstrapEnv,
-  renderDropin,
+  renderUnit,
   renderEnvFile,
   renderEtcdctlEnv,
   renderHelperScript,
@@ -21,6 +21,7 @@ const script = fs.readFileSync(path.join(__dirname, "rwk-etcd.sh"), "utf8");
 const pki = { ca: "CA\n", serverCert: "SC\n", serverKey: "SK\n", peerCert: "PC\n", peerKey: "PK\n" };
 const modes: EtcdTlsMode[] = ["off", "staged", "on"];
 const timings = { heartbeatIntervalMs: 100, electionTimeoutMs: 1000 };
+const version = "3.6.16";
 
 describe("etcd renderers", () => {
   it.each(modes)("renders the member env file with tls %s, one sorted ETCD_ setting per line", (tls) => {
@@ -46,8 +47,11 @@ describe("etcd renderers", () => {
     },
   );
 
-  it("renders the drop-in that points Debian's unit at the env files", () => {
-    expect(renderDropin()).toMatchSnapshot();
+  it("renders the etcd-member unit of a release, run as etcd from our env files", () => {
+    const unit = renderUnit(version);
+    expect(unit).toMatchSnapshot();
+    expect(unit).toContain("ExecStart=/opt/rwk/etcd-v3.6.16/etcd\n");
+    expect(renderUnit("3.5.35")).toContain("ExecStart=/opt/rwk/etcd-v3.5.35/etcd\n");
   });
 
   it("gives etcdctl on the host the member's certificate once TLS is configured", () => {
@@ -61,7 +65,15 @@ describe("etcd renderers", () => {
   });
 
   it("puts the CA in the host's trust store and takes it out again", () => {
-    const files = memberFiles({ member: core01, clusterToken: "rwk-dev", timings, tls: "on", script, pki });
+    const files = memberFiles({
+      member: core01,
+      version,
+      clusterToken: "rwk-dev",
+      timings,
+      tls: "on",
+      script,
+      pki,
+    });
     expect(renderInstallScript(files)).toContain("  update-ca-certificates --fresh >/dev/null 2>&1\n");
     expect(leaveCommands("core-01", "e", "on").leave).toMatch(
       /&& update-ca-certificates --fresh >\/dev\/null 2>&1$/,
@@ -71,17 +83,15 @@ describe("etcd renderers", () => {
 
   it("gathers one member's files in one map, keys 0600 and owned by etcd", () => {
     expect(
-      memberFiles({ member: core01, clusterToken: "rwk-dev", timings, tls: "on", script, pki }).map((f) => [
-        f.path,
-        f.mode,
-        f.owner,
-      ]),
+      memberFiles({ member: core01, version, clusterToken: "rwk-dev", timings, tls: "on", script, pki }).map(
+        (f) => [f.path, f.mode, f.owner],
+      ),
     ).toEqual([
       ["/usr/local/sbin/rwk-etcd", "0755", "root:root"],
       ["/etc/etcd/rwk.env", "0644", "root:root"],
       ["/etc/etcd/rwk-bootstrap.env", "0644", "root:root"],
       ["/etc/etcd/etcdctl.env", "0644", "root:root"],
-      ["/etc/systemd/system/etcd.service.d/10-rwk.conf", "0644", "root:root"],
+      ["/etc/systemd/system/etcd-member.service", "0644", "root:root"],
       ["/etc/etcd/pki/ca.crt", "0644", "root:root"],
       ["/usr/local/share/ca-certificates/rwk-etcd-ca.crt", "0644", "root:root"],
       ["/etc/etcd/pki/server.crt", "0644", "root:root"],
@@ -90,21 +100,30 @@ describe("etcd renderers", () => {
       ["/etc/etcd/pki/peer.key", "0600", "etcd:etcd"],
     ]);
     expect(memberFileList("off")).toHaveLength(5);
-    expect(() => memberFiles({ member: core01, clusterToken: "t", timings, tls: "staged", script })).toThrow(
-      "member core-01: etcdTls is staged but no certificates were given",
-    );
+    expect(() =>
+      memberFiles({ member: core01, version, clusterToken: "t", timings, tls: "staged", script }),
+    ).toThrow("member core-01: etcdTls is staged but no certificates were given");
   });
 
   it("hashes a file set independently of order, and changes with any byte", () => {
-    const files = memberFiles({ member: core01, clusterToken: "rwk-dev", timings, tls: "off", script });
+    const files = memberFiles({
+      member: core01,
+      version,
+      clusterToken: "rwk-dev",
+      timings,
+      tls: "off",
+      script,
+    });
     expect(hashFiles([...files].reverse())).toBe(hashFiles(files));
     expect(
-      hashFiles(memberFiles({ member: core01, clusterToken: "rwk-other", timings, tls: "off", script })),
+      hashFiles(
+        memberFiles({ member: core01, version, clusterToken: "rwk-other", timings, tls: "off", script }),
+      ),
     ).not.toBe(hashFiles(files));
   });
 
   it("restarts for a new CA or new settings, not for reissued certificates (etcd reloads those)", () => {
-    const base = { member: core01, clusterToken: "rwk-dev", timings, tls: "on" as const, script };
+    const base = { member: core01, version, clusterToken: "rwk-dev", timings, tls: "on" as const, script };
     const before = restartHash(memberFiles({ ...base, pki }));
     expect(
       restartHash(memberFiles({ ...base, pki: { ...pki, serverCert: "SC2\n", serverKey: "SK2\n" } })),
@@ -119,7 +138,7 @@ describe("etcd renderers", () => {
   });
 
   it("pushes a new helper script without a restart: etcd never reads it", () => {
-    const base = { member: core01, clusterToken: "rwk-dev", timings, tls: "on" as const, pki };
+    const base = { member: core01, version, clusterToken: "rwk-dev", timings, tls: "on" as const, pki };
     expect(restartHash(memberFiles({ ...base, script: `${script}\n# a comment\n` }))).toBe(
       restartHash(memberFiles({ ...base, script })),
     );
@@ -128,8 +147,9 @@ describe("etcd renderers", () => {
   });
 
   it("renders the helper with its facts from facts.ts in front of its body", () => {
-    const helper = renderHelperScript(script);
-    expect(helper.split("\n").slice(0, 14)).toMatchSnapshot();
+    const helper = renderHelperScript(script, version);
+    const lines = helper.split("\n");
+    expect(lines.slice(0, lines.findIndex((l) => l.startsWith("# rwk-etcd:")) + 1)).toMatchSnapshot();
     expect(helper.startsWith("#!/bin/bash\n")).toBe(true);
     expect(helper).toContain(`readonly data_dir=${paths.dataDir}\n`);
     expect(helper).toContain("readonly client_port=2379\n");

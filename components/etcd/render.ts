@@ -5,7 +5,7 @@ import type { HostFile } from "../host/files";
 import { renderRemoveScript } from "../host/files";
 import { shellCommand, shellQuote } from "../host/shell";
 import { renderSshPreamble } from "../host/ssh";
-import { paths, ports } from "./facts";
+import { etcdBinDir, paths, ports, unit, user } from "./facts";
 
 /**
  * The one name every member's peer certificate carries: the peer port accepts only it, so a client
@@ -137,19 +137,36 @@ export function renderEtcdctlEnv(tls: EtcdTlsMode): string {
   );
 }
 
-/** The systemd drop-in that points Debian's etcd.service at our environment files. */
-export function renderDropin(): string {
+/** The etcd-member unit: the release's etcd, configured entirely by our environment files. */
+export function renderUnit(version: string): string {
   return [
-    "# Managed by real-world-kubernetes (Pulumi).",
+    "# Managed by real-world-kubernetes (Pulumi); changes are overwritten.",
+    "[Unit]",
+    `Description=etcd ${version} member (the workshop's etcd-member)`,
+    "Wants=network-online.target",
+    "After=network-online.target",
+    "",
     "[Service]",
+    // Ready only once the member has joined a quorum: whoever starts it must not block on that.
+    "Type=notify",
+    `User=${user}`,
     "# Later files win: the member's settings, then how it joined (written once, at join time).",
     `EnvironmentFile=${paths.env}`,
     `EnvironmentFile=-${paths.joinEnv}`,
+    `ExecStart=${etcdBinDir(version)}/etcd`,
+    "Restart=on-failure",
+    "RestartSec=5s",
+    "LimitNOFILE=65536",
+    "",
+    "[Install]",
+    "WantedBy=multi-user.target",
     "",
   ].join("\n");
 }
 
 export interface MemberFilesInput {
+  /** The etcd release the member runs. */
+  version: string;
   member: MemberPlacement;
   clusterToken: string;
   tls: EtcdTlsMode;
@@ -163,8 +180,11 @@ export interface MemberFilesInput {
  * The helper as pushed: the facts it works with (paths, ports) rendered from facts.ts in front of its
  * body, so they are written down once.
  */
-export function renderHelperScript(body: string): string {
+export function renderHelperScript(body: string, version: string): string {
   const facts: Record<string, string | number> = {
+    unit,
+    etcd_user: user,
+    etcd_bin: etcdBinDir(version),
     data_dir: paths.dataDir,
     backups: paths.backups,
     restores: paths.restores,
@@ -197,7 +217,7 @@ export function memberFiles(input: MemberFilesInput): HostFile[] {
       path: paths.script,
       mode: "0755",
       owner: root,
-      content: renderHelperScript(input.script),
+      content: renderHelperScript(input.script, input.version),
       onChange: "none",
     },
     {
@@ -215,7 +235,14 @@ export function memberFiles(input: MemberFilesInput): HostFile[] {
       onChange: "none",
     },
     { path: paths.etcdctlEnv, mode: "0644", owner: root, content: renderEtcdctlEnv(tls), onChange: "none" },
-    { path: paths.dropin, mode: "0644", owner: root, content: renderDropin(), onChange: "restart" },
+    {
+      path: paths.unitFile,
+      mode: "0644",
+      owner: root,
+      content: renderUnit(input.version),
+      onChange: "restart",
+      afterChange: "systemctl daemon-reload",
+    },
   ];
   if (tls !== "off") {
     const pki = input.pki;
@@ -245,6 +272,7 @@ export function memberFiles(input: MemberFilesInput): HostFile[] {
 /** A member's files without their content (nothing secret): what `leave` removes. */
 export function memberFileList(tls: EtcdTlsMode): Pick<HostFile, "path" | "afterChange">[] {
   return memberFiles({
+    version: "0.0.0",
     member: { name: "x", address: "0.0.0.0" },
     clusterToken: "x",
     tls,

@@ -19,7 +19,8 @@
 # --endpoints are the client URLs of the *other* configured members. Every change is guarded: it is
 # refused, with the numbers, when it would leave the cluster without a healthy quorum.
 #
-# Paths and ports (data_dir, backups, restores, force_new_dropin, join_env, bootstrap_env, member_env,
+# The unit, the account and the release (unit, etcd_user, etcd_bin: where etcd, etcdctl and etcdutl are),
+# paths and ports (data_dir, backups, restores, force_new_dropin, join_env, bootstrap_env, member_env,
 # etcdctl_env, restart_pending, applied_config, client_port) are not set here: the program renders them from
 # components/etcd/facts.ts in front of this body when it pushes the helper (renderHelperScript).
 # shellcheck disable=SC2154
@@ -36,7 +37,8 @@ fi
 
 log() { printf 'rwk-etcd: %s\n' "$*" >&2; }
 die() { log "$*"; exit 1; }
-ctl() { ETCDCTL_API=3 etcdctl --dial-timeout=2s --command-timeout=5s "$@"; }
+ctl() { "$etcd_bin/etcdctl" --dial-timeout=2s --command-timeout=5s "$@"; }
+utl() { "$etcd_bin/etcdutl" "$@"; }
 quorum() { echo $(($1 / 2 + 1)); }
 
 # The local member answers on loopback over https once TLS is on and over http before: while a running
@@ -114,9 +116,9 @@ remove_member() {
 
 start_etcd() {
   systemctl daemon-reload
-  systemctl enable etcd >/dev/null 2>&1
-  # etcd.service is Type=notify and reports ready only with quorum: never block on it.
-  systemctl start --no-block etcd
+  systemctl enable "$unit" >/dev/null 2>&1
+  # The unit is Type=notify and reports ready only with quorum: never block on it.
+  systemctl start --no-block "$unit"
   # It starts with the files as they are now: no restart is due for them.
   rm -f "$restart_pending"
 }
@@ -127,7 +129,7 @@ start_etcd() {
 wait_local() {
   local deadline=$((SECONDS + wait_seconds)) ep
   until ep=$(local_ep) && { [[ ${1:-} != voter ]] || ctl --endpoints="$ep" endpoint health >/dev/null 2>&1; }; do
-    ((SECONDS < deadline)) || die "local etcd did not ${1:+reach a leader }within ${wait_seconds}s (journalctl -u etcd)"
+    ((SECONDS < deadline)) || die "local etcd did not ${1:+reach a leader }within ${wait_seconds}s (journalctl -u $unit)"
     sleep 0.5
   done
   local_endpoint=$ep
@@ -175,7 +177,7 @@ verify_backup() {
   [[ -n $want && $want == "$got" ]] ||
     die "backup $dir/$file fails its integrity check (sha256 $got, the manifest says ${want:-nothing}); refusing to restore from it"
   if [[ $file == snapshot.db ]]; then
-    ETCDCTL_API=3 etcdctl snapshot status "$dir/$file" >/dev/null 2>&1 ||
+    utl snapshot status "$dir/$file" >/dev/null 2>&1 ||
       die "backup $dir/$file is not a readable etcd snapshot; refusing to restore from it"
   fi
 }
@@ -185,12 +187,12 @@ restore_snapshot() {
   local name=$1 peer_url=$2 dir=$3 cluster=$4 token=$5
   # Checked before etcd is stopped: a bad backup leaves the member running.
   verify_backup "$dir" snapshot.db
-  systemctl stop etcd 2>/dev/null || true
+  systemctl stop "$unit" 2>/dev/null || true
   rm -rf "$data_dir" "$join_env"
-  ETCDCTL_API=3 etcdctl snapshot restore "$dir/snapshot.db" --name "$name" \
+  utl snapshot restore "$dir/snapshot.db" --name "$name" \
     --initial-cluster "${cluster:-$name=$peer_url}" --initial-advertise-peer-urls "$peer_url" \
     --initial-cluster-token "$token" --data-dir "$data_dir" >/dev/null
-  chown -R etcd:etcd "$data_dir"
+  chown -R "$etcd_user:" "$data_dir"
 }
 
 # restore_first <method> <name> <peer-url> <dir> <token>: the first member of a new cluster, from a backup.
@@ -208,11 +210,11 @@ restore_first() {
       # The workshop's way: the data dir as it was, started once with force-new-cluster so that it
       # forgets the other members; the setting is a runtime drop-in, removed as soon as etcd runs.
       verify_backup "$dir" data-dir.tar.gz
-      systemctl stop etcd 2>/dev/null || true
+      systemctl stop "$unit" 2>/dev/null || true
       rm -rf "$data_dir"
       mkdir -p "$data_dir"
       tar -xzf "$dir/data-dir.tar.gz" -C "$data_dir"
-      chown -R etcd:etcd "$data_dir"
+      chown -R "$etcd_user:" "$data_dir"
       mkdir -p "${force_new_dropin%/*}"
       printf '[Service]\nEnvironment=ETCD_FORCE_NEW_CLUSTER=true\n' >"$force_new_dropin"
       start_etcd
@@ -303,14 +305,14 @@ cmd_backup() {
   taken=$(date -u +%Y-%m-%dT%H:%M:%S.%3NZ)
   stamp=$(date -u -d "$taken" +%Y%m%dT%H%M%SZ)
   ctl --command-timeout=60s --endpoints="$here" snapshot save "$dir.tmp/snapshot.db" >/dev/null
-  status=$(ETCDCTL_API=3 etcdctl snapshot status "$dir.tmp/snapshot.db" -w json) ||
+  status=$(utl snapshot status "$dir.tmp/snapshot.db" -w json) ||
     die "the snapshot just taken does not pass etcdctl snapshot status"
   # The classic archive is only consistent if etcd is not writing: stop this member for it when the
   # others hold quorum meanwhile; otherwise archive it live (the snapshot above is the safe backup).
   read -r voters healthy < <(voter_health "$here")
   ctl --endpoints="$here" endpoint health >/dev/null 2>&1 && me=1
   if ((voters > 1 && healthy - me >= $(quorum "$voters"))); then
-    systemctl stop etcd
+    systemctl stop "$unit"
     tar -C "$data_dir" -czf "$dir.tmp/data-dir.tar.gz" member
     start_etcd
     wait_local voter
@@ -346,21 +348,19 @@ cmd_join() {
   done
   [[ -n $name && -n $peer_url ]] || die "join needs --name and --peer-url"
 
-  # Already joined: our data dir, and the member answering locally is this one at this peer URL. (Debian's
-  # etcd started with its defaults also calls itself by the host name, but from another data dir and on
-  # localhost: that one must not pass for a member.)
+  # Already joined: our data dir, and the member answering locally is this one at this peer URL.
   local here
   if [[ -d $data_dir/member ]] && here=$(local_ep) &&
     members "$here" 2>/dev/null | awk -F'\t' -v n="$name" -v u="$peer_url" '$2==n && $3==u {f=1} END{exit !f}'; then
     log "$name is already a member; nothing to do"
-    systemctl enable etcd >/dev/null 2>&1
+    systemctl enable "$unit" >/dev/null 2>&1
     return 0
   fi
 
-  # Debian's etcd.service may have started at boot with its defaults as a one-member cluster of its own;
-  # that cluster and any half-joined data must not survive, or this host silently stays a cluster alone.
-  systemctl stop etcd 2>/dev/null || true
-  rm -rf /var/lib/etcd/default "$data_dir" "$join_env"
+  # Half-joined data (an earlier join that failed, a member removed while its host was down) must not
+  # survive, or this host silently stays a cluster alone or rejoins as a member the cluster removed.
+  systemctl stop "$unit" 2>/dev/null || true
+  rm -rf "$data_dir" "$join_env"
 
   endpoints=$(reachable "$endpoints")
   if [[ -z $endpoints ]] || ! members "$endpoints" >/dev/null 2>&1; then
@@ -480,7 +480,7 @@ cmd_leave() {
   elif [[ -d $data_dir ]]; then
     die "cannot reach the cluster at ${all:-<none>} to remove $name; refusing to wipe its data"
   fi
-  systemctl disable --now etcd >/dev/null 2>&1 || true
+  systemctl disable --now "$unit" >/dev/null 2>&1 || true
   case $removal in
     last)
       # The cluster ends with its last member; its data is kept, never deleted by a config change.
@@ -558,7 +558,7 @@ cmd_restart() {
     fi
   fi
   systemctl daemon-reload
-  systemctl restart --no-block etcd
+  systemctl restart --no-block "$unit"
   rm -f "$restart_pending"
   wait_local voter
   wait_quorum "$local_endpoint"

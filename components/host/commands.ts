@@ -60,10 +60,11 @@ export function hostCommand(
 export function pushFiles(
   host: Host,
   name: string,
-  args: { files: pulumi.Input<HostFile[]>; restartMarker?: string },
+  args: { files: pulumi.Input<HostFile[]>; restartMarker?: string; before?: string },
   opts: OnHostOptions,
 ): command.remote.Command {
-  const stdin = pulumi.output(args.files).apply((f) => renderInstallScript(f, args.restartMarker));
+  const { files, ...install } = args;
+  const stdin = pulumi.output(files).apply((f) => renderInstallScript(f, install));
   return hostCommand(host, name, { create: "bash -s", stdin }, opts);
 }
 

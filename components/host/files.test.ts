@@ -27,7 +27,7 @@ describe("pushing files to a host", () => {
   ];
 
   it("renders a script that carries content base64-encoded, sorted by path", () => {
-    const out = renderInstallScript(files("/x", "root:root"), "/run/x/restart-pending");
+    const out = renderInstallScript(files("/x", "root:root"), { restartMarker: "/run/x/restart-pending" });
     expect(out).toMatchSnapshot();
     expect(out).not.toContain("secret");
     expect(out.indexOf("/x/etc/a.key")).toBeLessThan(out.indexOf("/x/etc/b.env"));
@@ -37,7 +37,7 @@ describe("pushing files to a host", () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "rwk-files-test-"));
     const marker = path.join(dir, "state", "restart-pending");
     const install = (f: HostFile[]) =>
-      execFileSync("bash", ["-s"], { input: renderInstallScript(f, marker) });
+      execFileSync("bash", ["-s"], { input: renderInstallScript(f, { restartMarker: marker }) });
     install(files(dir));
     expect(fs.readFileSync(`${dir}/etc/a.key`, "utf8")).toBe("secret\n");
     expect((fs.statSync(`${dir}/etc/a.key`).mode & 0o777).toString(8)).toBe("600");

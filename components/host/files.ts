@@ -26,12 +26,17 @@ const byPath = (files: HostFile[]) => [...files].sort((a, b) => a.path.localeCom
 /**
  * A bash script that writes the files atomically with their modes and owners, and only those whose
  * content, mode or owner differ: an unchanged file keeps its inode and time, so nothing that watches it
- * sees a change. When a file marked `restart` changes, it creates `restartMarker`: the program that
- * reads the file is due a restart (whoever restarts it removes the marker). It travels on stdin, so
- * secret content never appears in a command line, a process list or the engine's log.
+ * sees a change. It runs `before` first. When a file marked `restart` changes, it creates `restartMarker`:
+ * the program that reads the file is due a restart (whoever restarts it removes the marker). It travels on
+ * stdin, so secret content never appears in a command line, a process list or the engine's log.
  */
-export function renderInstallScript(files: HostFile[], restartMarker?: string): string {
-  const lines = ["set -eu", "umask 077"];
+export function renderInstallScript(
+  files: HostFile[],
+  opts: { restartMarker?: string; before?: string } = {},
+): string {
+  const { restartMarker } = opts;
+  // `before` prepares what the files need (their owner's account, a directory): idempotent, every time.
+  const lines = ["set -eu", "umask 077", ...(opts.before ? [opts.before] : [])];
   for (const f of byPath(files)) {
     const dir = f.path.slice(0, f.path.lastIndexOf("/")) || "/";
     const tmp = `${f.path}.rwk-new`;

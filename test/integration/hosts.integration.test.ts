@@ -144,31 +144,6 @@ describe("lab hosts through the real engine", () => {
     expect((await stack.preview({ color: "never" })).changeSummary["update"] ?? 0).toBe(0);
   });
 
-  it("takes over a host whose Debian etcd started with its defaults (Debian's etcd.service, enabled by the package)", async () => {
-    await sshOk(
-      "core-01",
-      "systemctl enable etcd >/dev/null 2>&1 && systemctl start --no-block etcd && " +
-        "until etcdctl endpoint health >/dev/null 2>&1; do sleep 0.2; done && test -d /var/lib/etcd/default && echo up",
-    );
-    b.configure({ hosts, etcdMembers: ["core-01"], etcdTls: "off" });
-    await stack.up({ color: "never" });
-    const list = await run([
-      driverScript("machines"),
-      "exec",
-      lab,
-      "etcdctl",
-      "--endpoints=http://172.17.8.101:2379",
-      "member",
-      "list",
-    ]);
-    expect(list.stdout.trim().split("\n")).toEqual([
-      expect.stringMatching(
-        /, started, core-01, http:\/\/172\.17\.8\.101:2380, http:\/\/172\.17\.8\.101:2379, false$/,
-      ),
-    ]);
-    expect(await sshOk("core-01", "test -e /var/lib/etcd/default && echo left || echo gone")).toBe("gone");
-  });
-
   it("pulumi destroy leaves no namespace, mount, process or state of the lab", async () => {
     writeStackConfig({});
     await stack.destroy({ color: "never" });
