@@ -1,6 +1,7 @@
 import * as fs from "fs";
 import { expectMembers } from "./checks";
 import { paths } from "../components/etcd/facts";
+import { shellCommand } from "../components/host/shell";
 import { checkRestored, clusterId, recoveryDrill, takeBackup, threeMembers } from "./recovery";
 
 /** Bad data, good hosts: every member restored from the same snapshot, as a new cluster. */
@@ -53,6 +54,16 @@ export const restoreInPlace = recoveryDrill(
         if (id === t.clusterId) throw new Error("the restored cluster kept the old cluster's ID");
         ctx.note(`new cluster identity: cluster ID ${String(t.clusterId)} → ${id}`);
         await expectMembers(ctx, ["core-01", "core-02", "core-03"]);
+        // A restore step that did not restore fails: starting a restore that was never prepared is refused.
+        const r = await ctx.ssh(
+          "core-01",
+          shellCommand(paths.script, "restore-start", "--cluster-token", "never-prepared"),
+        );
+        if (r.code === 0 || !r.stderr.includes("restore never-prepared was not prepared on this host"))
+          throw new Error(`an unprepared restore-start was not refused (exit ${r.code}): ${r.stderr}`);
+        ctx.note(
+          `a restore that was never prepared is refused: \`${r.stderr.trim().split("\n").pop() ?? ""}\``,
+        );
       },
     },
   ],

@@ -1,5 +1,6 @@
 // What a stack needs built on the workstation before `pulumi up`: its etcd release and, once it has
-// Kubernetes roles, its Kubernetes release and the container tools. Prints component@version specs for
+// Kubernetes roles, its Kubernetes release, the container tools and the cluster's images. Prints
+// component@version specs: images@<kubernetes version> for lab/images/oci/build-images.sh, the others for
 // lab/toolchain/kubernetes.sh; `./rwk up <stack>` builds exactly these.
 //
 //   npx ts-node --transpile-only workstation/needed.ts <stack>
@@ -20,6 +21,7 @@ export function neededBuilds(config: StackConfig): string[] {
       `kubernetes@${config.kubernetes.version}`,
       `crictl@${cluster.crictl}`,
       `cni-plugins@${cluster.cniPlugins}`,
+      `images@${config.kubernetes.version}`,
     );
   }
   return specs;

@@ -34,6 +34,7 @@
 #   $RWK_STATE/labs/<lab>/        subnet, owner
 #   $RWK_STATE/labs/<lab>/<host>/
 #       upper/ work/ merged/   the host's disk: an overlay on the image from lab/images/image.sh
+#       containerd/            the host's /var/lib/containerd (see host_binds)
 #       image address port machine-id identity cgroups nspawn.pid init.pid forward.pid nspawn.log forward.log
 #   cgroup <lab>/<host> under the caller's own cgroup in every mounted hierarchy
 #
@@ -321,6 +322,30 @@ remove_cgroups() {
   rm -f "$DIR/cgroups"
 }
 
+# Kernel-wide sysctls kubelet insists on, each <path under /proc/sys>=<value>: it exits unless it reads
+# these values or can write them, and /proc/sys is read-only in a host. Setting them on the machine
+# would do for every lab, but panic_on_oops=1 would reboot the whole machine on any oops: instead the host
+# reads them from files bound read-only over the entries, and the kernel keeps the machine's values.
+kubelet_sysctls=(kernel/panic=10 kernel/panic_on_oops=1 vm/overcommit_memory=1)
+
+# Sets HOST_BINDS to nspawn's flags for what it mounts into the host besides its disk. containerd's
+# state is a directory of the workstation's file system, because the overlay snapshots of containers
+# cannot have their upper dirs on the host's own overlay ("not supported as upperdir"). The sysctl files
+# are in the host's own disk, written through the mounted overlay: nspawn looks up the source of a bind
+# onto /proc inside the container's tree ("Failed to stat" a workstation path).
+host_binds() {
+  local entry name file
+  install -d -m 0711 "$DIR/containerd"
+  HOST_BINDS=("--bind=$DIR/containerd:/var/lib/containerd")
+  install -d -m 0755 "$DIR/merged/var/lib/rwk-lab/sysctl"
+  for entry in "${kubelet_sysctls[@]}"; do
+    name=${entry%%=*}
+    file=/var/lib/rwk-lab/sysctl/${name//\//.}
+    printf '%s\n' "${entry#*=}" >"$DIR/merged$file"
+    HOST_BINDS+=("--bind-ro=$file:/proc/sys/$name")
+  done
+}
+
 # Boots the host, detached from the caller: its own session (setsid) so it outlives the calling
 # process, stdin from /dev/null and output to a log so it holds none of the caller's pipes (a Node
 # child_process call would otherwise wait for nspawn to exit). The subshell joins the host's cgroups
@@ -329,11 +354,13 @@ launch_nspawn() {
   # A new boot, a new init: wait_for_ssh records it.
   rm -f "$DIR/init.pid"
   make_host_cgroups
+  host_binds
   (
     close_inherited_fds
     while read -r dir; do printf '%s\n' "$BASHPID" >"$dir/cgroup.procs"; done <"$DIR/cgroups"
     exec setsid systemd-nspawn \
       --bind=/dev/kmsg \
+      "${HOST_BINDS[@]}" \
       --boot \
       --capability=CAP_NET_ADMIN,CAP_SYSLOG \
       --console=read-only \

@@ -15,17 +15,18 @@ set -euo pipefail
 # shellcheck source=lab/lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
 
-# Packages installed in the image. Later issues add containerd and the kubelet here.
+# Packages installed in the image. The container runtime is Debian's (containerd 1.6 and runc, measured
+# inside these hosts: /work/shared/LAB.md); conntrack and iptables are what kube-proxy and the CNI plugins
+# call. The cluster's own binaries (etcd, kubelet, crictl, CNI plugins) are copied by the program.
 IMAGE_PACKAGES=(
-  ca-certificates curl dbus etcd-client etcd-server gzip iproute2 iputils-ping jq less openssh-server procps
-  sudo systemd systemd-sysv tar
+  ca-certificates conntrack containerd curl dbus gzip iproute2 iptables iputils-ping jq less openssh-server
+  procps runc sudo systemd systemd-sysv tar
 )
 # Bump when something outside IMAGE_PACKAGES and customize_image changes what an image contains.
 RECIPE_VERSION=1
 SUITE=bookworm
-# What the lab needs on the workstation itself: lab/drivers/machines.sh, its self-test (jq) and the
-# drills (etcdctl run in a lab's switch netns).
-WORKSTATION_PACKAGES=(debootstrap etcd-client iproute2 jq openssh-client socat systemd-container util-linux)
+# What the lab needs on the workstation itself: lab/drivers/machines.sh and its self-test (jq).
+WORKSTATION_PACKAGES=(debootstrap iproute2 jq openssh-client socat systemd-container util-linux)
 
 images=$(cache_root)/images
 
@@ -62,8 +63,9 @@ apt_mirror() {
   printf '%s\n' "$mirror"
 }
 
-# Makes the freshly bootstrapped tree a template for many hosts: no identity of its
-# own, no etcd that starts by itself, sshd reachable by key only.
+# Makes the freshly bootstrapped tree a template for many hosts: no identity of its own, sshd reachable
+# by key only, containerd ready for a system container but not started. etcd is not in the image: the
+# program copies the release a stack asks for to its hosts.
 customize_image() {
   local root=$1
   # Identity is given per host by machines.sh create. The dbus copy must go too, or systemd copies the
@@ -72,11 +74,42 @@ customize_image() {
   rm -f "$root/var/lib/dbus/machine-id" "$root"/etc/ssh/ssh_host_*_key "$root"/etc/ssh/ssh_host_*_key.pub
   : >"$root/etc/hostname"
 
-  # Debian enables etcd.service, which would start a one-member cluster named after the host and leave
-  # /var/lib/etcd/default behind; the etcd components configure and start it themselves.
-  systemctl --root="$root" disable etcd.service >&2
-  rm -rf "$root/var/lib/etcd/default"
   systemctl --root="$root" enable ssh.service >&2
+  # A host without a Kubernetes role runs no container runtime: the program enables containerd where it
+  # places one.
+  systemctl --root="$root" disable containerd.service >&2
+
+  # In systemd-nspawn the cgroup hierarchies and /proc/sys are read-only, and containerd with runc writes
+  # both: a cgroup per container, the sysctls of each pod's netns (/proc/sys/net bound onto itself is a
+  # mount of its own, made writable apart from the rest of /proc/sys). systemd re-executes afterwards to
+  # see the controllers writable, so that it can make the slices and scopes of the systemd cgroup driver;
+  # --no-block, because it runs this unit. Pulled in by containerd alone; nothing to do in a VM.
+  cat >"$root/usr/local/sbin/rwk-container-mounts" <<'SCRIPT'
+#!/bin/sh
+set -eu
+findmnt -rn -t cgroup,cgroup2 -o TARGET | grep '^/sys/fs/cgroup/' | while read -r dir; do
+  mount -o remount,bind,rw "$dir"
+done
+mountpoint -q /proc/sys/net || mount --bind /proc/sys/net /proc/sys/net
+mount -o remount,bind,rw /proc/sys/net
+systemctl --no-block daemon-reexec
+SCRIPT
+  chmod 0755 "$root/usr/local/sbin/rwk-container-mounts"
+  cat >"$root/etc/systemd/system/rwk-container-mounts.service" <<'UNIT'
+[Unit]
+Description=Writable cgroups and net sysctls for containers (lab/images/image.sh)
+ConditionVirtualization=container
+Before=containerd.service
+
+[Service]
+Type=oneshot
+RemainAfterExit=yes
+ExecStart=/usr/local/sbin/rwk-container-mounts
+
+[Install]
+RequiredBy=containerd.service
+UNIT
+  systemctl --root="$root" enable rwk-container-mounts.service >&2
 
   # Debian's sshd_config includes sshd_config.d/*.conf before its own settings, and the first value wins.
   cat >"$root/etc/ssh/sshd_config.d/10-rwk.conf" <<'EOF'

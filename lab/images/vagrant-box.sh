@@ -187,9 +187,10 @@ EOF
   systemctl --root="$root" mask modprobe@drm.service modprobe@efi_pstore.service >&2
 
   printf '/dev/vda / ext4 rw,errors=remount-ro 0 1\n' >"$root/etc/fstab"
-  # A first boot applies presets, which would enable etcd again (lab/images/image.sh disabled it).
+  # A first boot applies presets, which would enable containerd again (lab/images/image.sh disabled it:
+  # the program starts it on a host with a Kubernetes role).
   mkdir -p "$root/etc/systemd/system-preset"
-  printf 'disable etcd.service\n' >"$root/etc/systemd/system-preset/10-rwk.preset"
+  printf 'disable containerd.service\n' >"$root/etc/systemd/system-preset/10-rwk.preset"
 
   # No identity of the image's own: machine-id is made at first boot (the dbus copy must go too).
   : >"$root/etc/machine-id"

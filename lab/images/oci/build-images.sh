@@ -6,6 +6,9 @@
 #   lab/images/oci/build-images.sh [<kubernetes version>...]
 #       builds what is missing (default: the first, default, Kubernetes version of versions.json) and
 #       prints one line per image: <ref> <archive> <manifest digest>. Progress and timings go to stderr.
+#       The lines of each version's images (its control plane, and pause, CoreDNS and busybox) are also
+#       written to $RWK_CACHE/oci-images/kubernetes-v<version>.images, where the program reads them
+#       (components/runtime/images.ts).
 #
 # The images (versions from the "cluster" section of versions.json), each one layer, laid out as upstream's:
 #   registry.k8s.io/pause:<pause>               /pause (ours: lab/images/oci/pause), user 65535:65535
@@ -107,20 +110,35 @@ build() {
   say "built $ref in $(since "$started") s, $(stat -c %s "$out" | awk '{ printf "%.1f", $1 / 1e6 }') MB"
 }
 
-# emit <ref> <archive>: the line this script prints for an image.
+# The lines of the images every version shares, and of each version's own (by version).
+shared_lines=()
+declare -A version_lines=()
+
+# emit <ref> <archive> [<version>]: the line this script prints for an image, kept for the image lists:
+# a version's own, or with no version every version's.
 emit() {
-  local digest
+  local digest line
   digest=$("$tool/oci" inspect "$2" | awk '$1 == "manifest" { print $2 }')
-  printf '%s %s %s\n' "$1" "$2" "$digest"
+  [[ $digest == sha256:* ]] || die "no manifest digest in $2"
+  line="$1 $2 $digest"
+  if (($# > 2)); then
+    version_lines[$3]+="$line"$'\n'
+  else
+    shared_lines+=("$line")
+  fi
+  printf '%s\n' "$line"
 }
 
-# image <ref> <oci build flags>: an image whose inputs are all files already here.
+# image [--version <v>] <ref> <oci build flags>: an image whose inputs are all files already here; with
+# --version, one of that Kubernetes version's own.
 image() {
+  local version=()
+  [[ $1 == --version ]] && version=("$2") && shift 2
   local ref=$1 out
   shift
   out=$(archive_for "$ref" "$(inputs_of "$@")")
   [[ -f $out ]] || build "$ref" "$out" "$@"
-  emit "$ref" "$out"
+  emit "$ref" "$out" "${version[@]}"
 }
 
 path_env=PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
@@ -152,7 +170,7 @@ for i in "${!kube_versions[@]}"; do
     caps=()
     # Upstream sets it so that kube-apiserver can serve on a port below 1024 without running as root.
     [[ $b == kube-apiserver ]] && caps=(--setcap "/usr/local/bin/$b:cap_net_bind_service")
-    image "registry.k8s.io/$b:v$v" "${distroless[@]}" --file "$go_runner:/go-runner:0755" \
+    image --version "$v" "registry.k8s.io/$b:v$v" "${distroless[@]}" --file "$go_runner:/go-runner:0755" \
       --file "${dirs[i]}/$b:/usr/local/bin/$b:0755" "${caps[@]}" --entrypoint /go-runner
   done
 done
@@ -194,3 +212,10 @@ if [[ ! -f $out ]]; then
   build "$ref" "$out" "${busybox_common[@]}" --file "$work/root/bin/busybox:/bin/busybox:0755" "${links[@]}"
 fi
 emit "$ref" "$out"
+
+# Each version's list, replaced whole: a reader never sees half of one.
+for v in "${kube_versions[@]#v}"; do
+  list=$store/kubernetes-v$v.images
+  printf '%s%s\n' "${version_lines[$v]}" "$(printf '%s\n' "${shared_lines[@]}")" >"$list.tmp"
+  mv "$list.tmp" "$list"
+done

@@ -26,7 +26,10 @@ func (p *Provider) copyToRemoteHost(ctx context.Context, urn string, a copyArgs)
 	stop := context.AfterFunc(ctx, func() { _ = client.Close() })
 	defer stop()
 
-	sc, err := sftp.NewClient(client.Client)
+	// Concurrent writes keep many packets in flight instead of waiting for each 32 KiB write's reply: the
+	// copy of a Kubernetes release (460 MB) to a lab host went from 2.5 MB/s to the link's speed. Each
+	// write carries its offset, so the file arrives whole whatever order the server applies them in.
+	sc, err := sftp.NewClient(client.Client, sftp.UseConcurrentWrites(true))
 	if err != nil {
 		return fmt.Errorf("could not start an SFTP session (is the server's sftp subsystem enabled?): %w", err)
 	}

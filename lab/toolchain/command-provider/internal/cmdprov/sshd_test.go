@@ -380,6 +380,33 @@ func TestCopyToRemoteAgainstSSHD(t *testing.T) {
 		}
 	})
 
+	t.Run("a large file arrives whole over a longer one", func(t *testing.T) {
+		// Many packets in flight at once (concurrent writes): every byte must land at its offset, and the
+		// file must end where the source ends.
+		data := make([]byte, 8<<20+12345)
+		if _, err := rand.Read(data); err != nil {
+			t.Fatal(err)
+		}
+		local := filepath.Join(t.TempDir(), "blob")
+		if err := os.WriteFile(local, data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		dest := filepath.Join(s.dir, "blob")
+		if err := os.WriteFile(dest, make([]byte, len(data)+4096), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		a, err := resource.NewPathAsset(local)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, _, err := create(t, p, copyToRemote, copyInputs(resource.NewAssetProperty(a), dest)); err != nil {
+			t.Fatal(err)
+		}
+		if got := readFile(dest); got != string(data) {
+			t.Fatalf("copied %d bytes that differ from the %d of the source", len(got), len(data))
+		}
+	})
+
 	t.Run("preview copies nothing", func(t *testing.T) {
 		text, _ := resource.NewTextAsset("x")
 		dest := filepath.Join(s.dir, "preview.txt")

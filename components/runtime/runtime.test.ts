@@ -1,0 +1,171 @@
+// The program under Pulumi mocks with Kubernetes roles: which runtime resources it registers for which
+// host, with which names and inputs, and what it refuses before registering anything.
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+import * as pulumi from "@pulumi/pulumi";
+import { imageListPath, imageRefs } from "./images";
+import type { ImageName } from "./images";
+
+interface Registered {
+  type: string;
+  name: string;
+  inputs: Record<string, unknown>;
+}
+
+const project = "real-world-kubernetes";
+const root = path.join(__dirname, "..", "..");
+const digest = (i: number) => `sha256:${String(i).repeat(64)}`;
+const allImages = Object.keys(imageRefs("1.34.4")) as ImageName[];
+
+// Stand-ins for what the workstation builds: the releases' directories and the images' list and archives.
+let cache: string;
+const saved = process.env["RWK_CACHE"];
+function buildCache(images: ImageName[]): void {
+  for (const dir of ["etcd-v3.6.16", "kubernetes-v1.34.4", "crictl-v1.34.0", "cni-plugins-v1.10.0"])
+    fs.mkdirSync(path.join(cache, "kubernetes", dir), { recursive: true });
+  const archives = path.join(cache, "oci-images");
+  fs.mkdirSync(archives, { recursive: true });
+  const refs = imageRefs("1.34.4");
+  const lines = images.map((name, i) => {
+    fs.writeFileSync(path.join(archives, `${name}-x.tar`), name);
+    return `${refs[name]} ${path.join(archives, `${name}-x.tar`)} ${digest(i)}`;
+  });
+  fs.writeFileSync(imageListPath("1.34.4"), `${lines.join("\n")}\n`);
+}
+beforeEach(() => {
+  cache = fs.mkdtempSync(path.join(os.tmpdir(), "rwk-runtime-test-cache-"));
+  process.env["RWK_CACHE"] = cache;
+});
+afterEach(() => {
+  if (saved === undefined) delete process.env["RWK_CACHE"];
+  else process.env["RWK_CACHE"] = saved;
+  fs.rmSync(cache, { recursive: true, force: true });
+});
+
+/** Runs the program on these config keys; `registered` receives every registration, also of a run that throws. */
+async function runProgram(
+  config: Record<string, unknown>,
+  registered: Registered[] = [],
+): Promise<Registered[]> {
+  const mocks: pulumi.runtime.Mocks = {
+    newResource(args) {
+      const inputs = args.inputs as Record<string, unknown>;
+      registered.push({ type: args.type, name: args.name, inputs });
+      const outputs: Record<string, unknown> = { ...inputs };
+      if (args.type === "pulumi-nodejs:dynamic/rwk:Machine")
+        Object.assign(outputs, { sshPort: 2222, machineId: `id-${args.name}` });
+      if (args.type === "tls:index/privateKey:PrivateKey")
+        Object.assign(outputs, { publicKeyOpenssh: "ssh-ed25519 AAAA test", privateKeyOpenssh: "PRIVATE" });
+      return { id: `${args.name}-id`, state: outputs };
+    },
+    call: (args) => args.inputs as Record<string, unknown>,
+  };
+  let sdk: typeof pulumi | undefined;
+  let ready: Promise<void> = Promise.resolve();
+  jest.isolateModules(() => {
+    sdk = require("@pulumi/pulumi") as typeof pulumi;
+    sdk.runtime.setAllConfig(
+      Object.fromEntries(Object.entries(config).map(([k, v]) => [`${project}:${k}`, JSON.stringify(v)])),
+    );
+    ready = sdk.runtime.setMocks(mocks, project, "dev", false);
+    require(path.join(root, "index.ts"));
+  });
+  await ready;
+  await sdk!.runtime.disconnect();
+  return registered;
+}
+
+// etcd stays out of the way: the runtime is what these tests look at.
+const noEtcd = { etcdMembers: [], allowDataLoss: "dev" };
+const runtimeOf = (rs: Registered[], host: string) =>
+  rs.filter((r) => r.name.startsWith(`runtime-${host}`)).map((r) => `${r.type} ${r.name}`);
+
+describe("the container runtime under mocks", () => {
+  it("gives a worker containerd's files, the releases, their links, containerd, and its images", async () => {
+    buildCache(allImages);
+    const rs = await runProgram({ ...noEtcd, workers: ["core-02"] });
+    expect(runtimeOf(rs, "core-02").sort()).toEqual([
+      "command:remote:Command runtime-core-02-cni-plugins-links",
+      "command:remote:Command runtime-core-02-containerd",
+      "command:remote:Command runtime-core-02-crictl-links",
+      "command:remote:Command runtime-core-02-files",
+      "command:remote:Command runtime-core-02-image-busybox-import",
+      "command:remote:Command runtime-core-02-image-coredns-import",
+      "command:remote:Command runtime-core-02-image-pause-import",
+      "command:remote:Command runtime-core-02-kubernetes-links",
+      "command:remote:CopyToRemote runtime-core-02-cni-plugins",
+      "command:remote:CopyToRemote runtime-core-02-crictl",
+      "command:remote:CopyToRemote runtime-core-02-image-busybox",
+      "command:remote:CopyToRemote runtime-core-02-image-coredns",
+      "command:remote:CopyToRemote runtime-core-02-image-pause",
+      "command:remote:CopyToRemote runtime-core-02-kubernetes",
+      "rwk:runtime:NodeRuntime runtime-core-02",
+    ]);
+    expect(runtimeOf(rs, "core-01")).toEqual([]);
+    const byName = new Map(rs.map((r) => [r.name, r.inputs]));
+    const archive = path.join(cache, "oci-images", "pause-x.tar");
+    expect(byName.get("runtime-core-02-image-pause-import")).toMatchObject({
+      create:
+        "/usr/local/sbin/rwk-runtime import --ref registry.k8s.io/pause:3.10.1 " +
+        `--digest ${digest(0)} --archive /var/lib/rwk-runtime/images/pause-x.tar`,
+      triggers: ["id-lab-core-02-machine", digest(0)],
+    });
+    expect(byName.get("runtime-core-02-image-pause")).toMatchObject({
+      remotePath: "/var/lib/rwk-runtime/images",
+      triggers: ["id-lab-core-02-machine", digest(0)],
+    });
+    expect(
+      await (byName.get("runtime-core-02-image-pause")!["source"] as { path: Promise<string> }).path,
+    ).toBe(archive);
+    expect(byName.get("runtime-core-02-containerd")!["create"]).toMatch(
+      /^\/usr\/local\/sbin\/rwk-runtime start --config [0-9a-f]{16}$/,
+    );
+    // Nothing on the host to undo over SSH: a host that is down cannot block a change of roles.
+    for (const r of rs.filter((r) => r.name.startsWith("runtime-core-02-")))
+      expect(r.inputs["delete"]).toBeUndefined();
+  });
+
+  it("gives a control-plane host the control plane's images too, once for a host in both roles", async () => {
+    buildCache(allImages);
+    const rs = await runProgram({ ...noEtcd, controlPlane: ["core-01"], workers: ["core-01", "core-02"] });
+    const images = (host: string) =>
+      runtimeOf(rs, host)
+        .filter((r) => r.startsWith("command:remote:Command") && r.endsWith("-import"))
+        .map((r) => r.replace(/.*-image-(.*)-import$/, "$1"))
+        .sort();
+    expect(images("core-01")).toEqual([...allImages].sort());
+    expect(images("core-02")).toEqual(["busybox", "coredns", "pause"]);
+    expect(rs.filter((r) => r.type === "rwk:runtime:NodeRuntime").map((r) => r.name)).toEqual([
+      "runtime-core-01",
+      "runtime-core-02",
+    ]);
+  });
+
+  it("adds a worker without touching another's runtime", async () => {
+    buildCache(allImages);
+    const one = await runProgram({ ...noEtcd, workers: ["core-02"] });
+    const two = await runProgram({ ...noEtcd, workers: ["core-02", "core-03"] });
+    const inputs = (rs: Registered[]) =>
+      JSON.stringify(rs.filter((r) => r.name.startsWith("runtime-core-02")).map((r) => [r.name, r.inputs]));
+    expect(inputs(two)).toBe(inputs(one));
+    expect(runtimeOf(two, "core-03")).toHaveLength(runtimeOf(one, "core-02").length);
+  });
+
+  it("needs no Kubernetes build for a stack without roles", async () => {
+    const rs = await runProgram(noEtcd);
+    expect(rs.filter((r) => r.name.startsWith("runtime-"))).toEqual([]);
+  });
+
+  it("refuses, before registering anything, a stack with roles whose builds or images are missing", async () => {
+    const registered: Registered[] = [];
+    await expect(runProgram({ ...noEtcd, workers: ["core-02"] }, registered)).rejects.toThrow(
+      "not built on this workstation: kubernetes@1.34.4, crictl@1.34.0, cni-plugins@1.10.0",
+    );
+    buildCache(["pause", "busybox"]);
+    await expect(runProgram({ ...noEtcd, workers: ["core-02"] }, registered)).rejects.toThrow(
+      "images not built on this workstation: registry.k8s.io/coredns/coredns:v1.14.7 (not in",
+    );
+    expect(registered).toEqual([]);
+  });
+});
