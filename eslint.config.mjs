@@ -28,7 +28,8 @@ export default tseslint.config(
     rules: { "@typescript-eslint/no-require-imports": "off" },
   },
   {
-    files: ["**/*.test.ts"],
+    // Tests load the program afresh per run (jest.isolateModules), which needs require().
+    files: ["**/*.test.ts", "test/unit/program-harness.ts"],
     rules: { "@typescript-eslint/no-require-imports": "off" },
   },
 );

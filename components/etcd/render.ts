@@ -3,7 +3,7 @@
 import type { EtcdSpec, EtcdTlsMode } from "../../config";
 import type { HostFile } from "../host/files";
 import { renderRemoveScript } from "../host/files";
-import { shellCommand, shellQuote } from "../host/shell";
+import { shellCommand, shellQuote, withFacts } from "../host/shell";
 import { renderSshPreamble } from "../host/ssh";
 import { etcdBinDir, paths, ports, unit, user } from "./facts";
 
@@ -197,14 +197,7 @@ export function renderHelperScript(body: string, version: string): string {
     applied_config: paths.appliedConfig,
     client_port: ports.client,
   };
-  const lines = Object.entries(facts).map(([k, v]) => `readonly ${k}=${shellQuote(String(v))}`);
-  const [shebang, ...rest] = body.split("\n");
-  return [
-    shebang,
-    "# Facts rendered from components/etcd/facts.ts by real-world-kubernetes.",
-    ...lines,
-    ...rest,
-  ].join("\n");
+  return withFacts(body, facts, "components/etcd/facts.ts");
 }
 
 /** Everything one member's host needs, as one list of remote path → file. */

@@ -1,5 +1,5 @@
 import { execFileSync } from "child_process";
-import { shellCommand, shellQuote } from "./shell";
+import { shellCommand, shellQuote, withFacts } from "./shell";
 
 /** What bash makes of a command line: its words, each ended by a NUL (printf runs in the same shell). */
 function words(line: string): string[] {
@@ -33,5 +33,16 @@ describe("shellQuote", () => {
     "--from=-e",
   ])("keeps %j one word, with no expansion", (value) => {
     expect(words(shellCommand("x", value, "y"))).toEqual(["x", value, "y"]);
+  });
+});
+
+describe("withFacts", () => {
+  it("puts each fact after the shebang as a read-only variable a shell reads back unchanged", () => {
+    const facts = { plain: "/var/lib/x", odd: "it's $HOME", port: 2379 };
+    const script = withFacts('#!/bin/bash\nprintf "%s|%s|%s" "$plain" "$odd" "$port"', facts, "facts.ts");
+    const lines = script.split("\n");
+    expect(lines[0]).toBe("#!/bin/bash");
+    expect(lines[1]).toBe("# Facts rendered from facts.ts by real-world-kubernetes.");
+    expect(execFileSync("bash", ["-c", script], { encoding: "utf8" })).toBe("/var/lib/x|it's $HOME|2379");
   });
 });

@@ -11,3 +11,13 @@ export function shellQuote(word: string): string {
 export function shellCommand(...words: string[]): string {
   return words.map(shellQuote).join(" ");
 }
+
+/**
+ * A script as pushed to a host: its facts (paths, ports, names defined once in a facts.ts) as read-only
+ * shell variables after the shebang line, then the rest of its body. `source` names where they came from.
+ */
+export function withFacts(body: string, facts: Record<string, string | number>, source: string): string {
+  const lines = Object.entries(facts).map(([k, v]) => `readonly ${k}=${shellQuote(String(v))}`);
+  const [shebang, ...rest] = body.split("\n");
+  return [shebang, `# Facts rendered from ${source} by real-world-kubernetes.`, ...lines, ...rest].join("\n");
+}

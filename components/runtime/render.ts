@@ -2,7 +2,7 @@
 // returns the exact file content or command, so tests can snapshot them and Pulumi can hash them.
 import * as yaml from "js-yaml";
 import type { HostFile } from "../host/files";
-import { shellCommand, shellQuote } from "../host/shell";
+import { shellCommand, withFacts } from "../host/shell";
 import { criNamespace, nodeBinaries, paths, podNetwork, releaseDir, toolVersions, unit } from "./facts";
 import type { Release } from "./facts";
 import { renderToml } from "./toml";
@@ -101,14 +101,7 @@ export function renderHelperScript(body: string): string {
     restart_pending: paths.restartPending,
     applied_config: paths.appliedConfig,
   };
-  const lines = Object.entries(facts).map(([k, v]) => `readonly ${k}=${shellQuote(v)}`);
-  const [shebang, ...rest] = body.split("\n");
-  return [
-    shebang,
-    "# Facts rendered from components/runtime/facts.ts by real-world-kubernetes.",
-    ...lines,
-    ...rest,
-  ].join("\n");
+  return withFacts(body, facts, "components/runtime/facts.ts");
 }
 
 export interface RuntimeFilesInput {

@@ -3,18 +3,11 @@
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import * as pulumi from "@pulumi/pulumi";
+import { loadProgram } from "../../test/unit/program-harness";
+import type { Registered } from "../../test/unit/program-harness";
 import { imageListPath, imageRefs } from "./images";
 import type { ImageName } from "./images";
 
-interface Registered {
-  type: string;
-  name: string;
-  inputs: Record<string, unknown>;
-}
-
-const project = "real-world-kubernetes";
-const root = path.join(__dirname, "..", "..");
 const digest = (i: number) => `sha256:${String(i).repeat(64)}`;
 const allImages = Object.keys(imageRefs("1.34.4")) as ImageName[];
 
@@ -48,32 +41,7 @@ async function runProgram(
   config: Record<string, unknown>,
   registered: Registered[] = [],
 ): Promise<Registered[]> {
-  const mocks: pulumi.runtime.Mocks = {
-    newResource(args) {
-      const inputs = args.inputs as Record<string, unknown>;
-      registered.push({ type: args.type, name: args.name, inputs });
-      const outputs: Record<string, unknown> = { ...inputs };
-      if (args.type === "pulumi-nodejs:dynamic/rwk:Machine")
-        Object.assign(outputs, { sshPort: 2222, machineId: `id-${args.name}` });
-      if (args.type === "tls:index/privateKey:PrivateKey")
-        Object.assign(outputs, { publicKeyOpenssh: "ssh-ed25519 AAAA test", privateKeyOpenssh: "PRIVATE" });
-      return { id: `${args.name}-id`, state: outputs };
-    },
-    call: (args) => args.inputs as Record<string, unknown>,
-  };
-  let sdk: typeof pulumi | undefined;
-  let ready: Promise<void> = Promise.resolve();
-  jest.isolateModules(() => {
-    sdk = require("@pulumi/pulumi") as typeof pulumi;
-    sdk.runtime.setAllConfig(
-      Object.fromEntries(Object.entries(config).map(([k, v]) => [`${project}:${k}`, JSON.stringify(v)])),
-    );
-    ready = sdk.runtime.setMocks(mocks, project, "dev", false);
-    require(path.join(root, "index.ts"));
-  });
-  await ready;
-  await sdk!.runtime.disconnect();
-  return registered;
+  return (await loadProgram(config, "dev", registered)).resources;
 }
 
 // etcd stays out of the way: the runtime is what these tests look at.

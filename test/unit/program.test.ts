@@ -3,15 +3,9 @@ import { createHash } from "crypto";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import * as pulumi from "@pulumi/pulumi";
+import { loadProgram } from "./program-harness";
+import type { Registered } from "./program-harness";
 
-interface Registered {
-  type: string;
-  name: string;
-  inputs: Record<string, unknown>;
-}
-
-const project = "real-world-kubernetes";
 const root = path.join(__dirname, "..", "..");
 
 // The program copies binaries built on the workstation: a cache of empty stand-ins for the releases the
@@ -22,73 +16,8 @@ for (const dir of ["etcd-v3.6.16", "etcd-v3.5.35"])
 process.env["RWK_CACHE"] = cache;
 afterAll(() => fs.rmSync(cache, { recursive: true, force: true }));
 
-/**
- * Config as the engine would pass it, without Pulumi.yaml's defaults: only the scenario's keys, so the
- * program runs on the defaults validateConfig applies itself.
- */
-function stackConfig(overrides: Record<string, unknown>): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const [key, value] of Object.entries(overrides)) {
-    if (value !== undefined)
-      out[`${project}:${key}`] = typeof value === "string" ? value : JSON.stringify(value);
-  }
-  return out;
-}
-
-interface Run {
-  resources: Registered[];
-  /** The program's exports: the stack outputs. */
-  outputs: Record<string, unknown>;
-}
-
 async function runProgram(overrides: Record<string, unknown> = {}, stack = "dev"): Promise<Registered[]> {
   return (await loadProgram(overrides, stack)).resources;
-}
-
-/** Runs the program; `registered` receives every registration, also of a run that throws. */
-async function loadProgram(
-  overrides: Record<string, unknown> = {},
-  stack = "dev",
-  registered: Registered[] = [],
-): Promise<Run> {
-  const mocks: pulumi.runtime.Mocks = {
-    newResource(args) {
-      const inputs = args.inputs as Record<string, unknown>;
-      registered.push({ type: args.type, name: args.name, inputs });
-      const outputs: Record<string, unknown> = { ...inputs };
-      if (args.type === "pulumi-nodejs:dynamic/rwk:Machine")
-        Object.assign(outputs, { sshPort: 2222, machineId: `id-${args.name}` });
-      if (args.type === "tls:index/privateKey:PrivateKey") {
-        Object.assign(outputs, {
-          publicKeyOpenssh: "ssh-ed25519 AAAA test",
-          privateKeyOpenssh: "PRIVATE",
-          privateKeyPem: `KEY ${args.name}`,
-        });
-      }
-      if (args.type.startsWith("tls:index/") && args.type.endsWith("Cert"))
-        outputs["certPem"] = `CERT ${args.name}`;
-      if (args.type === "tls:index/certRequest:CertRequest") outputs["certRequestPem"] = `CSR ${args.name}`;
-      if (args.type === "command:remote:Command") Object.assign(outputs, { stdout: "", stderr: "" });
-      return { id: `${args.name}-id`, state: outputs };
-    },
-    call: (args) => args.inputs as Record<string, unknown>,
-  };
-  // A fresh module registry per run: the program and the SDK it registers through, mocked and
-  // configured before the program is loaded.
-  let sdk: typeof pulumi | undefined;
-  let ready: Promise<void> = Promise.resolve();
-  let outputs: Record<string, unknown> = {};
-  jest.isolateModules(() => {
-    sdk = require("@pulumi/pulumi") as typeof pulumi;
-    sdk.runtime.setAllConfig(stackConfig(overrides));
-    ready = sdk.runtime.setMocks(mocks, project, stack, false);
-    outputs = require(path.join(root, "index.ts")) as Record<string, unknown>;
-  });
-  await ready;
-  // Registrations happen as Outputs resolve: the runtime's own drain of its RPC queue says when they
-  // all reached the mock (this SDK instance is this run's alone).
-  await sdk!.runtime.disconnect();
-  return { resources: registered, outputs };
 }
 
 const byName = (rs: Registered[]) => new Map(rs.map((r) => [r.name, r]));

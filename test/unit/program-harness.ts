@@ -1,0 +1,82 @@
+// The whole program under Pulumi mocks, for the unit tests that look at what it registers: one run per
+// call, with a fresh module registry, config as the engine passes it, and every registration recorded.
+import * as path from "path";
+import type * as pulumi from "@pulumi/pulumi";
+
+export interface Registered {
+  type: string;
+  name: string;
+  inputs: Record<string, unknown>;
+}
+
+export interface Run {
+  resources: Registered[];
+  /** The program's exports: the stack outputs. */
+  outputs: Record<string, unknown>;
+}
+
+export const project = "real-world-kubernetes";
+const root = path.join(__dirname, "..", "..");
+
+/**
+ * Config as the engine would pass it, without Pulumi.yaml's defaults: only the scenario's keys, so the
+ * program runs on the defaults validateConfig applies itself.
+ */
+function stackConfig(overrides: Record<string, unknown>): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [key, value] of Object.entries(overrides)) {
+    if (value !== undefined)
+      out[`${project}:${key}`] = typeof value === "string" ? value : JSON.stringify(value);
+  }
+  return out;
+}
+
+/** What the mocked providers return: the inputs, and the outputs the program reads of each type. */
+function mockOutputs(type: string, name: string, inputs: Record<string, unknown>): Record<string, unknown> {
+  const outputs: Record<string, unknown> = { ...inputs };
+  if (type === "pulumi-nodejs:dynamic/rwk:Machine")
+    Object.assign(outputs, { sshPort: 2222, machineId: `id-${name}` });
+  if (type === "tls:index/privateKey:PrivateKey") {
+    Object.assign(outputs, {
+      publicKeyOpenssh: "ssh-ed25519 AAAA test",
+      privateKeyOpenssh: "PRIVATE",
+      privateKeyPem: `KEY ${name}`,
+    });
+  }
+  if (type.startsWith("tls:index/") && type.endsWith("Cert")) outputs["certPem"] = `CERT ${name}`;
+  if (type === "tls:index/certRequest:CertRequest") outputs["certRequestPem"] = `CSR ${name}`;
+  if (type === "command:remote:Command") Object.assign(outputs, { stdout: "", stderr: "" });
+  return outputs;
+}
+
+/** Runs the program (index.ts) on these config keys; `registered` receives every registration, also of a run that throws. */
+export async function loadProgram(
+  overrides: Record<string, unknown> = {},
+  stack = "dev",
+  registered: Registered[] = [],
+): Promise<Run> {
+  const mocks: pulumi.runtime.Mocks = {
+    newResource(args) {
+      const inputs = args.inputs as Record<string, unknown>;
+      registered.push({ type: args.type, name: args.name, inputs });
+      return { id: `${args.name}-id`, state: mockOutputs(args.type, args.name, inputs) };
+    },
+    call: (args) => args.inputs as Record<string, unknown>,
+  };
+  // A fresh module registry per run: the program and the SDK it registers through, mocked and
+  // configured before the program is loaded.
+  let sdk: typeof pulumi | undefined;
+  let ready: Promise<void> = Promise.resolve();
+  let outputs: Record<string, unknown> = {};
+  jest.isolateModules(() => {
+    sdk = require("@pulumi/pulumi") as typeof pulumi;
+    sdk.runtime.setAllConfig(stackConfig(overrides));
+    ready = sdk.runtime.setMocks(mocks, project, stack, false);
+    outputs = require(path.join(root, "index.ts")) as Record<string, unknown>;
+  });
+  await ready;
+  // Registrations happen as Outputs resolve: the runtime's own drain of its RPC queue says when they
+  // all reached the mock (this SDK instance is this run's alone).
+  await sdk!.runtime.disconnect();
+  return { resources: registered, outputs };
+}
