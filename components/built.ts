@@ -8,7 +8,7 @@ import * as pulumi from "@pulumi/pulumi";
 export type Component = "etcd" | "kubernetes" | "crictl" | "cni-plugins" | "coredns";
 
 /** The cache lab/lib.sh's cache_root names: RWK_CACHE, or real-world-kubernetes under XDG's cache. */
-function cacheRoot(): string {
+export function cacheRoot(): string {
   const xdg = process.env["XDG_CACHE_HOME"] ?? path.join(os.homedir(), ".cache");
   return process.env["RWK_CACHE"] ?? path.join(xdg, "real-world-kubernetes");
 }

@@ -6,7 +6,7 @@ import * as fs from "fs";
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import { cluster } from "../../versions.json";
-import { builtDir } from "../built";
+import { cacheRoot } from "../built";
 
 /** The images of the cluster, by the name a host's resources are named after. */
 export type ImageName =
@@ -75,13 +75,7 @@ export function hostImages(
  * cache, one `<ref> <archive> <manifest digest>` line per image of that release.
  */
 export function imageListPath(kubernetesVersion: string): string {
-  return path.join(
-    builtDir("kubernetes", kubernetesVersion),
-    "..",
-    "..",
-    "oci-images",
-    `kubernetes-v${kubernetesVersion}.images`,
-  );
+  return path.join(cacheRoot(), "oci-images", `kubernetes-v${kubernetesVersion}.images`);
 }
 
 /** Parses build-images.sh's output; every line must be a ref, an absolute archive path and a digest. */
