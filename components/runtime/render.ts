@@ -1,11 +1,11 @@
 // Pure renderers for everything pushed to a host's container runtime. Each takes plain typed input and
 // returns the exact file content or command, so tests can snapshot them and Pulumi can hash them.
 import * as yaml from "js-yaml";
+import { stringify as toToml } from "smol-toml";
 import type { HostFile } from "../host/files";
 import { shellCommand, withFacts } from "../host/shell";
 import { criNamespace, nodeBinaries, paths, podNetwork, releaseDir, toolVersions, unit } from "./facts";
 import type { Release } from "./facts";
-import { renderToml } from "./toml";
 
 /**
  * containerd's configuration (version 2, containerd 1.6). The cgroup driver is systemd's: in a lab host
@@ -20,7 +20,7 @@ export function renderContainerdConfig(sandboxImage: string): string {
   const cri = "io.containerd.grpc.v1.cri";
   return [
     "# Managed by real-world-kubernetes (Pulumi); changes are overwritten.",
-    renderToml({
+    toToml({
       version: 2,
       plugins: {
         [cri]: {
