@@ -16,9 +16,9 @@ gate() {
 mapfile -t shell_scripts < <(git ls-files -- '*.sh' rwk .ci/run)
 
 # The cluster's default releases and their images: only the containers test uses them (the unit tests use
-# stand-ins). Warm, this takes a second. Cold, the Kubernetes compile alone takes about 22 minutes on 2
-# cores, so it runs behind the gates and the etcd half's tests, at the lowest CPU priority, and the
-# containers test waits for it. RWK_BUILD_BEHIND=1 takes that order on a warm machine too.
+# stand-ins). Warm, this takes a second. Cold, about 15 minutes on 2 cores (README, "Benchmarks"), so
+# it runs behind the gates and the etcd half's tests, at the lowest CPU priority, and the containers test
+# waits for it. RWK_BUILD_BEHIND=1 takes that order on a warm machine too.
 cluster_build() { lab/toolchain/kubernetes.sh >/dev/null && lab/images/oci/build-images.sh >/dev/null; }
 behind_pid=""
 behind_log=""
