@@ -50,6 +50,8 @@
 set -euo pipefail
 # shellcheck source=lab/lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
+# shellcheck source=lab/drivers/interface.sh
+. "$(dirname "${BASH_SOURCE[0]}")/interface.sh"
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 ssh_wait=${RWK_SSH_WAIT:-60}
@@ -531,29 +533,6 @@ cmd_kill() {
   nic_off
 }
 
-main() {
-  (($# >= 2)) || usage
-  local cmd=$1
-  shift
-  ((EUID == 0)) || die "must run as root (netns, mounts, cgroups)"
-  case $cmd in
-    switch-up) (($# <= 4)) || usage; cmd_switch_up "" "$@" ;;
-    switch-adopt) (($# == 3 || $# == 4)) || usage; cmd_switch_up adopt "$@" ;;
-    switch-down) (($# <= 2)) || usage; cmd_switch_down "$@" ;;
-    switch-status) (($# <= 2)) || usage; cmd_switch_status "$@" ;;
-    create) (($# == 4 || $# == 5)) || usage; cmd_create "$@" ;;
-    start) (($# == 2)) || usage; cmd_start "$@" ;;
-    stop) (($# == 2)) || usage; cmd_stop "$@" ;;
-    destroy) (($# == 2)) || usage; cmd_destroy "$@" ;;
-    status) (($# == 2)) || usage; use_host "$@"; host_status ;;
-    info) (($# == 2)) || usage; cmd_info "$@" ;;
-    kill) (($# == 2)) || usage; cmd_kill "$@" ;;
-    cut) (($# == 2)) || usage; use_host "$@"; set_link down ;;
-    heal) (($# == 2)) || usage; use_host "$@"; set_link up ;;
-    exec) cmd_exec "$@" ;;
-    list) (($# == 1)) || usage; cmd_list "$@" ;;
-    *) usage ;;
-  esac
-}
+main() { driver_main "netns, mounts, cgroups" "$@"; }
 
 main "$@"

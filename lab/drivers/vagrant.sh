@@ -62,6 +62,8 @@
 set -euo pipefail
 # shellcheck source=lab/lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
+# shellcheck source=lab/drivers/interface.sh
+. "$(dirname "${BASH_SOURCE[0]}")/interface.sh"
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 cache=$(cache_root)
@@ -700,37 +702,13 @@ cmd_info() {
   info_json "$status" "$pid" "$SWITCH"
 }
 
-cmd_virsh() {
+driver_extra_virsh() {
   use_vagrant_lab "$1"
   shift
   require_switch
   lab_virsh "$@"
 }
 
-main() {
-  (($# >= 2)) || usage
-  local cmd=$1
-  shift
-  ((EUID == 0)) || die "must run as root (netns, libvirt)"
-  case $cmd in
-    switch-up) (($# <= 4)) || usage; cmd_switch_up "" "$@" ;;
-    switch-adopt) (($# == 3 || $# == 4)) || usage; cmd_switch_up adopt "$@" ;;
-    switch-down) (($# <= 2)) || usage; cmd_switch_down "$@" ;;
-    switch-status) (($# <= 2)) || usage; cmd_switch_status "$@" ;;
-    create) (($# == 4 || $# == 5)) || usage; cmd_create "$@" ;;
-    start) (($# == 2)) || usage; cmd_start "$@" ;;
-    stop) (($# == 2)) || usage; cmd_stop "$@" ;;
-    destroy) (($# == 2)) || usage; cmd_destroy "$@" ;;
-    status) (($# == 2)) || usage; use_host "$@"; host_status ;;
-    info) (($# == 2)) || usage; cmd_info "$@" ;;
-    kill) (($# == 2)) || usage; cmd_kill "$@" ;;
-    cut) (($# == 2)) || usage; use_host "$@"; set_link down ;;
-    heal) (($# == 2)) || usage; use_host "$@"; set_link up ;;
-    exec) cmd_exec "$@" ;;
-    virsh) cmd_virsh "$@" ;;
-    list) (($# == 1)) || usage; cmd_list "$@" ;;
-    *) usage ;;
-  esac
-}
+main() { driver_main "netns, libvirt" "$@"; }
 
 main "$@"
