@@ -42,11 +42,20 @@ describe("validateConfig", () => {
       version: "3.6.16",
       members: ["core-01"],
       learner: true,
+      stopped: [],
       tls: "on",
       heartbeatIntervalMs: 100,
       electionTimeoutMs: 1000,
     });
-    expect(c.kubernetes).toEqual({ version: "1.34.4", controlPlane: [], workers: [] });
+    expect(c.kubernetes).toMatchObject({
+      version: "1.34.4",
+      controlPlane: [],
+      workers: [],
+      serviceCidr: { cidr: "10.3.0.0/24", prefix: 24 },
+      podCidr: { cidr: "10.244.0.0/16", prefix: 16 },
+      clusterDomain: "cluster.local",
+      pauseReplicas: 1,
+    });
     expect(c.allowDataLoss).toBe(false);
     expect(c.pki).toMatchObject({
       keyAlgorithm: "ECDSA",
@@ -164,6 +173,22 @@ describe("validateConfig", () => {
     });
   });
 
+  it("stops a member's etcd by config, and names what it refuses", () => {
+    expect(validateConfig({ hosts, etcdMemberStates: { "core-01": "stopped" } }, ctx).etcd.stopped).toEqual([
+      "core-01",
+    ]);
+    expect(validateConfig({ hosts, etcdMemberStates: { "core-01": "running" } }, ctx).etcd.stopped).toEqual(
+      [],
+    );
+    expect(problems({ hosts, etcdMemberStates: { "core-01": "paused", "core-02": "stopped" } })).toEqual([
+      'real-world-kubernetes:etcdMemberStates.core-01: "paused" is not one of running, stopped',
+      'real-world-kubernetes:etcdMemberStates.core-02: "core-02" is not in real-world-kubernetes:etcdMembers (core-01)',
+    ]);
+    expect(problems({ hosts, etcdMemberStates: ["core-01"] })).toEqual([
+      "real-world-kubernetes:etcdMemberStates: must be an object of member host → running|stopped",
+    ]);
+  });
+
   it("refuses a version this project does not build, listing those it does", () => {
     expect(problems({ hosts, etcdVersion: "3.4.23", kubernetesVersion: "1.35.4" })).toEqual([
       'real-world-kubernetes:etcdVersion: "3.4.23" is not one of 3.6.16, 3.5.35',
@@ -184,9 +209,11 @@ describe("validateConfig", () => {
         { controlPlane: ["core-01", "core-02", "core-03"], workers: ["core-02"] },
         { controlPlane: ["core-01", "core-02", "core-03"], workers: ["core-02"] },
       ],
-      ["workers only", { workers: ["core-03"] }, { controlPlane: [], workers: ["core-03"] }],
     ])("places %s", (_what, raw, expected) => {
-      expect(validateConfig({ hosts, ...raw }, ctx).kubernetes).toEqual({ version: "1.34.4", ...expected });
+      expect(validateConfig({ hosts, ...raw }, ctx).kubernetes).toMatchObject({
+        version: "1.34.4",
+        ...expected,
+      });
     });
 
     it.each<[string, RawConfig, string[]]>([
@@ -214,6 +241,14 @@ describe("validateConfig", () => {
         [
           "real-world-kubernetes:controlPlane: must be a list of host names",
           'real-world-kubernetes:workers[1]: "core-02" is listed twice',
+          "real-world-kubernetes:workers: a worker's kubelet registers with the API server: real-world-kubernetes:controlPlane is empty",
+        ],
+      ],
+      [
+        "workers without a control plane",
+        { hosts, workers: ["core-03"] },
+        [
+          "real-world-kubernetes:workers: a worker's kubelet registers with the API server: real-world-kubernetes:controlPlane is empty",
         ],
       ],
       [
@@ -225,6 +260,47 @@ describe("validateConfig", () => {
           workers: ["core-02"],
         },
         ['real-world-kubernetes:workers[0]: "core-02" is not a host in real-world-kubernetes:hosts (node-a)'],
+      ],
+      [
+        "a service CIDR overlapping the lab subnet, a pod CIDR overlapping it too and not a /16",
+        { hosts, controlPlane: ["core-01"], serviceCidr: "172.17.8.0/28", podCidr: "172.16.0.0/12" },
+        [
+          "real-world-kubernetes:podCidr: 172.16.0.0/12 must be a /16: each node takes the /24 numbered by the last byte of its address",
+          "real-world-kubernetes:serviceCidr: 172.17.8.0/28 overlaps real-world-kubernetes:podCidr (172.16.0.0/12)",
+          "real-world-kubernetes:serviceCidr: 172.17.8.0/28 overlaps the lab real-world-kubernetes:subnet (172.17.8.0/24)",
+          "real-world-kubernetes:podCidr: 172.16.0.0/12 overlaps the lab real-world-kubernetes:subnet (172.17.8.0/24)",
+        ],
+      ],
+      [
+        "a service CIDR inside the pod CIDR",
+        { hosts, serviceCidr: "10.244.3.0/24" },
+        [
+          "real-world-kubernetes:serviceCidr: 10.244.3.0/24 overlaps real-world-kubernetes:podCidr (10.244.0.0/16)",
+        ],
+      ],
+      [
+        "CIDRs that are not CIDRs, a bad domain and negative replicas",
+        { hosts, serviceCidr: "10.3.0.0", podCidr: 7, clusterDomain: "Cluster_Local", pauseReplicas: -1 },
+        [
+          'real-world-kubernetes:serviceCidr: "10.3.0.0" is not an IPv4 CIDR with a prefix from /8 to /30 (e.g. 10.3.0.0/24)',
+          "real-world-kubernetes:podCidr: 7 is not an IPv4 CIDR with a prefix from /8 to /30 (e.g. 10.244.0.0/16)",
+          'real-world-kubernetes:clusterDomain: "Cluster_Local" is not a lower-case DNS domain (e.g. cluster.local)',
+          "real-world-kubernetes:pauseReplicas: -1 must be an integer from 0 to 1000",
+        ],
+      ],
+      [
+        "a control plane with no etcd member",
+        { hosts, controlPlane: ["core-01"], etcdMembers: [], allowDataLoss: "dev" },
+        [
+          "real-world-kubernetes:controlPlane: a control plane needs etcd: real-world-kubernetes:etcdMembers is empty",
+        ],
+      ],
+      [
+        "a control plane over plaintext etcd",
+        { hosts, controlPlane: ["core-01"], etcdTls: "staged" },
+        [
+          "real-world-kubernetes:controlPlane: the API server talks to etcd over mutual TLS only: set real-world-kubernetes:etcdTls to on (it is staged)",
+        ],
       ],
     ])("rejects %s, naming the key", (_what, raw, expected) => {
       expect(problems(raw)).toEqual(expected);

@@ -1,5 +1,5 @@
 // real-world-kubernetes: the workshop's hosts and etcd member set, driven by this stack's config.
-import { loadConfig } from "./config";
+import { clusterDnsIp, kubernetesServiceIp, loadConfig } from "./config";
 import { requireBuilt } from "./components/built";
 import { Cluster, placementsOf, restoreId } from "./components/etcd/cluster";
 import { Lab } from "./components/host/lab";
@@ -7,8 +7,15 @@ import { EtcdPki } from "./components/pki/etcd-pki";
 import { Backup } from "./components/recovery/backup";
 import { InPlaceRestore } from "./components/recovery/in-place";
 import { verifyBackup } from "./components/recovery/restore";
+import { ClusterAccess } from "./components/kubernetes/access";
+import { ControlPlane } from "./components/kubernetes/control-plane";
+import { Kubelet } from "./components/kubernetes/kubelet";
+import { apiserverUrl } from "./components/kubernetes/render";
+import { pauseDeployment } from "./components/kubernetes/workloads";
+import { KubernetesPki } from "./components/pki/kubernetes-pki";
+import { clientUrl, placementOf } from "./components/etcd/render";
 import { toolVersions } from "./components/runtime/facts";
-import { hostImages, hostRoles, imagesForRoles, requireImages } from "./components/runtime/images";
+import { hostImages, hostRoles, imageRefs, imagesForRoles, requireImages } from "./components/runtime/images";
 import type { ImageArchive, ImageName } from "./components/runtime/images";
 import { NodeRuntime } from "./components/runtime/runtime";
 
@@ -55,12 +62,74 @@ if (restore?.spec.method === "in-place") {
     hosts: lab.hosts,
   });
 }
-// A container runtime, the cluster's binaries and its images on every host with a Kubernetes role.
+// Kubernetes on every host with a role: a container runtime with the cluster's binaries and images, and a
+// kubelet; on the control-plane hosts the API server, controller manager and scheduler as its static pods.
+const k8sSpec = config.kubernetes;
+const kubernetesPki =
+  k8sSpec.controlPlane.length > 0
+    ? new KubernetesPki("kubernetes-pki", {
+        spec: config.pki,
+        controlPlane: k8sSpec.controlPlane.map((h) => placementOf(lab.hosts[h]!)),
+        nodes: [...roles.keys()].map((h) => placementOf(lab.hosts[h]!)),
+        serviceIp: kubernetesServiceIp(k8sSpec.serviceCidr),
+        clusterDomain: k8sSpec.clusterDomain,
+      })
+    : undefined;
+const controlPlanes: ControlPlane[] = [];
 for (const [host, itsRoles] of roles) {
-  new NodeRuntime(`runtime-${host}`, {
+  const runtime = new NodeRuntime(`runtime-${host}`, {
     host: lab.hosts[host]!,
-    kubernetesVersion: config.kubernetes.version,
+    kubernetesVersion: k8sSpec.version,
+    podCidr: k8sSpec.podCidr.cidr,
     images: hostImages(images, itsRoles),
+  });
+  // Validation refuses roles without a control plane and a control plane without etcd over TLS.
+  const kpki = kubernetesPki!;
+  const kubelet = new Kubelet(`kubelet-${host}`, {
+    host: lab.hosts[host]!,
+    version: k8sSpec.version,
+    runtime,
+    caCertPem: kpki.ca.certPem,
+    certificate: kpki.kubelets[host]!,
+    // The first control-plane host's API server (one stable endpoint comes with HA).
+    apiserver: apiserverUrl(lab.hosts[k8sSpec.controlPlane[0]!]!.address),
+    clusterDns: clusterDnsIp(k8sSpec.serviceCidr),
+    clusterDomain: k8sSpec.clusterDomain,
+    controlPlaneOnly: !itsRoles.includes("worker"),
+  });
+  if (itsRoles.includes("controlPlane")) {
+    controlPlanes.push(
+      new ControlPlane(`control-plane-${host}`, {
+        host: lab.hosts[host]!,
+        images: imageRefs(k8sSpec.version),
+        pki: kpki,
+        etcdPki: pki!,
+        etcdServers: members.map((m) => clientUrl(m, "on")),
+        serviceCidr: k8sSpec.serviceCidr.cidr,
+        clusterDomain: k8sSpec.clusterDomain,
+        kubelet,
+        etcd: etcd.members.map((m) => m.ready),
+      }),
+    );
+  }
+}
+const access =
+  kubernetesPki &&
+  new ClusterAccess("cluster", {
+    lab,
+    driver: config.driver,
+    labName: config.lab,
+    apiserverAddress: lab.hosts[k8sSpec.controlPlane[0]!]!.address,
+    pki: kubernetesPki,
+    ready: controlPlanes.map((c) => c.ready),
+  });
+// The workshop's workload, an ordinary resource of the stack through the cluster's provider.
+if (access) {
+  pauseDeployment("pause", {
+    replicas: k8sSpec.pauseReplicas,
+    workers: k8sSpec.workers.length,
+    kubernetesVersion: k8sSpec.version,
+    provider: access.provider,
   });
 }
 const backup =
@@ -96,6 +165,8 @@ export = {
         etcdOperatorKey: pki.operator.privateKeyPem,
       }
     : {}),
+  // The admin's kubeconfig, for kubectl (`./rwk kubectl`, or KUBECONFIG from `eval "$(./rwk env)"`).
+  ...(access ? { kubeconfig: access.kubeconfig, apiServer: access.server } : {}),
   // The last backup taken: the directory to give `restore.from`, and the host's manifest.
   ...(backup ? { backupDirectory: backup.directory, backupManifest: backup.manifest } : {}),
 };

@@ -1,6 +1,7 @@
 // etcd's member set and how its members run: joining, TLS, raft timings.
 import { parseHostNames } from "./hosts";
 import type { HostSpec } from "./hosts";
+import { isRecord } from "./problems";
 import type { Problems, RawOf } from "./problems";
 import { cluster } from "../versions.json";
 
@@ -15,12 +16,18 @@ export const etcdTlsModes = ["off", "staged", "on"] as const;
  */
 export type EtcdTlsMode = (typeof etcdTlsModes)[number];
 
+/** Whether a member's etcd runs (running) or is stopped on purpose, its host up (the api-etcd-outage drill). */
+export const memberStates = ["running", "stopped"] as const;
+export type MemberState = (typeof memberStates)[number];
+
 export interface EtcdSpec {
   /** The etcd release every member runs (built here: see etcdVersions). */
   version: string;
   /** Hosts running a member, in the order they joined. */
   members: string[];
   learner: boolean;
+  /** Members whose etcd is stopped (etcdMemberStates); every other member runs. */
+  stopped: string[];
   tls: EtcdTlsMode;
   /** Raft timings in milliseconds: how often the leader beats, and how long followers wait for it. */
   heartbeatIntervalMs: number;
@@ -36,6 +43,7 @@ export const etcdConfigDefaults = {
   etcdVersion: cluster.etcd[0]!,
   etcdMembers: ["core-01"],
   etcdLearner: true,
+  etcdMemberStates: {},
   etcdTls: "on",
   etcdHeartbeatInterval: etcdTimingDefaults.heartbeatIntervalMs,
   etcdElectionTimeout: etcdTimingDefaults.electionTimeoutMs,
@@ -52,6 +60,7 @@ export function parseEtcd(raw: RawOf<typeof etcdConfigDefaults>, hosts: HostSpec
   if (typeof learner !== "boolean") {
     p.add("etcdLearner", `${JSON.stringify(learnerValue)} must be true or false`);
   }
+  const stopped = parseMemberStates(raw.etcdMemberStates ?? defaults.etcdMemberStates, members, p);
   const tls = p.oneOf("etcdTls", raw.etcdTls ?? defaults.etcdTls, etcdTlsModes) ?? defaults.etcdTls;
   const { heartbeatMin, electionMax, ratio } = etcdTimingLimits;
   const heartbeatIntervalMs =
@@ -77,5 +86,32 @@ export function parseEtcd(raw: RawOf<typeof etcdConfigDefaults>, hosts: HostSpec
         `${p.key("etcdHeartbeatInterval")} (${heartbeatIntervalMs} ms), or followers start elections while the leader is fine`,
     );
   }
-  return { version, members, learner: learner === true, tls, heartbeatIntervalMs, electionTimeoutMs };
+  return {
+    version,
+    members,
+    learner: learner === true,
+    stopped,
+    tls,
+    heartbeatIntervalMs,
+    electionTimeoutMs,
+  };
+}
+
+/** etcdMemberStates: member host → running | stopped; the members stopped, in member order. */
+function parseMemberStates(value: unknown, members: string[], p: Problems): string[] {
+  if (!isRecord(value)) {
+    p.add("etcdMemberStates", `must be an object of member host → ${memberStates.join("|")}`);
+    return [];
+  }
+  for (const [host, state] of Object.entries(value)) {
+    if (!members.includes(host)) {
+      p.add(
+        `etcdMemberStates.${host}`,
+        `"${host}" is not in ${p.key("etcdMembers")} (${members.join(", ")})`,
+      );
+    } else {
+      p.oneOf(`etcdMemberStates.${host}`, state, memberStates);
+    }
+  }
+  return members.filter((m) => value[m] === "stopped");
 }

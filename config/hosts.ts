@@ -75,7 +75,7 @@ export function parseHosts(
 ): { driver: Driver; subnet: Subnet | undefined; hosts: HostSpec[]; vagrant: VagrantSpec } {
   const defaults = hostsConfigDefaults;
   const driver = p.oneOf("driver", raw.driver ?? defaults.driver, drivers) ?? defaults.driver;
-  const subnet = parseSubnet(raw.subnet ?? defaults.subnet, p);
+  const subnet = parseCidr("subnet", raw.subnet ?? defaults.subnet, p);
   if (subnet && driver === "machines" && subnet.prefix !== 24) {
     p.add("subnet", "the machines driver builds one /24 switch; use a /24 such as 172.17.8.0/24");
   }
@@ -150,25 +150,34 @@ export function prefixMask(prefix: number): number {
   return (0xffffffff << (32 - prefix)) >>> 0;
 }
 
-function parseSubnet(value: unknown, p: Problems): Subnet | undefined {
+/** An IPv4 CIDR with a prefix from /8 to /30 under key `path`; example: what the message suggests. */
+export function parseCidr(
+  path: string,
+  value: unknown,
+  p: Problems,
+  example = "172.17.8.0/24",
+): Subnet | undefined {
   const m = typeof value === "string" ? /^([\d.]+)\/(\d{1,2})$/.exec(value) : null;
   const ip = m ? parseIPv4(m[1]!) : undefined;
   const prefix = m ? Number(m[2]) : NaN;
   if (ip === undefined || !(prefix >= 8 && prefix <= 30)) {
     p.add(
-      "subnet",
-      `${JSON.stringify(value)} is not an IPv4 CIDR with a prefix from /8 to /30 (e.g. 172.17.8.0/24)`,
+      path,
+      `${JSON.stringify(value)} is not an IPv4 CIDR with a prefix from /8 to /30 (e.g. ${example})`,
     );
     return undefined;
   }
   const network = (ip & prefixMask(prefix)) >>> 0;
   if (network !== ip) {
-    p.add(
-      "subnet",
-      `${JSON.stringify(value)} has host bits set; did you mean ${formatIPv4(network)}/${prefix}?`,
-    );
+    p.add(path, `${JSON.stringify(value)} has host bits set; did you mean ${formatIPv4(network)}/${prefix}?`);
   }
   return { cidr: `${formatIPv4(network)}/${prefix}`, network, prefix, gateway: formatIPv4(network + 1) };
+}
+
+/** Whether two CIDRs share any address. */
+export function overlaps(a: Subnet, b: Subnet): boolean {
+  const end = (s: Subnet) => s.network + 2 ** (32 - s.prefix) - 1;
+  return a.network <= end(b) && b.network <= end(a);
 }
 
 function inSubnet(address: number, subnet: Subnet): boolean {

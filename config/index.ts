@@ -89,7 +89,7 @@ export function validateConfig(raw: RawConfig, ctx: { project: string; stack: st
   const p = new Problems(ctx.project);
   const { driver, subnet, hosts, vagrant } = parseHosts(raw, p);
   const etcd = parseEtcd(raw, hosts, p);
-  const kubernetes = parseKubernetes(raw, hosts, p);
+  const kubernetes = parseKubernetes(raw, { hosts, subnet, etcd }, p);
   const pki = parsePki(raw, p);
   const { backup, restore } = parseRecovery(raw, etcd, p);
   const allowDataLoss = parseAllowDataLoss(raw, { hosts, etcd, restore }, ctx.stack, p);

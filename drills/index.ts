@@ -1,3 +1,4 @@
+import { apiEtcdOutage } from "./api-etcd-outage";
 import { certRotation } from "./cert-rotation";
 import { etcdScale } from "./etcd-scale";
 import { memberFailure } from "./member-failure";
@@ -19,5 +20,6 @@ export const drills: Record<string, Drill> = Object.fromEntries(
     restoreClassic,
     restoreSnapshot,
     restoreInPlace,
+    apiEtcdOutage,
   ].map((d) => [d.name, d]),
 );

@@ -1,10 +1,12 @@
 // Probes: what a drill measures while it runs, each feeding a lane of the report's timeline. The etcd
-// writer is one; an API-server probe and an HTTP probe through a Service come with the Kubernetes drills.
+// writer is one, the API probe (api-probe.ts) another; an HTTP probe through a Service comes with workers.
 import { spawn } from "child_process";
 import type { ChildProcessWithoutNullStreams } from "child_process";
 import * as path from "path";
 import type { StackConfig } from "../config";
 import { projectRoot } from "../workstation/lab";
+import { ports } from "../components/kubernetes/facts";
+import type { ApiSample } from "./api-probe";
 import type { WriteRecord } from "./writer";
 
 /** One observation: when it was sent and answered, and whether it succeeded (with the error seen). */
@@ -100,3 +102,27 @@ export function etcdWriter(prefix: string, intervalMs: number): ChildProbe<Write
     String(intervalMs),
   ]);
 }
+
+/**
+ * The API probe (drills/api-probe.ts): a ConfigMap written and read back through the first control-plane
+ * host's API server every interval, beside a /readyz check, with the admin's certificate.
+ */
+export function apiProbe(run: string, intervalMs: number): ChildProbe<ApiSample> {
+  return new ChildProbe<ApiSample>(apiProbeName, (env) => {
+    const host = env.config.hosts.find((h) => h.name === env.config.kubernetes.controlPlane[0]);
+    if (!host) throw new Error("the API probe needs a control plane (config controlPlane)");
+    return [
+      path.join(__dirname, "api-probe.ts"),
+      "--server",
+      `https://${host.address}:${ports.apiserver}`,
+      "--tls-dir",
+      env.tlsDir,
+      "--run",
+      run,
+      "--interval",
+      String(intervalMs),
+    ];
+  });
+}
+
+export const apiProbeName = "API writes and reads";

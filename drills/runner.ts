@@ -10,12 +10,14 @@ import * as yaml from "js-yaml";
 import { validateConfig } from "../config";
 import type { StackConfig } from "../config";
 import { ports } from "../components/etcd/facts";
+import { builtDir } from "../components/built";
 import { driverScript, Etcdctl, labAccess, projectRoot, run } from "../workstation/lab";
 import type { RunResult } from "../workstation/lab";
 import { sshRun, writeKeyFile } from "../workstation/ssh";
 import { project, throwawayStack } from "../workstation/stack";
+import { apiClientFiles } from "./api-probe";
 import { etcdWriter } from "./probes";
-import type { Probe } from "./probes";
+import type { Probe, Sample } from "./probes";
 import { renderMarkdown, renderTimeline } from "./report";
 import type { DrillRecord, StepRecord } from "./report";
 import { clientCertArgs } from "./writer";
@@ -70,6 +72,10 @@ export interface DrillContext {
   preview: (changes: ConfigChanges) => Promise<PlannedStep[]>;
   /** The stack's state file as the backend stores it. */
   stateFile: () => string;
+  /** What a probe recorded so far, by its name (its lane). */
+  samples: (probe: string) => Sample[];
+  /** The cluster's own kubectl with the stack's admin kubeconfig (through the lab forward). */
+  kubectl: (args: string[], timeoutMs?: number) => Promise<RunResult>;
 }
 
 /** One step of a preview: the operation and the resource it applies to. */
@@ -276,6 +282,13 @@ export async function runDrill(drill: Drill, opts: RunOptions = {}): Promise<Dri
           return planned;
         },
         stateFile: () => path.join(throwaway.backend, ".pulumi", "stacks", project, `${stack.name}.json`),
+        samples: (name) => probes.find((p) => p.name === name)?.samples() ?? [],
+        kubectl: (args, timeoutMs = 90_000) => {
+          const kubeconfig = path.join(tlsDir, "kubeconfig");
+          if (!fs.existsSync(kubeconfig)) throw new Error("kubectl: the stack has no kubeconfig output yet");
+          const kubectl = path.join(builtDir("kubernetes", config.kubernetes.version), "kubectl");
+          return run([kubectl, "--kubeconfig", kubeconfig, ...args], { timeoutMs });
+        },
       };
       previous = ctx;
       if (step.check) await step.check(ctx, stepRecord);
@@ -359,8 +372,33 @@ async function missingWrites(
   return acked.filter((k) => !present.has(k) && !lost.has(k));
 }
 
-/** Writes the operator's certificate and key (0600) for etcdctl; returns its TLS arguments. */
+/**
+ * Writes the operator's certificate and key (0600) for etcdctl, and once the stack has a control plane
+ * the admin's kubeconfig and its CA, certificate and key for the API probe; returns etcdctl's TLS
+ * arguments.
+ */
 function writeClientCertificate(outputs: Record<string, unknown>, dir: string): string[] {
+  const kubeconfig = outputs["kubeconfig"];
+  if (typeof kubeconfig === "string") {
+    fs.writeFileSync(path.join(dir, "kubeconfig"), kubeconfig, { mode: 0o600 });
+    const parsed = yaml.load(kubeconfig) as {
+      clusters: { cluster: Record<string, string> }[];
+      users: { user: Record<string, string> }[];
+    };
+    const data = (v: string | undefined) => Buffer.from(v ?? "", "base64");
+    fs.writeFileSync(
+      path.join(dir, apiClientFiles.ca),
+      data(parsed.clusters[0]?.cluster["certificate-authority-data"]),
+    );
+    fs.writeFileSync(
+      path.join(dir, apiClientFiles.cert),
+      data(parsed.users[0]?.user["client-certificate-data"]),
+    );
+    // Written last: the probe takes its presence as the sign that it can call.
+    fs.writeFileSync(path.join(dir, apiClientFiles.key), data(parsed.users[0]?.user["client-key-data"]), {
+      mode: 0o600,
+    });
+  }
   const [ca, cert, key] = [outputs["etcdCaCert"], outputs["etcdOperatorCert"], outputs["etcdOperatorKey"]];
   if (typeof ca !== "string" || typeof cert !== "string" || typeof key !== "string") return [];
   fs.writeFileSync(path.join(dir, "ca.crt"), ca);

@@ -250,6 +250,8 @@ check_address() {
   last=${BASH_REMATCH[1]}
   ((10#$last >= 2 && 10#$last <= 254)) || die "address '$addr': N must be 2..254 ($gateway is the switch)"
   for other in "$LAB_DIR"/*/address; do
+    # A lab forward (_forward-*) leads to an address; it holds none.
+    [[ $other == "$LAB_DIR"/_* ]] && continue
     [[ -f $other && $(<"$other") == "$addr" ]] &&
       die "address $addr is already used by host $(basename "$(dirname "$other")") of lab $LAB"
   done
@@ -294,7 +296,7 @@ launch_forward() {
   (
     close_inherited_fds
     exec setsid socat "$(forward_marker)" \
-      "EXEC:ip netns exec $SWITCH socat STDIO TCP\\:$addr\\:22\\,connect-timeout=5"
+      "EXEC:ip netns exec $SWITCH socat STDIO TCP\\:$addr\\:$(read_state remote_port || echo 22)\\,connect-timeout=5"
   ) </dev/null >>"$DIR/forward.log" 2>&1 &
   printf '%s\n' "$!" >"$DIR/forward.pid"
   # Not a job of the script: a kill during a failed create must not be reported as one.
@@ -328,6 +330,71 @@ stop_forward() {
   pid=$(read_state forward.pid) || return 0
   if pid_matches "$pid" "$(forward_marker)"; then kill -TERM -- "-$pid" 2>/dev/null || true; fi
   rm -f "$DIR/forward.pid"
+}
+
+# --- forwards to lab addresses ---------------------------------------------------------------------------
+# A lab forward: 127.0.0.1:<port> on the workstation to <addr>:<remote port> on the lab network, through
+# the switch netns like a host's SSH forward, for a service the workstation uses (the API server, for
+# kubectl and the engine's Kubernetes provider). It belongs to the lab, not to a host: a host that is down
+# makes it refuse connections, as a real address would. Kept in $LAB_DIR/_forward-<name>/ (address
+# remote_port port forward.pid forward.log), which lab_hosts skips; switch-down stops them all.
+#   forward-up <lab> <name> <addr> <remote port> [<port>]   start it unless it runs; print its port
+#   forward-down <lab> <name>                               stop it and forget it
+#   forward-status <lab> <name>                             up | down
+use_forward() {
+  use_lab "$1"
+  check_host_name "$2"
+  HOST=_forward-$2
+  DIR=$LAB_DIR/$HOST
+}
+
+forward_runs() { pid_matches "$(read_state forward.pid)" "$(forward_marker)"; }
+
+cmd_forward_up() {
+  local addr=$3 remote=$4 wanted=${5:-} port
+  use_forward "$1" "$2"
+  [[ $addr =~ ^${subnet//./\\.}\.[0-9]{1,3}$ ]] || die "address '$addr': want an address of the lab, $subnet.N"
+  [[ $remote =~ ^[0-9]{1,5}$ && $remote -ge 1 && $remote -le 65535 ]] || die "port '$remote': want 1..65535"
+  [[ -z $wanted || $wanted =~ ^[0-9]{1,5}$ ]] || die "local port '$wanted': want a number"
+  [[ -e /run/netns/$SWITCH ]] || die "lab $LAB has no switch (switch-up first)"
+  lock_alloc
+  if [[ $(read_state address) == "$addr" && $(read_state remote_port) == "$remote" ]] && forward_runs; then
+    read_state port
+    echo
+    return
+  fi
+  stop_forward
+  mkdir -p "$DIR"
+  port=$(read_state port) || port=
+  rm -f "$DIR/port"
+  port=$(allocate_port "${wanted:-$port}")
+  printf '%s\n' "$addr" >"$DIR/address"
+  printf '%s\n' "$remote" >"$DIR/remote_port"
+  printf '%s\n' "$port" >"$DIR/port"
+  unlock_alloc
+  start_forward
+  printf '%s\n' "$port"
+}
+
+cmd_forward_down() {
+  use_forward "$1" "$2"
+  [[ -d $DIR ]] || return 0
+  stop_forward
+  rm -rf "$DIR"
+}
+
+cmd_forward_status() {
+  use_forward "$1" "$2"
+  if [[ -d $DIR ]] && forward_runs; then echo up; else echo down; fi
+}
+
+# Stops every forward of the lab (switch-down: nothing of a lab outlives it).
+stop_lab_forwards() {
+  local d
+  for d in "$LAB_DIR"/_forward-*; do
+    [[ -d $d ]] || continue
+    DIR=$d stop_forward
+  done
 }
 
 # Prints the first line sshd sends, read through the forward: the path the engine will use.

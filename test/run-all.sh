@@ -15,10 +15,10 @@ gate() {
 
 mapfile -t shell_scripts < <(git ls-files -- '*.sh' rwk .ci/run)
 
-# The cluster's default releases and their images: only the containers test uses them (the unit tests use
+# The cluster's default releases and their images: only the Kubernetes tests use them (the unit tests use
 # stand-ins). Warm, this takes a second. Cold, about 15 minutes on 2 cores (README, "Benchmarks"), so
-# it runs behind the gates and the etcd half's tests, at the lowest CPU priority, and the containers test
-# waits for it. RWK_BUILD_BEHIND=1 takes that order on a warm machine too.
+# it runs behind the gates and the etcd half's tests, at the lowest CPU priority, and the Kubernetes tests
+# (control-plane, drills-kubernetes) wait for it. RWK_BUILD_BEHIND=1 takes that order on a warm machine too.
 cluster_build() { lab/toolchain/kubernetes.sh >/dev/null && lab/images/oci/build-images.sh >/dev/null; }
 behind_pid=""
 behind_log=""
@@ -68,8 +68,9 @@ gate "lab driver selftest (machines.sh, real containers)" bash lab/drivers/machi
 if [[ -z $behind_pid ]]; then
   gate "integration tests (real engine, real lab)" npx jest --selectProjects integration --maxWorkers=2
 else
-  gate "integration tests but containers (real engine, real lab)" \
-    npx jest --selectProjects integration --maxWorkers=2 --testPathIgnorePatterns containers
+  gate "integration tests but Kubernetes (real engine, real lab)" \
+    npx jest --selectProjects integration --maxWorkers=2 --testPathIgnorePatterns control-plane drills-kubernetes
   gate "the cluster's binaries and images (built behind the tests)" wait_cluster_build
-  gate "integration tests: containers" npx jest --selectProjects integration --testPathPatterns containers
+  gate "integration tests: Kubernetes" \
+    npx jest --selectProjects integration --maxWorkers=2 --testPathPatterns control-plane drills-kubernetes
 fi

@@ -10,8 +10,13 @@ describe("neededBuilds", () => {
   });
 
   it("adds its Kubernetes release and the container tools once a host has a role", () => {
-    expect(neededBuilds(validateConfig({ workers: ["core-02"], kubernetesVersion: "1.33.13" }, ctx))).toEqual(
-      ["etcd@3.6.16", "kubernetes@1.33.13", "crictl@1.34.0", "cni-plugins@1.10.0", "images@1.33.13"],
-    );
+    expect(
+      neededBuilds(
+        validateConfig(
+          { controlPlane: ["core-01"], workers: ["core-02"], kubernetesVersion: "1.33.13" },
+          ctx,
+        ),
+      ),
+    ).toEqual(["etcd@3.6.16", "kubernetes@1.33.13", "crictl@1.34.0", "cni-plugins@1.10.0", "images@1.33.13"]);
   });
 });

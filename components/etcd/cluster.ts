@@ -87,6 +87,7 @@ export class Cluster extends pulumi.ComponentResource {
           sshPrivateKey: args.sshPrivateKey,
           clusterToken: args.token,
           learner: args.spec.learner,
+          stopped: args.spec.stopped.includes(memberName),
           timings: args.spec,
           bootstrap: i === 0,
           ...memberRestore(args.restore, i),

@@ -46,6 +46,8 @@ export interface MemberArgs {
   clusterToken: string;
   /** Join as a learner and be promoted once caught up (default true). */
   learner: boolean;
+  /** Its etcd stopped on purpose (etcdMemberStates), its host up. */
+  stopped: boolean;
   /** May bootstrap a new one-member cluster when no other member answers (the first member only). */
   bootstrap: boolean;
   /** Transport security of clients and peers (see config: off, staged, on). */
@@ -187,7 +189,11 @@ export class Member extends pulumi.ComponentResource {
     // Run whenever the configuration changes; rwk-etcd restarts etcd only if a file it reads at start
     // changed since it started (the files' restart marker), and moves its peer URL first when the scheme
     // changes (securing a running cluster).
-    const restart = pulumi.interpolate`${shellCommand(paths.script, "restart", ...identity, "--peer-url", this.peerUrl, "--config")} ${config}`;
+    // A member stopped by config (etcdMemberStates) is stopped instead, its host up; back to running, it
+    // starts with its current configuration.
+    const restart = args.stopped
+      ? pulumi.output(shellCommand(paths.script, "stop", ...identity))
+      : pulumi.interpolate`${shellCommand(paths.script, "restart", ...identity, "--peer-url", this.peerUrl, "--config")} ${config}`;
     this.ready = hostCommand(
       host,
       `${name}-restart`,

@@ -7,7 +7,9 @@
 #                                                     host is gone; nothing on that host is touched)
 #   rwk-etcd restart --name N [--peer-url U] [--config H]
 #                    (U: move the member's peer URL first, e.g. to https. With --config, restart only if a
-#                    file etcd reads at start changed since it started, and record H as what etcd runs)
+#                    file etcd reads at start changed since it started or etcd is stopped; record H as what
+#                    etcd runs)
+#   rwk-etcd stop    --name N                   (stop etcd and keep it stopped; restart starts it again)
 #   rwk-etcd backup  --id ID                    (snapshot + data-dir archive in /var/backups/rwk/ID)
 #
 # join --restore classic|snapshot --from DIR --cluster-token T starts the first member from a backup
@@ -535,7 +537,8 @@ cmd_restart() {
   [[ -n $name ]] || die "restart needs --name"
   # Pushing a changed file that etcd reads only at start leaves restart_pending behind (see the install
   # script); without it etcd already runs its files: just started by join, or nothing it reads changed.
-  if [[ -n $config && ! -e $restart_pending ]]; then
+  # A member that was stopped on purpose (stop) starts again with its files as they are.
+  if [[ -n $config && ! -e $restart_pending ]] && systemctl is-active --quiet "$unit"; then
     record_config "$config"
     log "$name already runs its configuration ($config); no restart"
     return 0
@@ -558,6 +561,7 @@ cmd_restart() {
     fi
   fi
   systemctl daemon-reload
+  systemctl enable --quiet "$unit"
   systemctl restart --no-block "$unit"
   rm -f "$restart_pending"
   wait_local voter
@@ -566,11 +570,26 @@ cmd_restart() {
   log "$name restarted${config:+ with configuration $config} and the cluster has quorum"
 }
 
+# stop --name N: stops the member's etcd and keeps it stopped across boots (etcdMemberStates: stopped);
+# restart starts it again. Its data and its membership stay.
+cmd_stop() {
+  local name=""
+  while (($#)); do
+    case $1 in
+      --name) name=$2; shift 2 ;;
+      *) die "stop: unknown argument $1" ;;
+    esac
+  done
+  [[ -n $name ]] || die "stop needs --name"
+  systemctl disable --quiet --now "$unit"
+  log "$name stopped (its data and membership kept)"
+}
+
 case ${1:-} in
-  join | leave | evict | restart | backup | restore-prepare | restore-start)
+  join | leave | evict | restart | stop | backup | restore-prepare | restore-start)
     verb=${1//-/_}
     shift
     "cmd_$verb" "$@"
     ;;
-  *) die "usage: rwk-etcd join|leave|evict|restart|backup|restore-prepare|restore-start ... (see the header of $0)" ;;
+  *) die "usage: rwk-etcd join|leave|evict|restart|stop|backup|restore-prepare|restore-start ... (see the header of $0)" ;;
 esac

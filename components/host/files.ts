@@ -39,7 +39,9 @@ export function renderInstallScript(
   const lines = ["set -eu", "umask 077", ...(opts.before ? [opts.before] : [])];
   for (const f of byPath(files)) {
     const dir = f.path.slice(0, f.path.lastIndexOf("/")) || "/";
-    const tmp = `${f.path}.rwk-new`;
+    // A hidden name beside the file: a directory's reader that skips dot files (the kubelet's manifests)
+    // never sees it half-written.
+    const tmp = `${dir === "/" ? "" : dir}/.${f.path.slice(f.path.lastIndexOf("/") + 1)}.rwk-new`;
     const data = Buffer.from(f.content, "utf8")
       .toString("base64")
       .replace(/(.{76})/g, "$1\n");

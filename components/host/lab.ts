@@ -17,6 +17,8 @@ export class Lab extends pulumi.ComponentResource {
   public readonly sshPrivateKey: pulumi.Output<string>;
   /** The public half of the stack's own key (what the local drivers authorize on their hosts). */
   public readonly sshPublicKey: pulumi.Output<string>;
+  /** The lab's network (local drivers): what is reached through it (a lab forward) goes before it. */
+  public readonly network?: pulumi.Resource;
 
   constructor(name: string, args: LabArgs, opts?: pulumi.ComponentResourceOptions) {
     super("rwk:host:Lab", name, {}, opts);
@@ -57,6 +59,7 @@ export class Lab extends pulumi.ComponentResource {
             { parent: this },
           );
 
+    if (lanSwitch) this.network = lanSwitch;
     for (const spec of config.hosts) {
       const driverConfig = vagrant
         ? renderVagrantHost({

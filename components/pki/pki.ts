@@ -15,7 +15,8 @@ export function allowedUses(usages: Usage[]): string[] {
   return [...uses].sort();
 }
 
-function privateKey(name: string, spec: PkiSpec, parent: pulumi.Resource): tls.PrivateKey {
+/** A private key of the PKI's algorithm, parented under `parent`. */
+export function privateKey(name: string, spec: PkiSpec, parent: pulumi.Resource): tls.PrivateKey {
   return new tls.PrivateKey(
     name,
     spec.keyAlgorithm === "RSA"

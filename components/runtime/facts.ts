@@ -39,11 +39,11 @@ export const criNamespace = "k8s.io";
 export const toolVersions = { crictl: cluster.crictl, cniPlugins: cluster.cniPlugins } as const;
 
 /**
- * The pod network the lab's bridge CNI config hands addresses from: each host a /24 of its own, numbered
- * by the last byte of its lab address (core-02 at .102: 10.244.102.0/24), so two hosts never hand out
- * the same pod IP.
+ * The pod network the lab's bridge CNI config hands addresses from: each host a /24 of the stack's pod
+ * CIDR (a /16, config `podCidr`), numbered by the last byte of its lab address (core-02 at .102:
+ * 10.244.102.0/24), so two hosts never hand out the same pod IP.
  */
-export const podNetwork = { prefix: "10.244", bridge: "cni0", name: "rwk-pods" } as const;
+export const podNetwork = { bridge: "cni0", name: "rwk-pods" } as const;
 
 /** The releases built on the workstation that the runtime copies to its host. */
 export type Release = "cni-plugins" | "crictl" | "kubernetes";

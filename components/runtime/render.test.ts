@@ -59,7 +59,7 @@ describe("container runtime renderers", () => {
   });
 
   it("gives each host a bridge pod network on a /24 of its own", () => {
-    const text = renderCniConfig("172.17.8.102");
+    const text = renderCniConfig("172.17.8.102", "10.244.0.0/16");
     expect(text).toMatchSnapshot();
     const config = JSON.parse(text) as { plugins: { type: string; ipam?: unknown }[] };
     expect(config.plugins.map((p) => p.type)).toEqual(["bridge", "portmap"]);
@@ -74,13 +74,20 @@ describe("container runtime renderers", () => {
     ["10.1.2.1", "10.244.1.0/24"],
     ["192.168.0.254", "10.244.254.0/24"],
   ])("numbers the pod subnet of %s by its last byte: %s", (address, subnet) => {
-    expect(podSubnetOf(address)).toBe(subnet);
+    expect(podSubnetOf(address, "10.244.0.0/16")).toBe(subnet);
+  });
+
+  it("takes the pod subnet from the stack's pod CIDR, and refuses one that is not a /16", () => {
+    expect(podSubnetOf("172.17.8.102", "10.32.0.0/16")).toBe("10.32.102.0/24");
+    expect(() => podSubnetOf("172.17.8.102", "10.32.0.0/12")).toThrow('pod CIDR "10.32.0.0/12" is not a /16');
   });
 
   it.each(["172.17.8.0", "172.17.8.255", "core-01", "fe80::1"])(
     "has no pod subnet for address %s",
     (address) => {
-      expect(() => podSubnetOf(address)).toThrow(`no pod subnet for host address "${address}"`);
+      expect(() => podSubnetOf(address, "10.244.0.0/16")).toThrow(
+        `no pod subnet for host address "${address}"`,
+      );
     },
   );
 
@@ -100,7 +107,12 @@ describe("container runtime renderers", () => {
   });
 
   it("restarts containerd for its own config alone", () => {
-    const files = runtimeFiles({ address: "172.17.8.102", sandboxImage: pause, script });
+    const files = runtimeFiles({
+      address: "172.17.8.102",
+      podCidr: "10.244.0.0/16",
+      sandboxImage: pause,
+      script,
+    });
     expect(files.map((f) => `${f.path} ${f.mode} ${f.onChange}`)).toEqual([
       "/etc/containerd/config.toml 0644 restart",
       "/etc/cni/net.d/10-rwk-bridge.conflist 0644 reload",
@@ -108,9 +120,19 @@ describe("container runtime renderers", () => {
       "/usr/local/sbin/rwk-runtime 0755 none",
     ]);
     // A new helper, a new pod network or crictl's settings restart nothing.
-    const other = runtimeFiles({ address: "172.17.8.103", sandboxImage: pause, script: `${script}\n` });
+    const other = runtimeFiles({
+      address: "172.17.8.103",
+      podCidr: "10.244.0.0/16",
+      sandboxImage: pause,
+      script: `${script}\n`,
+    });
     expect(restartHash(other)).toBe(restartHash(files));
-    const newPause = runtimeFiles({ address: "172.17.8.102", sandboxImage: `${pause}-x`, script });
+    const newPause = runtimeFiles({
+      address: "172.17.8.102",
+      podCidr: "10.244.0.0/16",
+      sandboxImage: `${pause}-x`,
+      script,
+    });
     expect(restartHash(newPause)).not.toBe(restartHash(files));
   });
 

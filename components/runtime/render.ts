@@ -52,12 +52,17 @@ export function renderCrictlConfig(): string {
   ].join("\n");
 }
 
-/** The host's pod subnet (see podNetwork): a /24 numbered by the last byte of the host's address. */
-export function podSubnetOf(address: string): string {
+/**
+ * The host's pod subnet (see podNetwork): the /24 of the pod CIDR (a /16) numbered by the last byte of
+ * the host's address.
+ */
+export function podSubnetOf(address: string, podCidr: string): string {
   const last = Number(address.split(".")[3]);
   if (!/^\d{1,3}(\.\d{1,3}){3}$/.test(address) || last < 1 || last > 254)
     throw new Error(`no pod subnet for host address ${JSON.stringify(address)}`);
-  return `${podNetwork.prefix}.${last}.0/24`;
+  const m = /^(\d{1,3}\.\d{1,3})\.0\.0\/16$/.exec(podCidr);
+  if (!m) throw new Error(`pod CIDR ${JSON.stringify(podCidr)} is not a /16`);
+  return `${m[1]}.${last}.0/24`;
 }
 
 /**
@@ -65,7 +70,7 @@ export function podSubnetOf(address: string): string {
  * the gateway and masquerading traffic that leaves the subnet (pods reach the lab network through their
  * host), and portmap for hostPort. Routes between hosts' pod subnets come with the cluster network.
  */
-export function renderCniConfig(address: string): string {
+export function renderCniConfig(address: string, podCidr: string): string {
   const config = {
     cniVersion: "1.0.0",
     name: podNetwork.name,
@@ -78,7 +83,7 @@ export function renderCniConfig(address: string): string {
         hairpinMode: true,
         ipam: {
           type: "host-local",
-          ranges: [[{ subnet: podSubnetOf(address) }]],
+          ranges: [[{ subnet: podSubnetOf(address, podCidr) }]],
           routes: [{ dst: "0.0.0.0/0" }],
         },
       },
@@ -105,8 +110,10 @@ export function renderHelperScript(body: string): string {
 }
 
 export interface RuntimeFilesInput {
-  /** The host's lab address: its pod subnet follows from it. */
+  /** The host's lab address: its pod subnet follows from it and the pod CIDR. */
   address: string;
+  /** The stack's pod CIDR (config podCidr, a /16). */
+  podCidr: string;
   /** The pod sandbox image's reference (pause). */
   sandboxImage: string;
   /** The body of the rwk-runtime helper (components/runtime/rwk-runtime.sh). */
@@ -129,7 +136,7 @@ export function runtimeFiles(input: RuntimeFilesInput): HostFile[] {
       path: paths.cniConf,
       mode: "0644",
       owner: root,
-      content: renderCniConfig(input.address),
+      content: renderCniConfig(input.address, input.podCidr),
       onChange: "reload",
     },
     // crictl reads its config on every call; containerd never reads the helper.

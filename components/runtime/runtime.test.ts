@@ -3,29 +3,17 @@
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { loadProgram } from "../../test/unit/program-harness";
+import { buildStandIns, loadProgram, standInDigest } from "../../test/unit/program-harness";
 import type { Registered } from "../../test/unit/program-harness";
-import { imageListPath, imageRefs } from "./images";
+import { imageRefs } from "./images";
 import type { ImageName } from "./images";
 
-const digest = (i: number) => `sha256:${String(i).repeat(64)}`;
+const digest = standInDigest;
 const allImages = Object.keys(imageRefs("1.34.4")) as ImageName[];
 
-// Stand-ins for what the workstation builds: the releases' directories and the images' list and archives.
 let cache: string;
 const saved = process.env["RWK_CACHE"];
-function buildCache(images: ImageName[]): void {
-  for (const dir of ["etcd-v3.6.16", "kubernetes-v1.34.4", "crictl-v1.34.0", "cni-plugins-v1.10.0"])
-    fs.mkdirSync(path.join(cache, "kubernetes", dir), { recursive: true });
-  const archives = path.join(cache, "oci-images");
-  fs.mkdirSync(archives, { recursive: true });
-  const refs = imageRefs("1.34.4");
-  const lines = images.map((name, i) => {
-    fs.writeFileSync(path.join(archives, `${name}-x.tar`), name);
-    return `${refs[name]} ${path.join(archives, `${name}-x.tar`)} ${digest(i)}`;
-  });
-  fs.writeFileSync(imageListPath("1.34.4"), `${lines.join("\n")}\n`);
-}
+const buildCache = (images: ImageName[]) => buildStandIns(cache, images);
 beforeEach(() => {
   cache = fs.mkdtempSync(path.join(os.tmpdir(), "rwk-runtime-test-cache-"));
   process.env["RWK_CACHE"] = cache;
@@ -44,15 +32,15 @@ async function runProgram(
   return (await loadProgram(config, "dev", registered)).resources;
 }
 
-// etcd stays out of the way: the runtime is what these tests look at.
-const noEtcd = { etcdMembers: [], allowDataLoss: "dev" };
+// The control plane on core-01 (with etcd there, the default), so that workers have an API server.
+const cp = { controlPlane: ["core-01"] };
 const runtimeOf = (rs: Registered[], host: string) =>
   rs.filter((r) => r.name.startsWith(`runtime-${host}`)).map((r) => `${r.type} ${r.name}`);
 
 describe("the container runtime under mocks", () => {
   it("gives a worker containerd's files, the releases, their links, containerd, and its images", async () => {
     buildCache(allImages);
-    const rs = await runProgram({ ...noEtcd, workers: ["core-02"] });
+    const rs = await runProgram({ ...cp, workers: ["core-02"] });
     expect(runtimeOf(rs, "core-02").sort()).toEqual([
       "command:remote:Command runtime-core-02-cni-plugins-links",
       "command:remote:Command runtime-core-02-containerd",
@@ -70,7 +58,7 @@ describe("the container runtime under mocks", () => {
       "command:remote:CopyToRemote runtime-core-02-kubernetes",
       "rwk:runtime:NodeRuntime runtime-core-02",
     ]);
-    expect(runtimeOf(rs, "core-01")).toEqual([]);
+    expect(runtimeOf(rs, "core-03")).toEqual([]);
     const byName = new Map(rs.map((r) => [r.name, r.inputs]));
     const archive = path.join(cache, "oci-images", "pause-x.tar");
     expect(byName.get("runtime-core-02-image-pause-import")).toMatchObject({
@@ -96,7 +84,7 @@ describe("the container runtime under mocks", () => {
 
   it("gives a control-plane host the control plane's images too, once for a host in both roles", async () => {
     buildCache(allImages);
-    const rs = await runProgram({ ...noEtcd, controlPlane: ["core-01"], workers: ["core-01", "core-02"] });
+    const rs = await runProgram({ controlPlane: ["core-01"], workers: ["core-01", "core-02"] });
     const images = (host: string) =>
       runtimeOf(rs, host)
         .filter((r) => r.startsWith("command:remote:Command") && r.endsWith("-import"))
@@ -112,8 +100,8 @@ describe("the container runtime under mocks", () => {
 
   it("adds a worker without touching another's runtime", async () => {
     buildCache(allImages);
-    const one = await runProgram({ ...noEtcd, workers: ["core-02"] });
-    const two = await runProgram({ ...noEtcd, workers: ["core-02", "core-03"] });
+    const one = await runProgram({ ...cp, workers: ["core-02"] });
+    const two = await runProgram({ ...cp, workers: ["core-02", "core-03"] });
     const inputs = (rs: Registered[]) =>
       JSON.stringify(rs.filter((r) => r.name.startsWith("runtime-core-02")).map((r) => [r.name, r.inputs]));
     expect(inputs(two)).toBe(inputs(one));
@@ -121,17 +109,17 @@ describe("the container runtime under mocks", () => {
   });
 
   it("needs no Kubernetes build for a stack without roles", async () => {
-    const rs = await runProgram(noEtcd);
+    const rs = await runProgram({ etcdMembers: [], allowDataLoss: "dev" });
     expect(rs.filter((r) => r.name.startsWith("runtime-"))).toEqual([]);
   });
 
   it("refuses, before registering anything, a stack with roles whose builds or images are missing", async () => {
     const registered: Registered[] = [];
-    await expect(runProgram({ ...noEtcd, workers: ["core-02"] }, registered)).rejects.toThrow(
-      "not built on this workstation: kubernetes@1.34.4, crictl@1.34.0, cni-plugins@1.10.0",
+    await expect(runProgram({ ...cp, workers: ["core-02"] }, registered)).rejects.toThrow(
+      "not built on this workstation: etcd@3.6.16, kubernetes@1.34.4, crictl@1.34.0, cni-plugins@1.10.0",
     );
     buildCache(["pause", "busybox"]);
-    await expect(runProgram({ ...noEtcd, workers: ["core-02"] }, registered)).rejects.toThrow(
+    await expect(runProgram({ ...cp, workers: ["core-02"] }, registered)).rejects.toThrow(
       "images not built on this workstation: registry.k8s.io/coredns/coredns:v1.14.7 (not in",
     );
     expect(registered).toEqual([]);

@@ -17,6 +17,8 @@ export interface NodeRuntimeArgs {
   host: Host;
   /** The Kubernetes release: its binaries, built on the workstation, are copied to the host. */
   kubernetesVersion: string;
+  /** The stack's pod CIDR (config podCidr): the host's pod subnet is a /24 of it. */
+  podCidr: string;
   /** The images the host's roles need, built on the workstation (see hostImages); pause among them. */
   images: ReadonlyMap<ImageName, ImageArchive>;
 }
@@ -41,6 +43,7 @@ export class NodeRuntime extends pulumi.ComponentResource {
     if (!pause) throw new Error(`${name}: the images must include pause, every pod's sandbox`);
     const files = runtimeFiles({
       address: host.address,
+      podCidr: args.podCidr,
       sandboxImage: pause.ref,
       script: fs.readFileSync(path.join(__dirname, "rwk-runtime.sh"), "utf8"),
     });

@@ -26,6 +26,9 @@ driver_main() {
     kill) (($# == 2)) || usage; cmd_kill "$@" ;;
     cut) (($# == 2)) || usage; use_host "$@"; set_link down ;;
     heal) (($# == 2)) || usage; use_host "$@"; set_link up ;;
+    forward-up) (($# == 4 || $# == 5)) || usage; cmd_forward_up "$@" ;;
+    forward-down) (($# == 2)) || usage; cmd_forward_down "$@" ;;
+    forward-status) (($# == 2)) || usage; cmd_forward_status "$@" ;;
     exec) cmd_exec "$@" ;;
     list) (($# == 1)) || usage; cmd_list "$@" ;;
     *)

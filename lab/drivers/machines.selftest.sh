@@ -82,6 +82,12 @@ on() {
     -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR root@127.0.0.1 "$@"
 }
 
+forward_banner() {
+  local line
+  line=$(exec 3<>"/dev/tcp/127.0.0.1/$1" && read -r -t 6 line <&3 && printf '%s' "$line") || return 1
+  [[ $line == SSH-* ]]
+}
+no_listener() { ! ss -Hltn "sport = :$1" | grep -q .; }
 status_is() { [[ $("$machines" status "$1" "$2") == "$3" ]]; }
 unreachable() { ! on "$1" "$2" true 2>/dev/null; }
 system_running() { [[ $(on "$1" "$2" systemctl is-system-running) =~ ^(running|degraded)$ ]]; }
@@ -266,6 +272,19 @@ main() {
     "$machines" switch-adopt "$lab" 172.17.8.0/24 "$owner_b" "selftest owner B"
   check "$lab is owner B's" switch_status_is "$lab" "$owner_b" up
 
+  # A lab forward: 127.0.0.1:<port> to an address and port of the lab, through its switch.
+  local fport
+  fport=$("$machines" forward-up "$lab" selftest 172.17.8.102 22)
+  check "forward-up prints a port of its own" test "$fport" != "$(port_of "$lab" core-02)"
+  check "the forward reaches core-02's sshd" forward_banner "$fport"
+  check "forward-up again keeps the port" test "$("$machines" forward-up "$lab" selftest 172.17.8.102 22)" == "$fport"
+  check "forward-status reads up" test "$("$machines" forward-status "$lab" selftest)" == up
+  check "a forward is no host of the lab" test "$("$machines" list "$lab" | grep -c _forward || true)" == 0
+  check "forward-up to an address outside the lab is refused" refused "$machines" forward-up "$lab" other 10.0.0.1 22
+  "$machines" forward-down "$lab" selftest
+  check "forward-down: status reads down" test "$("$machines" forward-status "$lab" selftest)" == down
+  check "forward-down: its port is closed" no_listener "$fport"
+
   local id2 key2
   id2=$(info_field "$lab" core-02 machineId)
   key2=$(host_key "$lab" core-02)
@@ -338,8 +357,11 @@ main() {
   check "a second host on a used address is refused" refused "$machines" create "$lab" core-09 172.17.8.101 "$key.pub"
   check "the refused create left no host" status_is "$lab" core-09 absent
 
+  # A forward left behind goes with its lab's switch.
+  fport=$("$machines" forward-up "$lab2" left 172.17.8.101 22)
   "$machines" destroy "$lab2" core-01
   check "switch-down of $lab2 by its owner removes it" "$machines" switch-down "$lab2" "$owner_a"
+  check "switch-down stopped the lab's forward" no_listener "$fport"
   check "nothing of $lab2 is left" nothing_left "$lab2"
   # remove_labs' switch-down has no token: the last resort removes a lab whatever its owner ($lab: B).
   t=$(now)

@@ -24,6 +24,8 @@
 #   machines.sh info    <lab> <host>                           JSON: status, sshPort, machineId, address, netns, pid
 #   machines.sh kill    <lab> <host>                           SIGKILL everything of the host, NIC off (failure injection)
 #   machines.sh cut|heal <lab> <host>                          take the host's link on the switch down/up
+#   machines.sh forward-up <lab> <name> <addr> <port> [<local>] 127.0.0.1:<local> to <addr>:<port> (lab/lib.sh)
+#   machines.sh forward-down|forward-status <lab> <name>       stop it | up or down
 #   machines.sh exec    <lab> <cmd...>                         run a command in the lab's switch netns
 #   machines.sh list    <lab>                                  "<host> <status>", one per line
 #
@@ -167,6 +169,7 @@ cmd_switch_down() {
   lock_alloc
   may_remove_lab "${2:-}" || return 0
   refuse_if_hosts
+  stop_lab_forwards
   if [[ -e /run/netns/$SWITCH ]]; then ip netns del "$SWITCH"; fi
   rm -rf "$LAB_DIR"
 }

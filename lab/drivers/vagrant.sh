@@ -26,6 +26,8 @@
 #   vagrant.sh info    <lab> <host>                           JSON: status, sshPort, machineId, address, netns, pid
 #   vagrant.sh kill    <lab> <host>                           hard power-off (failure injection)
 #   vagrant.sh cut|heal <lab> <host>                          take the VM's link on the lab network down/up
+#   vagrant.sh forward-up <lab> <name> <addr> <port> [<local>]  127.0.0.1:<local> to <addr>:<port> (lab/lib.sh)
+#   vagrant.sh forward-down|forward-status <lab> <name>        stop it | up or down
 #   vagrant.sh exec    <lab> <cmd...>                         run a command in the lab's switch netns
 #   vagrant.sh virsh   <lab> <args...>                        virsh against the lab's own libvirtd
 #   vagrant.sh list    <lab>                                  "<host> <status>", one per line
@@ -411,6 +413,7 @@ cmd_switch_down() {
   lock_alloc
   may_remove_lab "${2:-}" || return 0
   refuse_if_hosts
+  stop_lab_forwards
   stop_lab_libvirt
   if [[ -e /run/netns/$SWITCH ]]; then ip netns del "$SWITCH"; fi
   rm -rf --one-file-system "$LAB_DIR"

@@ -1,3 +1,3 @@
 import { drillTests } from "./drills";
 
-drillTests(0);
+drillTests("etcd-0");

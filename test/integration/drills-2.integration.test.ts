@@ -1,3 +1,3 @@
 import { drillTests } from "./drills";
 
-drillTests(1);
+drillTests("etcd-1");

@@ -1,7 +1,10 @@
 // The whole program under Pulumi mocks, for the unit tests that look at what it registers: one run per
 // call, with a fresh module registry, config as the engine passes it, and every registration recorded.
+import * as fs from "fs";
 import * as path from "path";
 import type * as pulumi from "@pulumi/pulumi";
+import { imageListPath, imageRefs } from "../../components/runtime/images";
+import type { ImageName } from "../../components/runtime/images";
 
 export interface Registered {
   type: string;
@@ -41,6 +44,7 @@ function mockOutputs(type: string, name: string, inputs: Record<string, unknown>
       publicKeyOpenssh: "ssh-ed25519 AAAA test",
       privateKeyOpenssh: "PRIVATE",
       privateKeyPem: `KEY ${name}`,
+      publicKeyPem: `PUBLIC ${name}`,
     });
   }
   if (type.startsWith("tls:index/") && type.endsWith("Cert")) outputs["certPem"] = `CERT ${name}`;
@@ -79,4 +83,25 @@ export async function loadProgram(
   // all reached the mock (this SDK instance is this run's alone).
   await sdk!.runtime.disconnect();
   return { resources: registered, outputs };
+}
+
+/** A stand-in image's digest, by its place in the list. */
+export const standInDigest = (i: number): string => `sha256:${String(i).repeat(64)}`;
+
+/**
+ * Stand-ins for what the workstation builds, under the cache root `cache` (RWK_CACHE): the default
+ * releases' directories, and for Kubernetes 1.34.4 an image list naming these images, each with an
+ * archive of its own and standInDigest(i).
+ */
+export function buildStandIns(cache: string, images: ImageName[]): void {
+  for (const dir of ["etcd-v3.6.16", "kubernetes-v1.34.4", "crictl-v1.34.0", "cni-plugins-v1.10.0"])
+    fs.mkdirSync(path.join(cache, "kubernetes", dir), { recursive: true });
+  const archives = path.join(cache, "oci-images");
+  fs.mkdirSync(archives, { recursive: true });
+  const refs = imageRefs("1.34.4");
+  const lines = images.map((name, i) => {
+    fs.writeFileSync(path.join(archives, `${name}-x.tar`), name);
+    return `${refs[name]} ${path.join(archives, `${name}-x.tar`)} ${standInDigest(i)}`;
+  });
+  fs.writeFileSync(imageListPath("1.34.4"), `${lines.join("\n")}\n`);
 }

@@ -1,0 +1,91 @@
+// The program under Pulumi mocks with a control plane: which Kubernetes resources it registers for which
+// host, what they are pointed at, and how the workload waits (or does not) for its pods.
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+import { buildStandIns, loadProgram } from "../../test/unit/program-harness";
+import type { Registered } from "../../test/unit/program-harness";
+import { imageRefs } from "../runtime/images";
+import type { ImageName } from "../runtime/images";
+
+let cache: string;
+const saved = process.env["RWK_CACHE"];
+beforeAll(() => {
+  cache = fs.mkdtempSync(path.join(os.tmpdir(), "rwk-control-plane-test-cache-"));
+  process.env["RWK_CACHE"] = cache;
+  buildStandIns(cache, Object.keys(imageRefs("1.34.4")) as ImageName[]);
+});
+afterAll(() => {
+  if (saved === undefined) delete process.env["RWK_CACHE"];
+  else process.env["RWK_CACHE"] = saved;
+  fs.rmSync(cache, { recursive: true, force: true });
+});
+
+const run = (config: Record<string, unknown>) => loadProgram(config, "dev");
+const named = (rs: Registered[], type: string) => rs.filter((r) => r.type === type).map((r) => r.name);
+const inputsOf = (rs: Registered[], name: string) => rs.find((r) => r.name === name)!.inputs;
+/** A value as the mocks receive it, a secret's unwrapped. */
+const plain = (v: unknown): string =>
+  String(typeof v === "object" && v !== null && "value" in v ? v.value : v);
+
+describe("the control plane under mocks", () => {
+  it("gives each host with a role a kubelet, the control plane its static pods, and the stack one way in", async () => {
+    const { resources: rs, outputs } = await run({
+      etcdMembers: ["core-01", "core-02", "core-03"],
+      controlPlane: ["core-01"],
+      workers: ["core-02"],
+    });
+    expect(named(rs, "rwk:kubernetes:Kubelet")).toEqual(["kubelet-core-01", "kubelet-core-02"]);
+    expect(named(rs, "rwk:kubernetes:ControlPlane")).toEqual(["control-plane-core-01"]);
+    expect(named(rs, "rwk:kubernetes:ClusterAccess")).toEqual(["cluster"]);
+    expect(named(rs, "pulumi-nodejs:dynamic/rwk:Forward")).toEqual(["cluster-forward"]);
+    expect(inputsOf(rs, "cluster-forward")).toMatchObject({
+      address: "172.17.8.101",
+      remotePort: 6443,
+      name: "apiserver",
+    });
+    // A certificate per node, CN=system:node:<host>; none for the host without a role.
+    expect(named(rs, "rwk:pki:Certificate").filter((n) => n.includes("-kubelet-core"))).toEqual([
+      "kubernetes-pki-kubelet-core-01",
+      "kubernetes-pki-kubelet-core-02",
+    ]);
+    const csr = inputsOf(rs, "kubernetes-pki-kubelet-core-02-csr") as { subject: Record<string, string> };
+    expect(csr.subject).toMatchObject({ commonName: "system:node:core-02", organization: "system:nodes" });
+    // The API server waits for its pods with the inputs just pushed; every etcd member is in its flags.
+    const wait = String(inputsOf(rs, "control-plane-core-01-ready")["create"]);
+    expect(wait).toMatch(
+      /^\/usr\/local\/sbin\/rwk-kube wait-control-plane --apiserver https:\/\/172\.17\.8\.101:6443 --pod kube-apiserver-core-01=[0-9a-f]{16} --pod kube-controller-manager-core-01=[0-9a-f]{16} --pod kube-scheduler-core-01=[0-9a-f]{16}$/,
+    );
+    const stdin = plain(inputsOf(rs, "control-plane-core-01-files")["stdin"]);
+    const manifest =
+      /base64 -d > \/etc\/kubernetes\/manifests\/\.kube-apiserver\.yaml\.rwk-new <<'RWK_EOF'\n([^]*?)\nRWK_EOF/.exec(
+        stdin,
+      )![1]!;
+    expect(Buffer.from(manifest.replace(/\n/g, ""), "base64").toString()).toContain(
+      "--etcd-servers=https://172.17.8.101:2379,https://172.17.8.102:2379,https://172.17.8.103:2379",
+    );
+    expect(Object.keys(outputs)).toEqual(expect.arrayContaining(["kubeconfig", "apiServer"]));
+  });
+
+  it("does not wait for the pause pods while no worker can run them, and waits once one can", async () => {
+    const annotations = async (config: Record<string, unknown>) =>
+      (
+        inputsOf((await run(config)).resources, "pause") as {
+          metadata: { annotations: Record<string, string> };
+          spec: { replicas: number };
+        }
+      ).metadata.annotations;
+    expect(await annotations({ controlPlane: ["core-01"], pauseReplicas: 3 })).toEqual({
+      "pulumi.com/skipAwait": "true",
+    });
+    expect(await annotations({ controlPlane: ["core-01"], workers: ["core-02"] })).toEqual({});
+  });
+
+  it("registers nothing of Kubernetes for a stack without roles", async () => {
+    const { resources: rs, outputs } = await run({});
+    expect(
+      rs.filter((r) => r.type.startsWith("rwk:kubernetes:") || r.type.startsWith("kubernetes:")),
+    ).toEqual([]);
+    expect(outputs["kubeconfig"]).toBeUndefined();
+  });
+});

@@ -1,0 +1,103 @@
+import type * as command from "@pulumi/command";
+import * as pulumi from "@pulumi/pulumi";
+import { hostCommand, pushFiles } from "../host/commands";
+import type { Host } from "../host/host";
+import { shellCommand } from "../host/shell";
+import type { EtcdPki } from "../pki/etcd-pki";
+import type { KubernetesPki } from "../pki/kubernetes-pki";
+import { controlPlaneComponents, paths } from "./facts";
+import type { ControlPlaneComponent } from "./facts";
+import { apiserverUrl, controlPlaneFiles } from "./render";
+import type { Kubelet } from "./kubelet";
+
+export interface ControlPlaneArgs {
+  host: Host;
+  /** Image references of the stack's Kubernetes release. */
+  images: Record<ControlPlaneComponent, string>;
+  pki: KubernetesPki;
+  /** The etcd CA and the API server's client certificate it signed. */
+  etcdPki: EtcdPki;
+  /** Every etcd member's client URL: the API server is pointed at all of them. */
+  etcdServers: string[];
+  serviceCidr: string;
+  clusterDomain: string;
+  /** The host's kubelet, which runs the static pods. */
+  kubelet: Kubelet;
+  /** What must be up before the API server can be: the etcd members. */
+  etcd: pulumi.Resource[];
+}
+
+/**
+ * The control plane on one host, as the workshop ran it: kube-apiserver, kube-controller-manager and
+ * kube-scheduler as static pods of the host's kubelet, with their certificates and kubeconfigs. A change
+ * of a manifest, or of a file a component reads, replaces that component's pod only.
+ */
+export class ControlPlane extends pulumi.ComponentResource {
+  /** Completes once the current pods run and the API server is ready (/readyz). */
+  public readonly ready: command.remote.Command;
+  /** The API server's URL on the lab network. */
+  public readonly apiserver: string;
+
+  constructor(name: string, args: ControlPlaneArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("rwk:kubernetes:ControlPlane", name, {}, opts);
+    const { host, pki, etcdPki } = args;
+    this.apiserver = apiserverUrl(host.address);
+    const rendered = pulumi
+      .output({
+        caPem: pki.ca.certPem,
+        etcdCaPem: etcdPki.ca.certPem,
+        apiserverCert: pki.apiserver.certPem,
+        apiserverKey: pki.apiserver.privateKeyPem,
+        apiserverKubeletClientCert: pki.apiserverKubeletClient.certPem,
+        apiserverKubeletClientKey: pki.apiserverKubeletClient.privateKeyPem,
+        apiserverEtcdClientCert: etcdPki.apiserver.certPem,
+        apiserverEtcdClientKey: etcdPki.apiserver.privateKeyPem,
+        serviceAccountPublicKey: pki.serviceAccountPublicKeyPem,
+        serviceAccountKey: pki.serviceAccountPrivateKeyPem,
+        controllerManager: {
+          certPem: pki.controllerManager.certPem,
+          keyPem: pki.controllerManager.privateKeyPem,
+        },
+        scheduler: { certPem: pki.scheduler.certPem, keyPem: pki.scheduler.privateKeyPem },
+      })
+      .apply((pems) =>
+        controlPlaneFiles({
+          ...pems,
+          host: { name: host.hostName, address: host.address },
+          images: args.images,
+          etcdServers: args.etcdServers,
+          serviceCidr: args.serviceCidr,
+          clusterDomain: args.clusterDomain,
+        }),
+      );
+    const pushed = pushFiles(host, `${name}-files`, { files: rendered.files }, { parent: this });
+    // The pods each run with what was just pushed: each static pod's inputs label names it.
+    // The labels are truncated hashes, which reveal nothing of the keys they cover: the command stays
+    // readable in the engine's log.
+    const wait = pulumi
+      .unsecret(rendered.inputs)
+      .apply((inputs) =>
+        shellCommand(
+          paths.script,
+          "wait-control-plane",
+          "--apiserver",
+          this.apiserver,
+          ...controlPlaneComponents.flatMap((c) => ["--pod", `${c}-${host.hostName}=${inputs[c]}`]),
+        ),
+      );
+    const manifests = controlPlaneComponents.map((c) => `${paths.manifests}/${c}.yaml`);
+    this.ready = hostCommand(
+      host,
+      `${name}-ready`,
+      {
+        create: wait,
+        update: wait,
+        // The control plane leaves this host: its manifests go, and the kubelet stops its pods.
+        delete: shellCommand("rm", "-f", ...manifests),
+      },
+      // The API server starts against etcd, from the kubelet that runs its manifest.
+      { parent: this, dependsOn: [pushed, args.kubelet.ready, ...args.etcd] },
+    );
+    this.registerOutputs({ apiserver: this.apiserver });
+  }
+}

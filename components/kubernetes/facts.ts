@@ -1,0 +1,79 @@
+// Facts about a host's Kubernetes parts, defined once: the renderers write them into what is pushed (the
+// kubelet's configuration and unit, the static pods, the kubeconfigs, the rwk-kube helper), the
+// components and the tests import them.
+
+/** Where things live on a host with a Kubernetes role (kubeadm's layout, so its documentation applies). */
+export const paths = {
+  /** The helper (components/kubernetes/rwk-kube.sh with these facts rendered into it). */
+  script: "/usr/local/sbin/rwk-kube",
+  /** The kubelet runs every manifest here as a static pod and watches the directory. */
+  manifests: "/etc/kubernetes/manifests",
+  pki: "/etc/kubernetes/pki",
+  /** Kubeconfigs of the kubelet and of the control plane's components. */
+  kubeletKubeconfig: "/etc/kubernetes/kubelet.conf",
+  controllerManagerKubeconfig: "/etc/kubernetes/controller-manager.conf",
+  schedulerKubeconfig: "/etc/kubernetes/scheduler.conf",
+  /** The API server's structured authentication configuration (anonymous only for health checks). */
+  authenticationConfig: "/etc/kubernetes/authentication-config.yaml",
+  kubeletConfig: "/var/lib/kubelet/config.yaml",
+  kubeletPki: "/var/lib/kubelet/pki",
+  kubeletUnit: "/etc/systemd/system/kubelet.service",
+  /** Present while a file the kubelet reads only at start changed since it started. */
+  restartPending: "/var/lib/rwk-kube/kubelet-restart-pending",
+  appliedConfig: "/var/lib/rwk-kube/kubelet-config",
+} as const;
+
+/** The certificates and keys under paths.pki, by what they are. */
+export const pkiFiles = {
+  ca: `${paths.pki}/ca.crt`,
+  apiserverCert: `${paths.pki}/apiserver.crt`,
+  apiserverKey: `${paths.pki}/apiserver.key`,
+  apiserverKubeletClientCert: `${paths.pki}/apiserver-kubelet-client.crt`,
+  apiserverKubeletClientKey: `${paths.pki}/apiserver-kubelet-client.key`,
+  etcdCa: `${paths.pki}/etcd/ca.crt`,
+  apiserverEtcdClientCert: `${paths.pki}/apiserver-etcd-client.crt`,
+  apiserverEtcdClientKey: `${paths.pki}/apiserver-etcd-client.key`,
+  serviceAccountPublicKey: `${paths.pki}/sa.pub`,
+  serviceAccountKey: `${paths.pki}/sa.key`,
+  kubeletCert: `${paths.kubeletPki}/kubelet.crt`,
+  kubeletKey: `${paths.kubeletPki}/kubelet.key`,
+} as const;
+
+export const ports = {
+  apiserver: 6443,
+  kubelet: 10250,
+  controllerManager: 10257,
+  scheduler: 10259,
+} as const;
+
+export const kubeletUnitName = "kubelet.service";
+
+/** The identities the Kubernetes CA signs, as the API server's authenticator reads them (CN user, O group). */
+export const identities = {
+  admin: { commonName: "kubernetes-admin", organization: "system:masters" },
+  controllerManager: {
+    commonName: "system:kube-controller-manager",
+    organization: "system:kube-controller-manager",
+  },
+  scheduler: { commonName: "system:kube-scheduler", organization: "system:kube-scheduler" },
+  apiserverKubeletClient: { commonName: "kube-apiserver-kubelet-client", organization: "system:masters" },
+} as const;
+
+/** A node's identity: the Node authorizer and NodeRestriction grant it only its own node and pods. */
+export function nodeIdentity(host: string): { commonName: string; organization: string } {
+  return { commonName: `system:node:${host}`, organization: "system:nodes" };
+}
+
+/** The control plane's static pods, by component. */
+export const controlPlaneComponents = [
+  "kube-apiserver",
+  "kube-controller-manager",
+  "kube-scheduler",
+] as const;
+export type ControlPlaneComponent = (typeof controlPlaneComponents)[number];
+
+/** A control-plane host's taint: workloads stay off it unless it is a worker too (kubeadm's taint). */
+export const controlPlaneTaint = {
+  key: "node-role.kubernetes.io/control-plane",
+  effect: "NoSchedule",
+} as const;

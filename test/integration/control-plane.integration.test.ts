@@ -1,0 +1,378 @@
+// The control plane on a lab host, through the real engine (the workshop's "Running Kubernetes API
+// Server" and "Test API"): core-01 gets containerd, the cluster's binaries and images, a kubelet and the
+// API server, controller manager and scheduler as its static pods, against etcd over mutual TLS; kubectl
+// reaches it with the stack's kubeconfig; the pause Deployment is a resource of the stack whose pods stay
+// Pending with no worker. Certificates are checked with openssl and curl; a pod sandbox runs on the bridge
+// pod network; everything comes back with its host; an update with nothing to do changes and restarts
+// nothing; destroy leaves nothing of the lab behind.
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+import type { EngineEvent, Stack } from "@pulumi/pulumi/automation";
+import { kubernetesVersions } from "../../config";
+import { builtDir } from "../../components/built";
+import { hostImages, requireImages } from "../../components/runtime/images";
+import type { ImageArchive, ImageName } from "../../components/runtime/images";
+import { labLeftovers, run } from "../../workstation/lab";
+import { sshArgs } from "../../workstation/ssh";
+import { throwawayStack } from "../../workstation/stack";
+import type { ThrowawayStack } from "../../workstation/stack";
+
+const version = kubernetesVersions[0]!;
+const worker = "core-01";
+const cpImages = [
+  "pause",
+  "busybox",
+  "coredns",
+  "kube-apiserver",
+  "kube-controller-manager",
+  "kube-scheduler",
+] as const;
+// What the program gives a control-plane host, read where the program reads it.
+const images: Map<ImageName, ImageArchive> = hostImages(requireImages(version, [...cpImages]), [
+  "controlPlane",
+]);
+const kubectlBin = path.join(builtDir("kubernetes", version), "kubectl");
+const work = fs.mkdtempSync(path.join(os.tmpdir(), "rwk-control-plane-it-"));
+const keyFile = path.join(work, "id");
+const kubeconfig = path.join(work, "kubeconfig");
+const caFile = path.join(work, "ca.crt");
+
+let b: ThrowawayStack;
+let stack: Stack;
+let outputs: Record<string, unknown> = {};
+
+/** When each resource's step started and ended during an update, by name (from the engine's events). */
+function stepTimer(): {
+  onEvent: (e: EngineEvent) => void;
+  /** How long one resource's step took. */
+  seconds: (name: string) => number;
+  /** From the first start to the last end of the steps of the resources named with this prefix. */
+  span: (prefix: string) => number;
+} {
+  const started = new Map<string, number>();
+  const ended = new Map<string, number>();
+  const nameOf = (urn: string) => urn.split("::").pop() ?? urn;
+  const of = (prefix: string, times: Map<string, number>) =>
+    [...times].filter(([name]) => name.startsWith(prefix)).map(([, t]) => t);
+  return {
+    onEvent: (e) => {
+      const pre = e.resourcePreEvent?.metadata;
+      if (pre) started.set(nameOf(pre.urn), Date.now());
+      const out = e.resOutputsEvent?.metadata;
+      if (out) ended.set(nameOf(out.urn), Date.now());
+    },
+    seconds: (name) => ((ended.get(name) ?? NaN) - (started.get(name) ?? NaN)) / 1000,
+    span: (prefix) => (Math.max(...of(prefix, ended)) - Math.min(...of(prefix, started))) / 1000,
+  };
+}
+
+async function up(onEvent?: (e: EngineEvent) => void): Promise<Record<string, number>> {
+  const result = await stack.up({ color: "never", ...(onEvent ? { onEvent } : {}) });
+  outputs = Object.fromEntries(
+    Object.entries(await stack.outputs()).map(([k, v]) => [k, v.value as unknown]),
+  );
+  return result.summary.resourceChanges ?? {};
+}
+
+async function kubectl(...args: string[]): Promise<string> {
+  const r = await run([kubectlBin, "--kubeconfig", kubeconfig, "--request-timeout=20s", ...args], {
+    timeoutMs: 60_000,
+  });
+  if (r.code !== 0) throw new Error(`kubectl ${args.join(" ")}: exit ${r.code}: ${r.stderr}${r.stdout}`);
+  return r.stdout.trim();
+}
+
+/** Polls until `check` holds, every 0.5 s, for at most `seconds`; the error says what was awaited. */
+async function until(what: string, seconds: number, check: () => Promise<boolean>): Promise<void> {
+  const deadline = Date.now() + seconds * 1000;
+  for (;;) {
+    if (await check().catch(() => false)) return;
+    if (Date.now() > deadline) throw new Error(`not within ${seconds} s: ${what}`);
+    await new Promise((r) => setTimeout(r, 500));
+  }
+}
+
+/** An HTTP status code from the API server through the stack's forward, with curl's own TLS. */
+async function httpCode(urlPath: string, client?: { cert: string; key: string }): Promise<string> {
+  const r = await run(
+    [
+      "curl",
+      "-s",
+      "-o",
+      "/dev/null",
+      "-w",
+      "%{http_code}",
+      "--max-time",
+      "10",
+      "--cacert",
+      caFile,
+      ...(client ? ["--cert", client.cert, "--key", client.key] : []),
+      `${String(outputs["apiServer"])}${urlPath}`,
+    ],
+    { timeoutMs: 20_000 },
+  );
+  return r.stdout.trim();
+}
+
+async function sshOk(host: string, command: string, input?: string): Promise<string> {
+  const r = await run([...sshArgs(outputs, keyFile, host), command], {
+    timeoutMs: 60_000,
+    ...(input === undefined ? {} : { input }),
+  });
+  if (r.code !== 0) throw new Error(`ssh ${host} ${command}: exit ${r.code}: ${r.stderr}${r.stdout}`);
+  return r.stdout.trim();
+}
+
+beforeAll(async () => {
+  b = await throwawayStack("control-plane-it");
+  stack = b.stack;
+  b.configure({ controlPlane: [worker], pauseReplicas: 2 });
+});
+
+afterAll(async () => {
+  try {
+    await b.dispose();
+  } finally {
+    fs.rmSync(work, { recursive: true, force: true });
+  }
+});
+
+describe("the control plane on a lab host through the real engine", () => {
+  it("gives core-01 containerd, the cluster's binaries and images, a kubelet and a ready control plane", async () => {
+    const timer = stepTimer();
+    const started = Date.now();
+    await up(timer.onEvent);
+    const upSeconds = (Date.now() - started) / 1000;
+    fs.writeFileSync(keyFile, `${String(outputs["sshPrivateKey"])}\n`, { mode: 0o600 });
+    fs.writeFileSync(kubeconfig, String(outputs["kubeconfig"]), { mode: 0o600 });
+    const ca = /certificate-authority-data: (\S+)/.exec(String(outputs["kubeconfig"]))![1]!;
+    fs.writeFileSync(caFile, Buffer.from(ca, "base64"));
+
+    expect(
+      await sshOk(worker, "systemctl is-active containerd kubelet; systemctl is-enabled containerd kubelet"),
+    ).toBe("active\nactive\nenabled\nenabled");
+    const listed = await sshOk(worker, "ctr -n k8s.io images ls");
+    for (const image of images.values()) {
+      const row = listed.split("\n").find((l) => l.startsWith(`${image.ref} `));
+      expect(row?.split(/\s+/)[2]).toBe(image.digest);
+    }
+    // The archives only travelled to be imported.
+    expect(await sshOk(worker, "ls -A /var/lib/rwk-runtime/images")).toBe("");
+    expect(await sshOk(worker, "kubelet --version")).toBe(`Kubernetes v${version}`);
+    expect(await sshOk(worker, "kubectl version --client")).toContain(`Client Version: v${version}`);
+    expect(await sshOk(worker, "kube-proxy --version")).toBe(`Kubernetes v${version}`);
+    expect(await sshOk(worker, "crictl --version")).toMatch(/^crictl version v\d/);
+    for (const other of ["core-02", "core-03"])
+      expect(await sshOk(other, "systemctl is-active containerd kubelet || true")).toBe("inactive\ninactive");
+
+    // The workshop's "Test API", with kubectl and the stack's kubeconfig.
+    expect(await kubectl("get", "--raw", "/readyz")).toBe("ok");
+    expect(await kubectl("version", "-o", "json")).toContain(`"gitVersion": "v${version}"`);
+    const node = JSON.parse(await kubectl("get", "node", worker, "-o", "json")) as {
+      spec: { taints?: { key: string; effect: string }[] };
+      status: { conditions: { type: string; status: string }[] };
+    };
+    expect(node.status.conditions.find((c) => c.type === "Ready")?.status).toBe("True");
+    expect(node.spec.taints).toEqual([
+      { key: "node-role.kubernetes.io/control-plane", effect: "NoSchedule" },
+    ]);
+    const system = await kubectl(
+      "get",
+      "pods",
+      "-n",
+      "kube-system",
+      "-o",
+      'jsonpath={range .items[*]}{.metadata.name} {.status.phase}{"\\n"}{end}',
+    );
+    expect(system.split("\n").sort()).toEqual(
+      ["kube-apiserver", "kube-controller-manager", "kube-scheduler"].map((c) => `${c}-${worker} Running`),
+    );
+    // The workshop's "really boring application in this cluster with no nodes": there, Pending.
+    expect(await kubectl("get", "deployment", "pause", "-o", "jsonpath={.spec.replicas}")).toBe("2");
+    await until(
+      "two pause pods, Pending with nowhere to run",
+      30,
+      async () =>
+        (await kubectl("get", "pods", "-l", "app=pause", "-o", "jsonpath={.items[*].status.phase}")) ===
+        "Pending Pending",
+    );
+    console.log(await kubectl("get", "pods"));
+
+    console.log(
+      [
+        `pulumi up of a fresh stack (three hosts, etcd and the control plane on ${worker}): ${upSeconds.toFixed(1)} s`,
+        `  the runtime's resources, first start to last end: ${timer.span(`runtime-${worker}`).toFixed(1)} s`,
+        `  kubelet started: ${timer.seconds(`kubelet-${worker}-start`).toFixed(1)} s`,
+        `  static pods to a ready API server: ${timer.seconds(`control-plane-${worker}-ready`).toFixed(1)} s`,
+        `  pause Deployment: ${timer.seconds("pause").toFixed(1)} s`,
+      ].join("\n"),
+    );
+  });
+
+  it("serves a certificate naming the API server's names, and wants a Kubernetes client certificate", async () => {
+    const port = new URL(String(outputs["apiServer"])).port;
+    const served = await run(
+      [
+        "sh",
+        "-c",
+        `openssl s_client -connect 127.0.0.1:${port} </dev/null 2>/dev/null | openssl x509 -noout -ext subjectAltName`,
+      ],
+      { timeoutMs: 20_000 },
+    );
+    for (const san of [
+      "DNS:kubernetes",
+      "DNS:kubernetes.default",
+      "DNS:kubernetes.default.svc",
+      "DNS:kubernetes.default.svc.cluster.local",
+      `DNS:${worker}`,
+      "IP Address:10.3.0.1",
+      "IP Address:172.17.8.101",
+      "IP Address:127.0.0.1",
+    ])
+      expect(served.stdout).toContain(san);
+    const chain = await run(
+      [
+        "sh",
+        "-c",
+        `openssl s_client -connect 127.0.0.1:${port} -CAfile ${caFile} -verify_return_error </dev/null 2>&1`,
+      ],
+      { timeoutMs: 20_000 },
+    );
+    expect(chain.stdout).toContain("Verify return code: 0 (ok)");
+
+    const pemFile = (name: string, content: unknown) => {
+      const file = path.join(work, name);
+      fs.writeFileSync(file, String(content), { mode: 0o600 });
+      return file;
+    };
+    const etcdClient = {
+      cert: pemFile("etcd-operator.crt", outputs["etcdOperatorCert"]),
+      key: pemFile("etcd-operator.key", outputs["etcdOperatorKey"]),
+    };
+    const admin = JSON.parse(await kubectl("config", "view", "--raw", "-o", "json")) as {
+      users: { user: Record<string, string> }[];
+    };
+    const adminClient = {
+      cert: pemFile("admin.crt", Buffer.from(admin.users[0]!.user["client-certificate-data"]!, "base64")),
+      key: pemFile("admin.key", Buffer.from(admin.users[0]!.user["client-key-data"]!, "base64")),
+    };
+    // Health checks answer anyone; nothing else does.
+    expect(await httpCode("/readyz")).toBe("200");
+    expect(await httpCode("/livez")).toBe("200");
+    expect(await httpCode("/api")).toBe("401");
+    expect(await httpCode("/version")).toBe("401");
+    // A certificate the etcd CA signed is no Kubernetes identity.
+    expect(await httpCode("/api", etcdClient)).toBe("401");
+    expect(await httpCode("/api", adminClient)).toBe("200");
+    // The kubelet's API wants a client too.
+    expect(
+      await sshOk(worker, "curl -sk -o /dev/null -w '%{http_code}' https://172.17.8.101:10250/pods"),
+    ).toBe("401");
+  });
+
+  it("runs a pod through the API on the bridge network: exec, logs, limits, a graceful delete", async () => {
+    // A PID 1 with a handler for SIGTERM: busybox's sleep as PID 1 ignores it and stalls every stop.
+    const script =
+      "trap 'exit 0' TERM; mkdir -p /www; echo \"hello from $(hostname)\" >/www/index.html; " +
+      "httpd -p 8080 -h /www; echo serving; while :; do sleep 1 & wait; done";
+    const pod = {
+      apiVersion: "v1",
+      kind: "Pod",
+      metadata: { name: "proof", namespace: "default" },
+      spec: {
+        // core-01 is a control-plane host only: tainted, so the pod says it may go there anyway.
+        tolerations: [
+          { key: "node-role.kubernetes.io/control-plane", operator: "Exists", effect: "NoSchedule" },
+        ],
+        containers: [
+          {
+            name: "web",
+            image: images.get("busybox")!.ref,
+            imagePullPolicy: "Never",
+            command: ["sh", "-c", script],
+            resources: { limits: { memory: "64Mi", cpu: "100m" } },
+          },
+        ],
+        terminationGracePeriodSeconds: 10,
+      },
+    };
+    const applied = await run([kubectlBin, "--kubeconfig", kubeconfig, "apply", "-f", "-"], {
+      input: JSON.stringify(pod),
+      timeoutMs: 60_000,
+    });
+    expect(applied.code).toBe(0);
+    await kubectl("wait", "--for=condition=Ready", "pod/proof", "--timeout=60s");
+    // exec and logs go through the API server to the kubelet, which checks the API server's client
+    // certificate, and whose serving certificate the API server checks against the cluster CA.
+    expect(await kubectl("exec", "proof", "--", "cat", "/www/index.html")).toBe("hello from proof");
+    expect(await kubectl("logs", "proof")).toBe("serving");
+    expect(await kubectl("exec", "proof", "--", "cat", "/sys/fs/cgroup/memory/memory.limit_in_bytes")).toBe(
+      String(64 * 1024 * 1024),
+    );
+    const ip = await kubectl("get", "pod", "proof", "-o", "jsonpath={.status.podIP}");
+    expect(ip).toMatch(/^10\.244\.101\.\d+$/);
+    expect(await sshOk(worker, `ping -c1 -W2 ${ip} >/dev/null && echo ok`)).toBe("ok");
+    expect(await sshOk(worker, `curl -s --max-time 5 http://${ip}:8080/`)).toBe("hello from proof");
+    // The handler makes the delete graceful: well within its grace period.
+    const started = Date.now();
+    await kubectl("delete", "pod", "proof", "--wait=true", "--timeout=60s");
+    expect((Date.now() - started) / 1000).toBeLessThan(8);
+    expect(
+      await sshOk(worker, "crictl pods -q --state ready --name '^proof$'; crictl ps -q --name '^web$'"),
+    ).toBe("");
+  });
+
+  it("comes back with its host: containerd, the kubelet and the control plane start at boot", async () => {
+    b.configure({ controlPlane: [worker], pauseReplicas: 2, hostStates: { [worker]: "stopped" } });
+    await up();
+    b.configure({ controlPlane: [worker], pauseReplicas: 2 });
+    await up();
+    await until(
+      "the API server's /readyz after the host came back",
+      120,
+      async () => (await kubectl("get", "--raw", "/readyz")) === "ok",
+    );
+    const ready =
+      "for i in $(seq 100); do crictl info 2>/dev/null | jq -e '[.status.conditions[] | select(.status != true)] " +
+      "| length == 0' >/dev/null && exit 0; sleep 0.2; done; exit 1";
+    await sshOk(worker, ready);
+    const listed = await sshOk(worker, "ctr -n k8s.io images ls -q");
+    for (const image of images.values()) expect(listed.split("\n")).toContain(image.ref);
+  });
+
+  it("changes nothing on a second update, and restarts neither containerd, the kubelet nor a static pod", async () => {
+    // The static pods' sandboxes: the kubelet makes a new one only for a new manifest.
+    const invocation =
+      "systemctl show --property InvocationID --value containerd kubelet; crictl pods -q --label tier=control-plane | sort";
+    const before = await sshOk(worker, invocation);
+    const started = Date.now();
+    const changes = await up();
+    console.log(`pulumi up with nothing to do: ${((Date.now() - started) / 1000).toFixed(1)} s`);
+    expect(Object.keys(changes)).toEqual(["same"]);
+    expect(await sshOk(worker, invocation)).toBe(before);
+  });
+
+  it("pulumi destroy leaves no container, mount, process or forward of the lab", async () => {
+    const port = new URL(String(outputs["apiServer"])).port;
+    await stack.destroy({ color: "never" });
+    expect(await labLeftovers("machines", b.lab)).toEqual([]);
+    const listening = await run(["ss", "-Hltn", `sport = :${port}`]);
+    expect(listening.stdout.trim()).toBe("");
+    // A container's processes belong to no lab by name: look for any left in the lab's cgroups. A zombie
+    // holds nothing (its parent, killed with the host, leaves it to the machine's init to reap).
+    const inLab = fs
+      .readdirSync("/proc")
+      .filter((p) => /^\d+$/.test(p))
+      .filter((p) => {
+        try {
+          const cgroups = fs.readFileSync(`/proc/${p}/cgroup`, "utf8");
+          const state = /^State:\s+(\S)/m.exec(fs.readFileSync(`/proc/${p}/status`, "utf8"))?.[1];
+          return cgroups.includes(`/${b.lab}/`) && state !== "Z";
+        } catch {
+          return false;
+        }
+      });
+    expect(inLab).toEqual([]);
+  });
+});
