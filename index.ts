@@ -108,7 +108,9 @@ for (const [host, itsRoles] of roles) {
         serviceCidr: k8sSpec.serviceCidr.cidr,
         clusterDomain: k8sSpec.clusterDomain,
         kubelet,
-        etcd: etcd.members.map((m) => m.ready),
+        // Joined (a restore is a join from the backup) and running its configuration.
+        etcd: etcd.members.flatMap((m) => [m.joined, m.ready]),
+        ...(restore ? { etcdRestore: restore.id } : {}),
       }),
     );
   }

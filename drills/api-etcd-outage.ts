@@ -2,9 +2,9 @@
 // API server (a config change of its member's state), calls fail, etcd starts again and the API serves
 // what it held before.
 import { expectNoAcknowledgedWriteLost, waitFor } from "./checks";
-import { apiProbeName, apiProbe } from "./probes";
+import { apiSamples, kubectlOk, listedProbeObjects } from "./kubernetes";
+import { apiProbe } from "./probes";
 import { probeLabel } from "./api-probe";
-import type { ApiSample } from "./api-probe";
 import type { Drill, DrillContext } from "./runner";
 
 const name = "api-etcd-outage";
@@ -12,12 +12,6 @@ const host = "core-01";
 /** The run's ConfigMaps carry this label value; a run of its own each time. */
 const run = `outage-${Date.now().toString(36)}`;
 const seconds = (ms: number) => `${(ms / 1000).toFixed(2)} s`;
-
-async function kubectlOk(ctx: DrillContext, args: string[]): Promise<string> {
-  const r = await ctx.kubectl(args);
-  if (r.code !== 0) throw new Error(`kubectl ${args.join(" ")}: exit ${r.code}: ${r.stderr.trim()}`);
-  return r.stdout.trim();
-}
 
 /** When the member's etcd last started, as epoch ms (systemd's monotonic stamp against the host's uptime). */
 async function etcdStartedAt(ctx: DrillContext): Promise<number> {
@@ -31,7 +25,7 @@ async function etcdStartedAt(ctx: DrillContext): Promise<number> {
   return nowMs - (uptimeS * 1000 - enteredUs / 1000);
 }
 
-const api = (ctx: DrillContext) => ctx.samples(apiProbeName) as ApiSample[];
+const api = apiSamples;
 
 export const apiEtcdOutage: Drill = {
   name,
@@ -123,11 +117,7 @@ export const apiEtcdOutage: Drill = {
           const acked = api(ctx)
             .filter((s) => s.ok && s.name)
             .map((s) => s.name!);
-          const listed = new Set(
-            (await kubectlOk(ctx, ["get", "configmaps", "-l", `${probeLabel}=${run}`, "-o", "name"]))
-              .split("\n")
-              .map((l) => l.replace(/^configmap\//, "")),
-          );
+          const listed = await listedProbeObjects(ctx, probeLabel, run);
           const missing = acked.filter((n) => !listed.has(n));
           if (missing.length > 0)
             throw new Error(`${missing.length} acknowledged API writes are missing, first ${missing[0]}`);

@@ -9,6 +9,7 @@ import * as fs from "fs";
 import * as https from "https";
 import * as path from "path";
 import type { Sample } from "./probes";
+import { probeMain, runTicks } from "./ticks";
 
 export interface ApiSample extends Sample {
   seq: number;
@@ -149,30 +150,9 @@ async function tick(opts: ApiProbeOptions, seq: number): Promise<ApiSample> {
   return sample;
 }
 
-async function main(): Promise<void> {
-  const opts = parseApiProbeArgs(process.argv.slice(2));
-  const inFlight = new Set<Promise<void>>();
-  let seq = 0;
-  let stopping = false;
-  process.on("SIGTERM", () => (stopping = true));
-  process.on("SIGINT", () => (stopping = true));
-  while (!stopping) {
-    const started = Date.now();
-    seq += 1;
-    const p: Promise<void> = tick(opts, seq).then((s) => {
-      process.stdout.write(`${JSON.stringify(s)}\n`);
-      inFlight.delete(p);
-    });
-    inFlight.add(p);
-    await new Promise((r) => setTimeout(r, Math.max(0, opts.intervalMs - (Date.now() - started))));
-  }
-  await Promise.all(inFlight);
-  process.stdout.write(`${JSON.stringify({ done: true, ticks: seq })}\n`);
-}
-
 if (require.main === module) {
-  main().catch((e: unknown) => {
-    process.stderr.write(`${String(e)}\n`);
-    process.exit(1);
+  probeMain(() => {
+    const opts = parseApiProbeArgs(process.argv.slice(2));
+    return runTicks(opts.intervalMs, (seq) => tick(opts, seq));
   });
 }

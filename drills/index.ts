@@ -1,6 +1,7 @@
 import { apiEtcdOutage } from "./api-etcd-outage";
 import { certRotation } from "./cert-rotation";
 import { etcdScale } from "./etcd-scale";
+import { k8sDataRestore } from "./k8s-data-restore";
 import { memberFailure } from "./member-failure";
 import { quorumLoss } from "./quorum-loss";
 import { restoreClassic } from "./restore-classic";
@@ -21,5 +22,6 @@ export const drills: Record<string, Drill> = Object.fromEntries(
     restoreSnapshot,
     restoreInPlace,
     apiEtcdOutage,
+    k8sDataRestore,
   ].map((d) => [d.name, d]),
 );

@@ -49,7 +49,7 @@ export function takeBackup(t: RecoveryTimeline, after?: (ctx: DrillContext) => P
         throw new Error(`the snapshot's status is wrong: ${JSON.stringify(manifest.status)}`);
       ctx.note(
         `backup ${manifest.id} of ${manifest.member} at ${manifest.takenAt}: snapshot revision ${manifest.status.revision}, ` +
-          `${manifest.status.totalKey} keys (\`etcdctl snapshot status\`); data dir archived ${manifest.dataDirConsistent ? "with the member stopped" : "live"}; pulled to \`${t.backupDir}/\` and checked against the manifest's sha256`,
+          `${manifest.status.totalKey} keys (\`etcdctl snapshot status\`); data-dir archive made ${manifest.dataDirFrom === "snapshot" ? "from the snapshot (one member: stopping it would stop the cluster)" : manifest.dataDirConsistent ? "with the member stopped" : "live"}; pulled to \`${t.backupDir}/\` and checked against the manifest's sha256`,
       );
       step.numbers = { "backup taken at": manifest.takenAt };
       // Let some acknowledged writes land after the backup: they are what a restore loses (the RPO).

@@ -11,6 +11,7 @@ import * as fs from "fs";
 import { ports } from "../components/etcd/facts";
 import * as path from "path";
 import { run } from "../workstation/lab";
+import { probeMain, runTicks } from "./ticks";
 
 export interface WriteRecord {
   seq: number;
@@ -123,31 +124,9 @@ async function put(opts: WriterOptions, seq: number): Promise<WriteRecord> {
   return { seq, key, value, start, end: Date.now(), ok: false, ...(error ? { error } : {}) };
 }
 
-async function main(): Promise<void> {
-  const opts = parseWriterArgs(process.argv.slice(2));
-  const inFlight = new Set<Promise<void>>();
-  let seq = 0;
-  let stopping = false;
-  const emit = (r: WriteRecord) => process.stdout.write(`${JSON.stringify(r)}\n`);
-  process.on("SIGTERM", () => (stopping = true));
-  process.on("SIGINT", () => (stopping = true));
-  while (!stopping) {
-    const tick = Date.now();
-    seq += 1;
-    const p: Promise<void> = put(opts, seq).then((r) => {
-      emit(r);
-      inFlight.delete(p);
-    });
-    inFlight.add(p);
-    await new Promise((r) => setTimeout(r, Math.max(0, opts.intervalMs - (Date.now() - tick))));
-  }
-  await Promise.all(inFlight);
-  process.stdout.write(`${JSON.stringify({ done: true, writes: seq })}\n`);
-}
-
 if (require.main === module) {
-  main().catch((e: unknown) => {
-    process.stderr.write(`${String(e)}\n`);
-    process.exit(1);
+  probeMain(() => {
+    const opts = parseWriterArgs(process.argv.slice(2));
+    return runTicks(opts.intervalMs, (seq) => put(opts, seq));
   });
 }

@@ -173,6 +173,9 @@ export class Member extends pulumi.ComponentResource {
         ),
         // Joining happens once; a later change (the inventory grew, TLS came on) changes nothing here.
         update: "true",
+        // A restore is a join from the backup: a new one runs it again, on the host the member has (its
+        // data lost behind Pulumi's back, the workshop's classic recovery) as on a fresh one.
+        ...(restore ? { triggers: [restore.id] } : {}),
       },
       {
         parent: this,

@@ -294,7 +294,7 @@ cmd_backup() {
     esac
   done
   [[ $id =~ ^[A-Za-z0-9][A-Za-z0-9._-]*$ ]] || die "backup needs --id"
-  local dir=$backups/$id here name taken stamp status consistent=false voters healthy me=0
+  local dir=$backups/$id here name taken stamp status from voters healthy me=0
   if [[ -f $dir/manifest.json ]]; then
     cat "$dir/manifest.json"
     return 0
@@ -310,7 +310,10 @@ cmd_backup() {
   status=$(utl snapshot status "$dir.tmp/snapshot.db" -w json) ||
     die "the snapshot just taken does not pass etcdctl snapshot status"
   # The classic archive is only consistent if etcd is not writing: stop this member for it when the
-  # others hold quorum meanwhile; otherwise archive it live (the snapshot above is the safe backup).
+  # others hold quorum meanwhile. Otherwise (one member, or no quorum without this one) stopping it would
+  # stop the cluster, and a live data directory changes under tar (tar fails, or archives bbolt pages
+  # mid-write): the archive is made from the snapshot instead, `etcdutl snapshot restore` writing this
+  # member's data directory as of the snapshot.
   read -r voters healthy < <(voter_health "$here")
   ctl --endpoints="$here" endpoint health >/dev/null 2>&1 && me=1
   if ((voters > 1 && healthy - me >= $(quorum "$voters"))); then
@@ -318,13 +321,21 @@ cmd_backup() {
     tar -C "$data_dir" -czf "$dir.tmp/data-dir.tar.gz" member
     start_etcd
     wait_local voter
-    consistent=true
+    from="stopped member"
   else
-    tar -C "$data_dir" -czf "$dir.tmp/data-dir.tar.gz" member
+    local peer
+    peer=$(member_field "$(members "$here")" "$name" 3)
+    peer=${peer%%,*}
+    utl snapshot restore "$dir.tmp/snapshot.db" --data-dir "$dir.tmp/data" --name "$name" \
+      --initial-cluster "$name=$peer" --initial-advertise-peer-urls "$peer" >/dev/null 2>&1 ||
+      die "etcdutl snapshot restore of the snapshot just taken failed"
+    tar -C "$dir.tmp/data" -czf "$dir.tmp/data-dir.tar.gz" member
+    rm -rf "$dir.tmp/data"
+    from=snapshot
   fi
   {
     printf '{\n  "id": "%s",\n  "member": "%s",\n  "takenAt": "%s",\n  "stamp": "%s",\n' "$id" "$name" "$taken" "$stamp"
-    printf '  "status": %s,\n  "dataDirConsistent": %s,\n' "$status" "$consistent"
+    printf '  "status": %s,\n  "dataDirConsistent": true,\n  "dataDirFrom": "%s",\n' "$status" "$from"
     printf '  "snapshot.db": "%s",\n' "$(sha256sum "$dir.tmp/snapshot.db" | cut -d' ' -f1)"
     printf '  "data-dir.tar.gz": "%s"\n}\n' "$(sha256sum "$dir.tmp/data-dir.tar.gz" | cut -d' ' -f1)"
   } >"$dir.tmp/manifest.json"
@@ -354,6 +365,9 @@ cmd_join() {
   local here
   if [[ -d $data_dir/member ]] && here=$(local_ep) &&
     members "$here" 2>/dev/null | awk -F'\t' -v n="$name" -v u="$peer_url" '$2==n && $3==u {f=1} END{exit !f}'; then
+    # A restore over a member that serves its data would quietly restore nothing.
+    [[ -z $restore ]] ||
+      die "$name is a running member with its data: a $restore restore starts from a lost member (its host destroyed, or etcd stopped and its data gone); to replace a running cluster's data use the in-place method"
     log "$name is already a member; nothing to do"
     systemctl enable "$unit" >/dev/null 2>&1
     return 0

@@ -14,10 +14,27 @@ export function shellCommand(...words: string[]): string {
 
 /**
  * A script as pushed to a host: its facts (paths, ports, names defined once in a facts.ts) as read-only
- * shell variables after the shebang line, then the rest of its body. `source` names where they came from.
+ * shell variables after the shebang line, then the functions of any shared libraries (rwk-unit.sh), then
+ * the rest of its body. `source` names where the facts came from.
  */
-export function withFacts(body: string, facts: Record<string, string | number>, source: string): string {
+export function withFacts(
+  body: string,
+  facts: Record<string, string | number>,
+  source: string,
+  libraries: string[] = [],
+): string {
   const lines = Object.entries(facts).map(([k, v]) => `readonly ${k}=${shellQuote(String(v))}`);
   const [shebang, ...rest] = body.split("\n");
-  return [shebang, `# Facts rendered from ${source} by real-world-kubernetes.`, ...lines, ...rest].join("\n");
+  // A library's own first line only tells shellcheck which shell it is for.
+  const libs = libraries.map((l) => l.replace(/^# shellcheck shell=bash\n/, "").trimEnd());
+  return [
+    shebang,
+    `# Facts rendered from ${source} by real-world-kubernetes.`,
+    ...lines,
+    ...libs,
+    ...rest,
+  ].join("\n");
 }
+
+/** The shared functions that start a service of ours (components/host/rwk-unit.sh). */
+export const unitLibraryFile = `${__dirname}/rwk-unit.sh`;

@@ -25,6 +25,8 @@ export interface ControlPlaneArgs {
   kubelet: Kubelet;
   /** What must be up before the API server can be: the etcd members. */
   etcd: pulumi.Resource[];
+  /** The etcd restore the cluster came from: a new one restarts the control plane (see ControlPlaneInput). */
+  etcdRestore?: string;
 }
 
 /**
@@ -68,6 +70,7 @@ export class ControlPlane extends pulumi.ComponentResource {
           etcdServers: args.etcdServers,
           serviceCidr: args.serviceCidr,
           clusterDomain: args.clusterDomain,
+          ...(args.etcdRestore ? { etcdRestore: args.etcdRestore } : {}),
         }),
       );
     const pushed = pushFiles(host, `${name}-files`, { files: rendered.files }, { parent: this });

@@ -5,7 +5,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { hostCommand, pushFiles } from "../host/commands";
 import { restartHash } from "../host/files";
 import type { Host } from "../host/host";
-import { shellCommand } from "../host/shell";
+import { shellCommand, unitLibraryFile } from "../host/shell";
 import type { Certificate } from "../pki/pki";
 import type { NodeRuntime } from "../runtime/runtime";
 import { paths } from "./facts";
@@ -41,6 +41,7 @@ export class Kubelet extends pulumi.ComponentResource {
     super("rwk:kubernetes:Kubelet", name, {}, opts);
     const { host } = args;
     const script = fs.readFileSync(path.join(__dirname, "rwk-kube.sh"), "utf8");
+    const library = fs.readFileSync(unitLibraryFile, "utf8");
     const files = pulumi
       .all([args.caCertPem, args.certificate.certPem, args.certificate.privateKeyPem])
       .apply(([caPem, certPem, keyPem]) =>
@@ -55,6 +56,7 @@ export class Kubelet extends pulumi.ComponentResource {
           certPem,
           keyPem,
           script,
+          library,
         }),
       );
     const pushed = pushFiles(

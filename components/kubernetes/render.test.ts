@@ -2,6 +2,7 @@ import { execFileSync } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
 import * as yaml from "js-yaml";
+import { unitLibraryFile } from "../host/shell";
 import { imageRefs } from "../runtime/images";
 import { controlPlaneComponents, pkiFiles } from "./facts";
 import {
@@ -21,6 +22,7 @@ import type { ControlPlaneFilesInput, Pod } from "./render";
 
 const host = { name: "core-01", address: "172.17.8.101" };
 const script = fs.readFileSync(path.join(__dirname, "rwk-kube.sh"), "utf8");
+const library = fs.readFileSync(unitLibraryFile, "utf8");
 const pem = (what: string) => `-----BEGIN ${what}-----\nAAAA\n-----END ${what}-----\n`;
 const cpInput: ControlPlaneFilesInput = {
   host,
@@ -87,6 +89,7 @@ describe("the kubelet's files", () => {
       certPem: pem("NODE"),
       keyPem: pem("NODE KEY"),
       script,
+      library,
     });
     expect(files.map((f) => [f.path, f.mode, f.onChange])).toEqual([
       [pkiFiles.ca, "0644", "restart"],
@@ -110,7 +113,7 @@ describe("the kubelet's files", () => {
   });
 
   it("renders the helper with its facts in front, as valid bash", () => {
-    const helper = renderHelperScript(script);
+    const helper = renderHelperScript(script, library);
     expect(helper).toContain("readonly kubelet_unit=kubelet.service\n");
     execFileSync("bash", ["-n"], { input: helper });
   });
@@ -203,5 +206,7 @@ describe("the control plane's static pods", () => {
       "kube-scheduler",
     ]);
     expect(changed({ etcdServers: ["https://172.17.8.101:2379"] })).toEqual(["kube-apiserver"]);
+    // etcd restored: every component starts afresh, none keeps a cache newer than etcd.
+    expect(changed({ etcdRestore: "restore-b1-20261126t060000z" })).toEqual([...controlPlaneComponents]);
   });
 });

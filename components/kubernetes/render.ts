@@ -174,7 +174,7 @@ export function renderKubeletDropIn(host: Placement): string {
 export const kubeletDropIn = `${paths.kubeletUnit}.d/10-rwk.conf`;
 
 /** The helper as pushed: its facts from facts.ts in front of its body. */
-export function renderHelperScript(body: string): string {
+export function renderHelperScript(body: string, library: string): string {
   return withFacts(
     body,
     {
@@ -188,6 +188,7 @@ export function renderHelperScript(body: string): string {
       scheduler_port: ports.scheduler,
     },
     "components/kubernetes/facts.ts",
+    [library],
   );
 }
 
@@ -201,6 +202,8 @@ export interface KubeletFilesInput extends KubeletInput {
   apiserver: string;
   /** The body of the rwk-kube helper (components/kubernetes/rwk-kube.sh). */
   script: string;
+  /** The functions it starts the kubelet with (components/host/rwk-unit.sh). */
+  library: string;
 }
 
 /** Every file a node's kubelet needs, as one list. */
@@ -248,7 +251,7 @@ export function kubeletFiles(i: KubeletFilesInput): HostFile[] {
       path: paths.script,
       mode: "0755",
       owner: root,
-      content: renderHelperScript(i.script),
+      content: renderHelperScript(i.script, i.library),
       onChange: "none",
     },
   ];
@@ -280,7 +283,17 @@ export interface ControlPlaneInput {
   etcdServers: string[];
   serviceCidr: string;
   clusterDomain: string;
+  /**
+   * The etcd restore the cluster came from (its restore id), if any. When etcd's revision goes back, an
+   * API server's watch cache and its clients' informers hold objects newer than etcd's: a new restore
+   * id changes every manifest, so the kubelet starts the whole control plane afresh (the workshop
+   * restarted it by hand).
+   */
+  etcdRestore?: string;
 }
+
+/** The annotation that names the etcd restore a control-plane pod started after. */
+export const etcdRestoreAnnotation = "real-world-kubernetes/etcd-restore";
 
 const pkiMount: VolumeMount = { name: "k8s-certs", mountPath: paths.pki, readOnly: true };
 const pkiVolume: Volume = { name: "k8s-certs", hostPath: { path: paths.pki, type: "DirectoryOrCreate" } };
@@ -306,6 +319,7 @@ function probe(host: string, path: string, port: number, failureThreshold: numbe
 /** A control-plane static pod: host network, critical priority, the default seccomp profile. */
 function staticPod(
   component: ControlPlaneComponent,
+  i: Pick<ControlPlaneInput, "etcdRestore">,
   spec: {
     image: string;
     command: string[];
@@ -323,6 +337,7 @@ function staticPod(
       name: component,
       namespace: "kube-system",
       labels: { component, tier: "control-plane" },
+      ...(i.etcdRestore ? { annotations: { [etcdRestoreAnnotation]: i.etcdRestore } } : {}),
     },
     spec: {
       hostNetwork: true,
@@ -396,7 +411,7 @@ export function renderApiserverPod(i: ControlPlaneInput): Pod {
     "tls-private-key-file": pkiFiles.apiserverKey,
   };
   const authn = hostFileVolume("authentication-config", paths.authenticationConfig);
-  return staticPod("kube-apiserver", {
+  return staticPod("kube-apiserver", i, {
     image: i.images["kube-apiserver"],
     command: ["kube-apiserver", ...renderFlags(flags)],
     cpu: "250m",
@@ -430,7 +445,7 @@ export function renderControllerManagerPod(i: ControlPlaneInput): Pod {
     "service-cluster-ip-range": i.serviceCidr,
     "use-service-account-credentials": true,
   };
-  return staticPod("kube-controller-manager", {
+  return staticPod("kube-controller-manager", i, {
     image: i.images["kube-controller-manager"],
     command: ["kube-controller-manager", ...renderFlags(flags)],
     cpu: "200m",
@@ -444,7 +459,7 @@ export function renderControllerManagerPod(i: ControlPlaneInput): Pod {
 }
 
 export function renderSchedulerPod(i: ControlPlaneInput): Pod {
-  return staticPod("kube-scheduler", {
+  return staticPod("kube-scheduler", i, {
     image: i.images["kube-scheduler"],
     command: ["kube-scheduler", ...renderFlags(componentFlags(paths.schedulerKubeconfig))],
     cpu: "100m",

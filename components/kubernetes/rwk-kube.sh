@@ -14,6 +14,7 @@
 #
 # The facts (kubelet_unit, restart_pending, applied_config, crictl, ca, kubelet_healthz, the ports) are
 # rendered from components/kubernetes/facts.ts in front of this body when the program pushes it.
+# unit_start and record_config come from components/host/rwk-unit.sh, rendered in after the facts.
 # shellcheck disable=SC2154
 set -euo pipefail
 
@@ -23,7 +24,7 @@ inputs_label=real-world-kubernetes/inputs
 log() { printf 'rwk-kube: %s\n' "$*" >&2; }
 die() { log "$*"; exit 1; }
 
-invocation() { systemctl show --property InvocationID --value "$kubelet_unit" 2>/dev/null || true; }
+kubelet_healthy() { [[ $(curl -fsS --max-time 2 "$kubelet_healthz" 2>/dev/null) == ok ]]; }
 
 cmd_start_kubelet() {
   local config=""
@@ -33,29 +34,11 @@ cmd_start_kubelet() {
       *) die "start-kubelet: unknown argument $1" ;;
     esac
   done
+  # The unit and its drop-in are files of ours: systemd reads them again before anything starts.
   systemctl daemon-reload
-  systemctl enable "$kubelet_unit" >/dev/null 2>&1
-  local before action=""
-  before=$(invocation)
-  if ! systemctl is-active --quiet "$kubelet_unit"; then
-    action=start
-  elif [[ -e $restart_pending ]]; then
-    action=restart
-  fi
-  if [[ -n $action ]]; then
-    systemctl "$action" "$kubelet_unit"
-    rm -f "$restart_pending"
-  fi
-  local deadline=$((SECONDS + wait_seconds))
-  until [[ -z $action || $(invocation) != "$before" ]] && [[ $(curl -fsS --max-time 2 "$kubelet_healthz" 2>/dev/null) == ok ]]; do
-    ((SECONDS < deadline)) || die "the kubelet's health check did not answer ok within ${wait_seconds}s (journalctl -u $kubelet_unit)"
-    sleep 0.5
-  done
-  if [[ -n $config ]]; then
-    mkdir -p "${applied_config%/*}"
-    printf '%s\n' "$config" >"$applied_config"
-  fi
-  log "kubelet ${action:+${action}ed and }healthy${config:+ with configuration $config}"
+  unit_start "$kubelet_unit" "$restart_pending" "$wait_seconds" "the kubelet's health check" kubelet_healthy || exit 1
+  [[ -z $config ]] || record_config "$applied_config" "$config"
+  log "kubelet ${unit_action:+${unit_action}ed and }healthy${config:+ with configuration $config}"
 }
 
 # pod_ready NAME INPUTS: a ready sandbox of the static pod with these inputs, every container of it running.

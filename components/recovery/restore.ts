@@ -14,6 +14,12 @@ export interface BackupManifest {
   stamp: string;
   status: { hash: number; revision: number; totalKey: number; totalSize: number };
   dataDirConsistent: boolean;
+  /**
+   * How the data-dir archive was made: from the member stopped meanwhile (the others held quorum), or
+   * from the snapshot (`etcdutl snapshot restore`; a one-member cluster). Absent in older backups, whose
+   * one-member archives were made live.
+   */
+  dataDirFrom?: "stopped member" | "snapshot";
   "snapshot.db": string;
   "data-dir.tar.gz": string;
 }

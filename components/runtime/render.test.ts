@@ -3,6 +3,7 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import * as yaml from "js-yaml";
+import { unitLibraryFile } from "../host/shell";
 import { restartHash } from "../host/files";
 import {
   podSubnetOf,
@@ -16,6 +17,7 @@ import {
 } from "./render";
 
 const script = fs.readFileSync(path.join(__dirname, "rwk-runtime.sh"), "utf8");
+const library = fs.readFileSync(unitLibraryFile, "utf8");
 const pause = "registry.k8s.io/pause:3.10.1";
 
 /** containerd's config as a TOML parser reads it (Python's tomllib), as JSON. */
@@ -92,7 +94,7 @@ describe("container runtime renderers", () => {
   );
 
   it("renders the helper with its facts in front, as valid bash", () => {
-    const helper = renderHelperScript(script);
+    const helper = renderHelperScript(script, library);
     expect(helper.split("\n").slice(0, 8)).toEqual([
       "#!/bin/bash",
       "# Facts rendered from components/runtime/facts.ts by real-world-kubernetes.",
@@ -112,6 +114,7 @@ describe("container runtime renderers", () => {
       podCidr: "10.244.0.0/16",
       sandboxImage: pause,
       script,
+      library,
     });
     expect(files.map((f) => `${f.path} ${f.mode} ${f.onChange}`)).toEqual([
       "/etc/containerd/config.toml 0644 restart",
@@ -125,6 +128,7 @@ describe("container runtime renderers", () => {
       podCidr: "10.244.0.0/16",
       sandboxImage: pause,
       script: `${script}\n`,
+      library,
     });
     expect(restartHash(other)).toBe(restartHash(files));
     const newPause = runtimeFiles({
@@ -132,6 +136,7 @@ describe("container runtime renderers", () => {
       podCidr: "10.244.0.0/16",
       sandboxImage: `${pause}-x`,
       script,
+      library,
     });
     expect(restartHash(newPause)).not.toBe(restartHash(files));
   });

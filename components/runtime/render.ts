@@ -97,7 +97,7 @@ export function renderCniConfig(address: string, podCidr: string): string {
  * The helper as pushed: the facts it works with rendered from facts.ts in front of its body, so they are
  * written down once.
  */
-export function renderHelperScript(body: string): string {
+export function renderHelperScript(body: string, library: string): string {
   const facts: Record<string, string> = {
     unit,
     namespace: criNamespace,
@@ -106,7 +106,7 @@ export function renderHelperScript(body: string): string {
     restart_pending: paths.restartPending,
     applied_config: paths.appliedConfig,
   };
-  return withFacts(body, facts, "components/runtime/facts.ts");
+  return withFacts(body, facts, "components/runtime/facts.ts", [library]);
 }
 
 export interface RuntimeFilesInput {
@@ -118,6 +118,8 @@ export interface RuntimeFilesInput {
   sandboxImage: string;
   /** The body of the rwk-runtime helper (components/runtime/rwk-runtime.sh). */
   script: string;
+  /** The functions it starts containerd with (components/host/rwk-unit.sh). */
+  library: string;
 }
 
 /** Every file a host's runtime needs, as one list. */
@@ -145,7 +147,7 @@ export function runtimeFiles(input: RuntimeFilesInput): HostFile[] {
       path: paths.script,
       mode: "0755",
       owner: root,
-      content: renderHelperScript(input.script),
+      content: renderHelperScript(input.script, input.library),
       onChange: "none",
     },
   ];

@@ -6,7 +6,7 @@ import { builtDir } from "../built";
 import { copyToHost, hostCommand, pushFiles } from "../host/commands";
 import { restartHash } from "../host/files";
 import type { Host } from "../host/host";
-import { shellCommand } from "../host/shell";
+import { shellCommand, unitLibraryFile } from "../host/shell";
 import { paths, toolVersions } from "./facts";
 import type { Release } from "./facts";
 import type { ImageArchive, ImageName } from "./images";
@@ -46,6 +46,7 @@ export class NodeRuntime extends pulumi.ComponentResource {
       podCidr: args.podCidr,
       sandboxImage: pause.ref,
       script: fs.readFileSync(path.join(__dirname, "rwk-runtime.sh"), "utf8"),
+      library: fs.readFileSync(unitLibraryFile, "utf8"),
     });
 
     const pushed = pushFiles(

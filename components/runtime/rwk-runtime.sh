@@ -13,6 +13,7 @@
 # The unit, namespace, socket, crictl and the paths (unit, namespace, socket, crictl, restart_pending,
 # applied_config) are not set here: the program renders them from components/runtime/facts.ts in front
 # of this body when it pushes the helper.
+# unit_start and record_config come from components/host/rwk-unit.sh, rendered in after the facts.
 # shellcheck disable=SC2154
 set -euo pipefail
 
@@ -38,7 +39,8 @@ systemd_cgroups() {
   ! grep -q '^[0-9]*:memory:' "/proc/$pid/cgroup" || grep -q ":memory:/system.slice/$unit\$" "/proc/$pid/cgroup"
 }
 
-invocation() { systemctl show --property InvocationID --value "$unit" 2>/dev/null || true; }
+# runtime_ready: the CRI is ready and containerd runs under systemd's cgroups.
+runtime_ready() { cri_ready && systemd_cgroups; }
 
 cmd_start() {
   local config=""
@@ -51,33 +53,9 @@ cmd_start() {
   if ! command -v containerd >/dev/null || ! command -v runc >/dev/null; then
     die "containerd and runc are not installed (the lab's image has them; elsewhere: apt-get install containerd runc)"
   fi
-  systemctl enable "$unit" >/dev/null 2>&1
-  local before action=""
-  before=$(invocation)
-  if ! systemctl is-active --quiet "$unit"; then
-    action=start
-  elif [[ -e $restart_pending ]]; then
-    action=restart
-  fi
-  if [[ -n $action ]]; then
-    # Starting containerd starts the host's container mounts first, which re-executes systemd in a
-    # system container (lab/images/image.sh): a client waiting on the job would lose its D-Bus
-    # connection then, so nothing waits on it here; the loop below does.
-    systemctl "$action" --no-block "$unit"
-    # It starts with the files as they are now: no restart is due for them.
-    rm -f "$restart_pending"
-  fi
-  local deadline=$((SECONDS + wait_seconds))
-  until [[ -z $action || $(invocation) != "$before" ]] && systemctl is-active --quiet "$unit" && cri_ready &&
-    systemd_cgroups; do
-    ((SECONDS < deadline)) || die "containerd's CRI was not ready within ${wait_seconds}s (journalctl -u $unit)"
-    sleep 0.5
-  done
-  if [[ -n $config ]]; then
-    mkdir -p "${applied_config%/*}"
-    printf '%s\n' "$config" >"$applied_config"
-  fi
-  log "containerd ${action:+${action}ed and }ready${config:+ with configuration $config}"
+  unit_start "$unit" "$restart_pending" "$wait_seconds" "containerd's CRI" runtime_ready || exit 1
+  [[ -z $config ]] || record_config "$applied_config" "$config"
+  log "containerd ${unit_action:+${unit_action}ed and }ready${config:+ with configuration $config}"
 }
 
 # digest_of <ref>: the manifest digest containerd has for the ref, if it has it.
