@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# ./rwk bench [toolchain|cluster|hosts|etcd|all] [--cold]: benchmarks that print ratios against plain baselines
+# ./rwk bench [toolchain|cluster|hosts|etcd|control-plane|all] [--cold]: benchmarks that print ratios against plain baselines
 # measured in the same run. Not part of the tests: timings depend on the machine and what else runs.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -9,12 +9,13 @@ ts() { node -r ts-node/register/transpile-only "bench/$1.ts"; }
 case $what in
   toolchain) bench/toolchain.sh "$@" ;;
   cluster) bench/cluster.sh "$@" ;;
-  hosts | etcd) ts "$what" ;;
+  hosts | etcd | control-plane) ts "$what" ;;
   all)
     bench/toolchain.sh "$@"
     bench/cluster.sh "$@"
     ts hosts
     ts etcd
+    ts control-plane
     ;;
-  *) echo "usage: ./rwk bench [toolchain|cluster|hosts|etcd|all] [--cold]" >&2; exit 2 ;;
+  *) echo "usage: ./rwk bench [toolchain|cluster|hosts|etcd|control-plane|all] [--cold]" >&2; exit 2 ;;
 esac

@@ -100,6 +100,28 @@ describe("refusals through the real CLI", () => {
     expect(state.deployment.resources ?? []).toEqual([]);
   });
 
+  it("refuses a control plane it cannot place, at preview, naming each key", () => {
+    configure({
+      controlPlane: ["core-01", "core-09"],
+      serviceCidr: "172.17.8.0/28",
+      kubernetesVersion: "1.35.0",
+      pauseReplicas: -1,
+      etcdMembers: [],
+      allowDataLoss: stackName,
+    });
+    const { code, out } = pulumi("preview");
+    expect(code).not.toBe(0);
+    expectCleanRefusal(out);
+    expect(diagnostics(out)).toEqual([
+      "    error: invalid stack configuration (5 problems):",
+      '      - real-world-kubernetes:controlPlane[1]: "core-09" is not a host in real-world-kubernetes:hosts (core-01, core-02, core-03)',
+      "      - real-world-kubernetes:serviceCidr: 172.17.8.0/28 overlaps the lab real-world-kubernetes:subnet (172.17.8.0/24)",
+      "      - real-world-kubernetes:pauseReplicas: -1 must be an integer from 0 to 1000",
+      "      - real-world-kubernetes:controlPlane: a control plane needs etcd: real-world-kubernetes:etcdMembers is empty",
+      '      - real-world-kubernetes:kubernetesVersion: "1.35.0" is not one of 1.34.4, 1.33.13',
+    ]);
+  });
+
   it("previews a valid stack without warnings about outputs that do not apply", () => {
     configure({ etcdTls: "off" });
     const { code, out } = pulumi("preview");
