@@ -55,6 +55,9 @@ describe("validateConfig", () => {
       podCidr: { cidr: "10.244.0.0/16", prefix: 16 },
       clusterDomain: "cluster.local",
       pauseReplicas: 1,
+      webReplicas: 2,
+      webMinAvailable: 1,
+      tolerationSeconds: undefined,
     });
     expect(c.allowDataLoss).toBe(false);
     expect(c.pki).toMatchObject({
@@ -198,6 +201,14 @@ describe("validateConfig", () => {
   });
 
   describe("kubernetes roles", () => {
+    it("writes a tuned toleration into the workloads, and leaves Kubernetes' own 300 s to the API server", () => {
+      const tolerance = (workloadTolerationSeconds: unknown) =>
+        validateConfig({ hosts, workloadTolerationSeconds }, ctx).kubernetes.tolerationSeconds;
+      expect(tolerance(30)).toBe(30);
+      expect(tolerance(0)).toBe(0);
+      expect(tolerance(300)).toBeUndefined();
+    });
+
     it.each<[string, RawConfig, { controlPlane: string[]; workers: string[] }]>([
       [
         "control plane on core-01, workers core-02 and core-03",
@@ -286,6 +297,22 @@ describe("validateConfig", () => {
           "real-world-kubernetes:podCidr: 7 is not an IPv4 CIDR with a prefix from /8 to /30 (e.g. 10.244.0.0/16)",
           'real-world-kubernetes:clusterDomain: "Cluster_Local" is not a lower-case DNS domain (e.g. cluster.local)',
           "real-world-kubernetes:pauseReplicas: -1 must be an integer from 0 to 1000",
+        ],
+      ],
+      [
+        "a web budget no drain could satisfy, negative web replicas and a toleration out of range",
+        { hosts, webReplicas: 2, webMinAvailable: 2, workloadTolerationSeconds: 7200 },
+        [
+          "real-world-kubernetes:webMinAvailable: 2 of real-world-kubernetes:webReplicas (2) leaves no pod a drain may evict: removing a worker would wait forever; use at most 1",
+          "real-world-kubernetes:workloadTolerationSeconds: 7200 must be an integer from 0 to 3600",
+        ],
+      ],
+      [
+        "negative web replicas, and a worker not in the inventory",
+        { hosts, controlPlane: ["core-01"], workers: ["core-09"], webReplicas: -1 },
+        [
+          'real-world-kubernetes:workers[0]: "core-09" is not a host in real-world-kubernetes:hosts (core-01, core-02, core-03)',
+          "real-world-kubernetes:webReplicas: -1 must be an integer from 0 to 100",
         ],
       ],
       [

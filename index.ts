@@ -11,12 +11,15 @@ import { ClusterAccess } from "./components/kubernetes/access";
 import { ControlPlane } from "./components/kubernetes/control-plane";
 import { Kubelet } from "./components/kubernetes/kubelet";
 import { apiserverUrl } from "./components/kubernetes/render";
-import { pauseDeployment } from "./components/kubernetes/workloads";
+import { KubeProxy } from "./components/kubernetes/kube-proxy";
+import { Node } from "./components/kubernetes/node";
+import { clusterDns, pauseDeployment, webService } from "./components/kubernetes/workloads";
 import { KubernetesPki } from "./components/pki/kubernetes-pki";
 import { clientUrl, placementOf } from "./components/etcd/render";
 import { toolVersions } from "./components/runtime/facts";
 import { hostImages, hostRoles, imageRefs, imagesForRoles, requireImages } from "./components/runtime/images";
 import type { ImageArchive, ImageName } from "./components/runtime/images";
+import { podSubnetOf } from "./components/runtime/render";
 import { NodeRuntime } from "./components/runtime/runtime";
 
 const config = loadConfig();
@@ -75,13 +78,23 @@ const kubernetesPki =
         clusterDomain: k8sSpec.clusterDomain,
       })
     : undefined;
+// The first control-plane host: every node's API server (one stable endpoint comes with HA), the
+// workstation's way in, and where nodes are joined and drained from as the admin.
+const firstControlPlane =
+  k8sSpec.controlPlane[0] === undefined ? undefined : lab.hosts[k8sSpec.controlPlane[0]]!;
 const controlPlanes: ControlPlane[] = [];
+const kubelets = new Map<string, Kubelet>();
+// Each node's pod subnet, by its address: every node routes to the others' through their addresses.
+const podSubnet = (host: string) => podSubnetOf(lab.hosts[host]!.address, k8sSpec.podCidr.cidr);
 for (const [host, itsRoles] of roles) {
   const runtime = new NodeRuntime(`runtime-${host}`, {
     host: lab.hosts[host]!,
     kubernetesVersion: k8sSpec.version,
     podCidr: k8sSpec.podCidr.cidr,
     images: hostImages(images, itsRoles),
+    routes: [...roles.keys()]
+      .filter((other) => other !== host)
+      .map((other) => ({ subnet: podSubnet(other), gateway: lab.hosts[other]!.address })),
   });
   // Validation refuses roles without a control plane and a control plane without etcd over TLS.
   const kpki = kubernetesPki!;
@@ -91,12 +104,12 @@ for (const [host, itsRoles] of roles) {
     runtime,
     caCertPem: kpki.ca.certPem,
     certificate: kpki.kubelets[host]!,
-    // The first control-plane host's API server (one stable endpoint comes with HA).
-    apiserver: apiserverUrl(lab.hosts[k8sSpec.controlPlane[0]!]!.address),
+    apiserver: apiserverUrl(firstControlPlane!.address),
     clusterDns: clusterDnsIp(k8sSpec.serviceCidr),
     clusterDomain: k8sSpec.clusterDomain,
     controlPlaneOnly: !itsRoles.includes("worker"),
   });
+  kubelets.set(host, kubelet);
   if (itsRoles.includes("controlPlane")) {
     controlPlanes.push(
       new ControlPlane(`control-plane-${host}`, {
@@ -121,18 +134,59 @@ const access =
     lab,
     driver: config.driver,
     labName: config.lab,
-    apiserverAddress: lab.hosts[k8sSpec.controlPlane[0]!]!.address,
+    apiserverAddress: firstControlPlane!.address,
     pki: kubernetesPki,
     ready: controlPlanes.map((c) => c.ready),
   });
-// The workshop's workload, an ordinary resource of the stack through the cluster's provider.
+// Every node: kube-proxy, and its Node object (its pod CIDR; drained and deleted when the host leaves).
+const nodeParts = [...kubelets].flatMap(([host, kubelet]) => {
+  const controlPlane = controlPlanes.map((c) => c.ready);
+  const kubeProxy = new KubeProxy(`kube-proxy-${host}`, {
+    host: lab.hosts[host]!,
+    version: k8sSpec.version,
+    kubelet,
+    caCertPem: kubernetesPki!.ca.certPem,
+    certificate: kubernetesPki!.kubeProxy,
+    apiserver: apiserverUrl(firstControlPlane!.address),
+    podCidr: k8sSpec.podCidr.cidr,
+    controlPlane,
+  });
+  const node = new Node(`node-${host}`, {
+    host: lab.hosts[host]!,
+    podCidr: podSubnet(host),
+    kubelet,
+    kubeProxy,
+    roles: roles.get(host)!.map((r) => (r === "controlPlane" ? "control-plane" : "worker")),
+    admin: firstControlPlane!,
+    controlPlane,
+  });
+  return [kubeProxy.ready, node.ready];
+});
+// The workloads, ordinary resources of the stack through the cluster's provider.
 if (access) {
-  pauseDeployment("pause", {
-    replicas: k8sSpec.pauseReplicas,
+  // After the nodes, so a destroy deletes them before it drains any node (no budget blocks it).
+  const workloads = { provider: access.provider, dependsOn: nodeParts };
+  const common = {
     workers: k8sSpec.workers.length,
     kubernetesVersion: k8sSpec.version,
-    provider: access.provider,
-  });
+    tolerationSeconds: k8sSpec.tolerationSeconds,
+  };
+  clusterDns(
+    "cluster-dns",
+    {
+      kubernetesVersion: k8sSpec.version,
+      clusterIp: clusterDnsIp(k8sSpec.serviceCidr),
+      clusterDomain: k8sSpec.clusterDomain,
+      tolerationSeconds: k8sSpec.tolerationSeconds,
+    },
+    workloads,
+  );
+  pauseDeployment("pause", { ...common, replicas: k8sSpec.pauseReplicas }, workloads);
+  webService(
+    "web",
+    { ...common, replicas: k8sSpec.webReplicas, minAvailable: k8sSpec.webMinAvailable },
+    workloads,
+  );
 }
 const backup =
   config.backup &&

@@ -2,10 +2,14 @@
 // commands), certificates made with openssl, a three-member etcd on mutual TLS grown as the stack grows it
 // (first member alone, then each added as a learner, started, promoted), containerd, the releases and the
 // images on core-01, the kubelet and the control plane's static pods, /readyz, and the pause Deployment
-// created with kubectl. No engine, no guards, no waits beyond what each next step needs. The files have
-// the contents the stack pushes (the same pure renderers): what is measured is how they get there.
+// created with kubectl. With `workers`, core-02 and core-03 get the same runtime, a kubelet, kube-proxy
+// (on core-01 too) and routes to each other's pods, and the workloads the stack runs (cluster DNS, pause,
+// web) are applied with kubectl and awaited ready. No engine, no guards, no waits beyond what each next
+// step needs. The files and objects have the contents the stack pushes (the same pure renderers): what is
+// measured is how they get there.
 //
-//   node -r ts-node/register/transpile-only bench/control-plane-baseline.ts <lab>   (removed with removeLab)
+//   node -r ts-node/register/transpile-only bench/control-plane-baseline.ts <lab> [workers]
+//   (removed with removeLab)
 import { randomBytes } from "crypto";
 import * as fs from "fs";
 import * as os from "os";
@@ -13,11 +17,22 @@ import * as path from "path";
 import { builtDir } from "../components/built";
 import { memberSans } from "../components/etcd/render";
 import { identities, nodeIdentity, paths as kubePaths, pkiFiles } from "../components/kubernetes/facts";
-import { apiserverUrl, controlPlaneFiles, kubeletFiles } from "../components/kubernetes/render";
+import { renderClusterDns, renderPause, renderWeb } from "../components/kubernetes/manifests";
+import {
+  apiserverUrl,
+  controlPlaneFiles,
+  kubeletFiles,
+  kubeProxyFiles,
+} from "../components/kubernetes/render";
 import { apiserverSans } from "../components/pki/kubernetes-pki";
 import { paths as runtimePaths, toolVersions } from "../components/runtime/facts";
-import { renderCniConfig, renderContainerdConfig, renderCrictlConfig } from "../components/runtime/render";
-import { imageRefs, requireImages } from "../components/runtime/images";
+import {
+  podSubnetOf,
+  renderCniConfig,
+  renderContainerdConfig,
+  renderCrictlConfig,
+} from "../components/runtime/render";
+import { imageRefs, imagesForRoles, requireImages } from "../components/runtime/images";
 import type { ImageName } from "../components/runtime/images";
 import { shellQuote } from "../components/host/shell";
 import { kubernetesVersions } from "../config";
@@ -25,11 +40,15 @@ import { cluster } from "../versions.json";
 import { driverScript, projectRoot, run } from "../workstation/lab";
 
 const lab = process.argv[2];
-if (!lab) throw new Error("usage: control-plane-baseline.ts <lab>");
+const withWorkers = process.argv[3] === "workers";
+if (!lab || (process.argv[3] !== undefined && !withWorkers))
+  throw new Error("usage: control-plane-baseline.ts <lab> [workers]");
 const k8sVersion = kubernetesVersions[0]!;
 const etcdVersion = cluster.etcd[0]!;
 const hosts = [1, 2, 3].map((i) => ({ name: `core-0${i}`, address: `172.17.8.10${i}` }));
 const cp = hosts[0]!;
+/** The hosts with a Kubernetes role: the control plane's, and the workers when asked. */
+const nodes = withWorkers ? hosts : [cp];
 const work = fs.mkdtempSync(path.join(os.tmpdir(), "rwk-bench-plain-"));
 const drv = driverScript("machines");
 
@@ -198,14 +217,22 @@ async function main(): Promise<void> {
   });
   const kubeCa = await ca("kubernetes-ca");
   const sans = apiserverSans({ controlPlane: [cp], serviceIp: "10.3.0.1", clusterDomain: "cluster.local" });
-  const [apiserver, kubeletClient, admin, cm, sched, node] = await Promise.all([
+  const [apiserver, kubeletClient, admin, cm, sched, proxy] = await Promise.all([
     leaf(kubeCa, "apiserver", { commonName: "kube-apiserver" }, sans),
     leaf(kubeCa, "apiserver-kubelet-client", identities.apiserverKubeletClient),
     leaf(kubeCa, "admin", identities.admin),
     leaf(kubeCa, "controller-manager", identities.controllerManager),
     leaf(kubeCa, "scheduler", identities.scheduler),
-    leaf(kubeCa, "kubelet", nodeIdentity(cp.name), { dnsNames: [cp.name], ipAddresses: [cp.address] }),
+    leaf(kubeCa, "kube-proxy", identities.kubeProxy),
   ]);
+  const nodeCerts = await Promise.all(
+    nodes.map((n) =>
+      leaf(kubeCa, `kubelet-${n.name}`, nodeIdentity(n.name), {
+        dnsNames: [n.name],
+        ipAddresses: [n.address],
+      }),
+    ),
+  );
   await ok([
     "openssl",
     "ecparam",
@@ -258,61 +285,68 @@ async function main(): Promise<void> {
   }
   lap("three etcd members on mutual TLS");
 
-  // core-01's runtime: containerd's files, the releases, the images.
-  const images = requireImages(k8sVersion, Object.keys(imageRefs(k8sVersion)) as ImageName[]);
-  await putFiles(cp.name, [
-    {
-      path: runtimePaths.containerdConfig,
-      mode: "0644",
-      content: renderContainerdConfig(imageRefs(k8sVersion).pause),
-    },
-    { path: runtimePaths.cniConf, mode: "0644", content: renderCniConfig(cp.address, "10.244.0.0/16") },
-    { path: runtimePaths.crictlConfig, mode: "0644", content: renderCrictlConfig() },
-  ]);
-  await Promise.all([
-    copyDir(cp.name, builtDir("kubernetes", k8sVersion), "/opt/plain"),
-    copyDir(cp.name, builtDir("cni-plugins", toolVersions.cniPlugins), "/opt/plain"),
-    copyDir(cp.name, builtDir("crictl", toolVersions.crictl), "/opt/plain"),
-  ]);
-  await ssh(
-    cp.name,
-    [
-      `mkdir -p /opt/cni && ln -sfT /opt/plain/cni-plugins-v${toolVersions.cniPlugins} /opt/cni/bin`,
-      `for b in kubelet kubectl; do ln -sf /opt/plain/kubernetes-v${k8sVersion}/$b /usr/local/bin/$b; done`,
-      `ln -sf /opt/plain/crictl-v${toolVersions.crictl}/crictl /usr/local/bin/crictl`,
-      // Not waiting on the job: starting containerd re-executes systemd in a lab host (rwk-container-mounts).
-      "systemctl start --no-block containerd",
-      "until crictl info >/dev/null 2>&1; do sleep 0.2; done",
-    ].join(" && "),
+  // Each node's runtime: containerd's files, the releases, the images its roles run.
+  const allImages = requireImages(k8sVersion, Object.keys(imageRefs(k8sVersion)) as ImageName[]);
+  await Promise.all(
+    nodes.map(async (n) => {
+      await putFiles(n.name, [
+        {
+          path: runtimePaths.containerdConfig,
+          mode: "0644",
+          content: renderContainerdConfig(imageRefs(k8sVersion).pause),
+        },
+        { path: runtimePaths.cniConf, mode: "0644", content: renderCniConfig(n.address, "10.244.0.0/16") },
+        { path: runtimePaths.crictlConfig, mode: "0644", content: renderCrictlConfig() },
+      ]);
+      await Promise.all([
+        copyDir(n.name, builtDir("kubernetes", k8sVersion), "/opt/plain"),
+        copyDir(n.name, builtDir("cni-plugins", toolVersions.cniPlugins), "/opt/plain"),
+        copyDir(n.name, builtDir("crictl", toolVersions.crictl), "/opt/plain"),
+      ]);
+      await ssh(
+        n.name,
+        [
+          `mkdir -p /opt/cni && ln -sfT /opt/plain/cni-plugins-v${toolVersions.cniPlugins} /opt/cni/bin`,
+          `for b in kubelet kubectl kube-proxy; do ln -sf /opt/plain/kubernetes-v${k8sVersion}/$b /usr/local/bin/$b; done`,
+          `ln -sf /opt/plain/crictl-v${toolVersions.crictl}/crictl /usr/local/bin/crictl`,
+          // Not waiting on the job: starting containerd re-executes systemd in a lab host (rwk-container-mounts).
+          "systemctl start --no-block containerd",
+          "until crictl info >/dev/null 2>&1; do sleep 0.2; done",
+        ].join(" && "),
+      );
+      // The archives in one directory, copied as one tar stream, imported one after another.
+      const imageDir = path.join(work, `images-${n.name}`, "images");
+      fs.mkdirSync(imageDir, { recursive: true });
+      for (const name of imagesForRoles(n === cp ? ["controlPlane"] : ["worker"])) {
+        const image = allImages.get(name)!;
+        fs.copyFileSync(image.archive, path.join(imageDir, path.basename(image.archive)));
+      }
+      await copyDir(n.name, imageDir, "/var/lib/plain-images");
+      await ssh(
+        n.name,
+        'for a in /var/lib/plain-images/images/*; do ctr -n k8s.io images import "$a" >/dev/null; done',
+      );
+    }),
   );
-  // The archives in one directory, copied as one tar stream, imported one after another.
-  const imageDir = path.join(work, "images");
-  fs.mkdirSync(imageDir);
-  for (const image of images.values())
-    fs.copyFileSync(image.archive, path.join(imageDir, path.basename(image.archive)));
-  await copyDir(cp.name, imageDir, "/var/lib/plain-images");
-  await ssh(
-    cp.name,
-    'for a in /var/lib/plain-images/images/*; do ctr -n k8s.io images import "$a" >/dev/null; done',
-  );
-  lap("containerd, the releases and the images on core-01");
+  lap(`containerd, the releases and the images on ${nodes.map((n) => n.name).join(", ")}`);
 
   // The kubelet and the static pods: the same files the stack pushes.
   const script = fs.readFileSync(path.join(projectRoot, "components", "kubernetes", "rwk-kube.sh"), "utf8");
   const library = fs.readFileSync(path.join(projectRoot, "components", "host", "rwk-unit.sh"), "utf8");
-  const kubelet = kubeletFiles({
-    host: cp,
-    version: k8sVersion,
-    clusterDns: "10.3.0.10",
-    clusterDomain: "cluster.local",
-    controlPlaneOnly: true,
-    apiserver: apiserverUrl(cp.address),
-    caPem: kubeCa.cert,
-    certPem: node.cert,
-    keyPem: node.key,
-    script,
-    library,
-  });
+  const kubelet = (n: (typeof hosts)[number], i: number) =>
+    kubeletFiles({
+      host: n,
+      version: k8sVersion,
+      clusterDns: "10.3.0.10",
+      clusterDomain: "cluster.local",
+      controlPlaneOnly: n === cp,
+      apiserver: apiserverUrl(cp.address),
+      caPem: kubeCa.cert,
+      certPem: nodeCerts[i]!.cert,
+      keyPem: nodeCerts[i]!.key,
+      script,
+      library,
+    });
   const plane = controlPlaneFiles({
     host: cp,
     images: imageRefs(k8sVersion),
@@ -331,24 +365,83 @@ async function main(): Promise<void> {
     serviceAccountKey: fs.readFileSync(path.join(work, "sa.key"), "utf8"),
     controllerManager: { certPem: cm.cert, keyPem: cm.key },
     scheduler: { certPem: sched.cert, keyPem: sched.key },
+    admin: { certPem: admin.cert, keyPem: admin.key },
   });
-  await putFiles(cp.name, [...kubelet, ...plane.files]);
-  await ssh(cp.name, "systemctl daemon-reload && systemctl enable --now kubelet");
+  await Promise.all(
+    nodes.map(async (n, i) => {
+      await putFiles(n.name, [...kubelet(n, i), ...(n === cp ? plane.files : [])]);
+      await ssh(n.name, "systemctl daemon-reload && systemctl enable --now kubelet");
+    }),
+  );
   await ssh(
     cp.name,
     `until [ "$(curl -s --max-time 2 --cacert ${pkiFiles.ca} ${apiserverUrl(cp.address)}/readyz)" = ok ]; do sleep 0.5; done`,
   );
   lap("the control plane ready (/readyz)");
-  const adminConf = kubelet
-    .find((f) => f.path === kubePaths.kubeletKubeconfig)!
-    .content.replace(Buffer.from(node.cert).toString("base64"), Buffer.from(admin.cert).toString("base64"))
-    .replace(Buffer.from(node.key).toString("base64"), Buffer.from(admin.key).toString("base64"));
-  await putFiles(cp.name, [{ path: "/root/admin.conf", mode: "0600", content: adminConf }]);
+  if (!withWorkers) {
+    await ssh(
+      cp.name,
+      `until kubectl --kubeconfig ${kubePaths.adminKubeconfig} create deployment pause --image=${imageRefs(k8sVersion).pause} --replicas=1 >/dev/null 2>&1; do sleep 0.5; done`,
+    );
+    lap("the pause Deployment created");
+    return;
+  }
+  // kube-proxy on every node, and routes between the nodes' pod subnets.
+  await Promise.all(
+    nodes.map(async (n) => {
+      const files = kubeProxyFiles({
+        host: n,
+        podCidr: "10.244.0.0/16",
+        version: k8sVersion,
+        apiserver: apiserverUrl(cp.address),
+        caPem: kubeCa.cert,
+        certPem: proxy.cert,
+        keyPem: proxy.key,
+      });
+      await putFiles(n.name, files);
+      const routes = nodes
+        .filter((o) => o !== n)
+        .map((o) => `ip route replace ${podSubnetOf(o.address, "10.244.0.0/16")} via ${o.address}`);
+      await ssh(
+        n.name,
+        [
+          "sysctl -qw net.ipv4.ip_forward=1",
+          ...routes,
+          "systemctl daemon-reload",
+          "systemctl enable --now kube-proxy",
+        ].join(" && "),
+      );
+    }),
+  );
+  lap("kube-proxy and the routes on every node");
+  // The workloads, the same objects the stack creates, applied as the admin; then every node Ready and
+  // every Deployment rolled out.
+  const common = { workers: 2, kubernetesVersion: k8sVersion, tolerationSeconds: undefined };
+  const objects = [
+    ...Object.values(
+      renderClusterDns({
+        kubernetesVersion: k8sVersion,
+        clusterIp: "10.3.0.10",
+        clusterDomain: "cluster.local",
+        tolerationSeconds: undefined,
+      }),
+    ),
+    renderPause({ ...common, replicas: 1 }),
+    ...Object.values(renderWeb({ ...common, replicas: 2, minAvailable: 1 })),
+  ];
+  const kubectl = `kubectl --kubeconfig ${kubePaths.adminKubeconfig}`;
   await ssh(
     cp.name,
-    `until kubectl --kubeconfig /root/admin.conf create deployment pause --image=${imageRefs(k8sVersion).pause} --replicas=1 >/dev/null 2>&1; do sleep 0.5; done`,
+    `${kubectl} wait --for=condition=Ready node --all --timeout=300s >/dev/null && ${kubectl} apply -f - >/dev/null`,
+    JSON.stringify({ apiVersion: "v1", kind: "List", items: objects }),
   );
-  lap("the pause Deployment created");
+  await ssh(
+    cp.name,
+    ["-n kube-system deployment/coredns", "deployment/pause", "deployment/web"]
+      .map((d) => `${kubectl} rollout status ${d} --timeout=300s >/dev/null`)
+      .join(" && "),
+  );
+  lap("the workloads ready (cluster DNS, pause, web)");
 }
 
 main()

@@ -25,7 +25,19 @@ export interface KubernetesSpec {
   clusterDomain: string;
   /** Replicas of the workshop's "pause" Deployment. */
   pauseReplicas: number;
+  /** Replicas of the small HTTP service (busybox httpd) whose availability the drills measure. */
+  webReplicas: number;
+  /** Its PodDisruptionBudget: a drain evicts a pod only while this many others stay available. */
+  webMinAvailable: number;
+  /**
+   * How long the workloads stay bound to a node that is NotReady or unreachable before they are evicted.
+   * Undefined: Kubernetes' own default (the DefaultTolerationSeconds admission plugin adds 300 s).
+   */
+  tolerationSeconds: number | undefined;
 }
+
+/** What the API server's DefaultTolerationSeconds admission plugin gives a pod that says nothing. */
+export const defaultTolerationSeconds = 300;
 
 /** No roles until a stack gives them: a stack that only runs etcd places nothing of Kubernetes. */
 export const kubernetesConfigDefaults = {
@@ -37,6 +49,11 @@ export const kubernetesConfigDefaults = {
   podCidr: "10.244.0.0/16",
   clusterDomain: "cluster.local",
   pauseReplicas: 1,
+  webReplicas: 2,
+  webMinAvailable: 1,
+  // Kubernetes' own default: the API server's DefaultTolerationSeconds admission plugin adds 300 s to every
+  // pod that says nothing; any other value is written into the workloads' pods.
+  workloadTolerationSeconds: defaultTolerationSeconds,
 } as const;
 
 /** The pod CIDR's prefix: each node takes the /24 numbered by its address's last byte, so 256 of them. */
@@ -106,6 +123,23 @@ export function parseKubernetes(
   }
   const pauseReplicas =
     p.intIn("pauseReplicas", raw.pauseReplicas ?? defaults.pauseReplicas, 0, 1000) ?? defaults.pauseReplicas;
+  const webReplicas =
+    p.intIn("webReplicas", raw.webReplicas ?? defaults.webReplicas, 0, 100) ?? defaults.webReplicas;
+  const webMinAvailable =
+    p.intIn("webMinAvailable", raw.webMinAvailable ?? defaults.webMinAvailable, 0, 100) ??
+    defaults.webMinAvailable;
+  if (webReplicas > 0 && webMinAvailable >= webReplicas) {
+    p.add(
+      "webMinAvailable",
+      `${webMinAvailable} of ${p.key("webReplicas")} (${webReplicas}) leaves no pod a drain may evict: removing a worker would wait forever; use at most ${webReplicas - 1}`,
+    );
+  }
+  const tolerationSeconds = p.intIn(
+    "workloadTolerationSeconds",
+    raw.workloadTolerationSeconds ?? defaults.workloadTolerationSeconds,
+    0,
+    3600,
+  );
   if (workers.length > 0 && controlPlane.length === 0) {
     p.add("workers", `a worker's kubelet registers with the API server: ${p.key("controlPlane")} is empty`);
   }
@@ -130,5 +164,11 @@ export function parseKubernetes(
     podCidr,
     clusterDomain: typeof clusterDomain === "string" ? clusterDomain : defaults.clusterDomain,
     pauseReplicas,
+    webReplicas,
+    webMinAvailable,
+    tolerationSeconds:
+      tolerationSeconds === undefined || tolerationSeconds === defaultTolerationSeconds
+        ? undefined
+        : tolerationSeconds,
   };
 }

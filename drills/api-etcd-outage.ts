@@ -25,8 +25,6 @@ async function etcdStartedAt(ctx: DrillContext): Promise<number> {
   return nowMs - (uptimeS * 1000 - enteredUs / 1000);
 }
 
-const api = apiSamples;
-
 export const apiEtcdOutage: Drill = {
   name,
   title: "API server under etcd failure: etcd stopped under the API server, then started again",
@@ -72,7 +70,7 @@ export const apiEtcdOutage: Drill = {
           );
           // Calls fail, and each fails on its own: none outlasts the client's bound.
           const failed = await waitFor("ten failed API calls after etcd stopped", 60_000, async () => {
-            const after = api(ctx).filter(
+            const after = apiSamples(ctx).filter(
               (s) => s.start > Date.now() - 30_000 && !s.ok && s.error !== undefined,
             );
             return Promise.resolve(after.length >= 10 ? after : undefined);
@@ -100,10 +98,10 @@ export const apiEtcdOutage: Drill = {
           const firstWrite = await waitFor(
             "a write acknowledged by the API server after etcd started",
             120_000,
-            () => Promise.resolve(api(ctx).find((s) => s.start >= started && s.ok)),
+            () => Promise.resolve(apiSamples(ctx).find((s) => s.start >= started && s.ok)),
           );
           const firstReady = await waitFor("/readyz ok after etcd started", 120_000, () =>
-            Promise.resolve(api(ctx).find((s) => s.start >= started && s.ready)),
+            Promise.resolve(apiSamples(ctx).find((s) => s.start >= started && s.ready)),
           );
           const lost = await kubectlOk(ctx, [
             "get",
@@ -114,7 +112,7 @@ export const apiEtcdOutage: Drill = {
           ]);
           ctx.note(`ConfigMap before-outage, written before the outage, reads back (written ${lost})`);
           // Every write the API server acknowledged, before, during and after the outage, is there.
-          const acked = api(ctx)
+          const acked = apiSamples(ctx)
             .filter((s) => s.ok && s.name)
             .map((s) => s.name!);
           const listed = await listedProbeObjects(ctx, probeLabel, run);
@@ -137,7 +135,7 @@ export const apiEtcdOutage: Drill = {
           ctx.note(
             `the kubelet restarted the API server ${restarts} time(s) during the outage (its liveness probe, /livez, checks etcd)`,
           );
-          const outage = api(ctx).filter((s) => s.start >= stoppedAt && s.start < firstWrite.start);
+          const outage = apiSamples(ctx).filter((s) => s.start >= stoppedAt && s.start < firstWrite.start);
           step.numbers = {
             "etcd start → first API write acknowledged": seconds(firstWrite.end - started),
             "etcd start → /readyz ok": seconds(firstReady.end - started),

@@ -2,8 +2,8 @@
 // report or throws with what it saw instead.
 import type { EtcdMember } from "../workstation/lab";
 import type { DrillContext } from "./runner";
+import type { Sample } from "./probes";
 import type { StepRecord } from "./report";
-import type { WriteRecord } from "./writer";
 
 const sorted = (xs: string[]) => [...xs].sort();
 
@@ -112,7 +112,7 @@ export interface Failover {
 }
 
 /** The longest stretch between consecutive acknowledged writes that reaches into [from, to). */
-export function longestAckGap(writes: WriteRecord[], from: number, to: number): number {
+export function longestAckGap(writes: Pick<Sample, "ok" | "end">[], from: number, to: number): number {
   const ends = writes
     .filter((w) => w.ok)
     .map((w) => w.end)

@@ -8,6 +8,7 @@ import { restoreClassic } from "./restore-classic";
 import { restoreInPlace } from "./restore-in-place";
 import { restoreSnapshot } from "./restore-snapshot";
 import { secureEtcd } from "./secure-etcd";
+import { workerFailure } from "./worker-failure";
 import type { Drill } from "./runner";
 
 /** Every drill, by name (also the name of its stack and of its Pulumi.<name>.yaml). */
@@ -23,5 +24,6 @@ export const drills: Record<string, Drill> = Object.fromEntries(
     restoreInPlace,
     apiEtcdOutage,
     k8sDataRestore,
+    workerFailure,
   ].map((d) => [d.name, d]),
 );

@@ -22,8 +22,6 @@ async function replicas(ctx: DrillContext): Promise<string> {
   return kubectlOk(ctx, ["get", "deployment", "pause", "-o", "jsonpath={.spec.replicas}"]);
 }
 
-const api = apiSamples;
-
 export const k8sDataRestore: Drill = {
   name,
   title: "Kubernetes data loss and restore: a backup, a scale-up, etcd's data lost, the classic restore",
@@ -86,7 +84,7 @@ export const k8sDataRestore: Drill = {
           const firstApiWrite = await waitFor(
             "a write acknowledged by the restored API server",
             120_000,
-            () => Promise.resolve(api(ctx).find((s) => s.start >= t.failureAt && s.ok)),
+            () => Promise.resolve(apiSamples(ctx).find((s) => s.start >= t.failureAt && s.ok)),
           );
           const got = await replicas(ctx);
           if (got !== "1")
@@ -120,7 +118,7 @@ export const k8sDataRestore: Drill = {
           );
           // API writes: those acknowledged before the backup are there; those after it are gone.
           const listed = await listedProbeObjects(ctx, probeLabel, run);
-          const acked = api(ctx).filter((s) => s.ok && s.name);
+          const acked = apiSamples(ctx).filter((s) => s.ok && s.name);
           const before = acked.filter((s) => s.end < t.backupAt);
           const missing = before.filter((s) => !listed.has(s.name!));
           if (missing.length > 0)

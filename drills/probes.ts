@@ -1,12 +1,14 @@
 // Probes: what a drill measures while it runs, each feeding a lane of the report's timeline. The etcd
-// writer is one, the API probe (api-probe.ts) another; an HTTP probe through a Service comes with workers.
+// writer is one, the API probe (api-probe.ts) another, the HTTP probe through a Service (http-probe.ts) a
+// third.
 import { spawn } from "child_process";
 import type { ChildProcessWithoutNullStreams } from "child_process";
 import * as path from "path";
 import type { StackConfig } from "../config";
 import { projectRoot } from "../workstation/lab";
-import { ports } from "../components/kubernetes/facts";
+import { ports, webNodePort } from "../components/kubernetes/facts";
 import type { ApiSample } from "./api-probe";
+import type { HttpSample } from "./http-probe";
 import type { WriteRecord } from "./writer";
 
 /** One observation: when it was sent and answered, and whether it succeeded (with the error seen). */
@@ -126,3 +128,24 @@ export function apiProbe(run: string, intervalMs: number): ChildProbe<ApiSample>
 }
 
 export const apiProbeName = "API writes and reads";
+
+/**
+ * The HTTP probe (drills/http-probe.ts): a GET of the web Service every interval, from the lab network
+ * through the first control-plane host's NodePort (a host no worker drill stops), as a client outside the
+ * cluster sees the Service.
+ */
+export function httpProbe(intervalMs: number): ChildProbe<HttpSample> {
+  return new ChildProbe<HttpSample>(httpProbeName, (env) => {
+    const host = env.config.hosts.find((h) => h.name === env.config.kubernetes.controlPlane[0]);
+    if (!host) throw new Error("the HTTP probe needs a control plane (config controlPlane)");
+    return [
+      path.join(__dirname, "http-probe.ts"),
+      "--url",
+      `http://${host.address}:${webNodePort}/`,
+      "--interval",
+      String(intervalMs),
+    ];
+  });
+}
+
+export const httpProbeName = "HTTP requests to the web Service";

@@ -18,7 +18,7 @@ mapfile -t shell_scripts < <(git ls-files -- '*.sh' rwk .ci/run)
 # The cluster's default releases and their images: only the Kubernetes tests use them (the unit tests use
 # stand-ins). Warm, this takes a second. Cold, about 15 minutes on 2 cores (README, "Benchmarks"), so
 # it runs behind the gates and the etcd half's tests, at the lowest CPU priority, and the Kubernetes tests
-# (control-plane, drills-kubernetes) wait for it. RWK_BUILD_BEHIND=1 takes that order on a warm machine too.
+# (control-plane, drills-kubernetes, drills-workers) wait for it. RWK_BUILD_BEHIND=1 takes that order on a warm machine too.
 cluster_build() { lab/toolchain/kubernetes.sh >/dev/null && lab/images/oci/build-images.sh >/dev/null; }
 behind_pid=""
 behind_log=""
@@ -64,13 +64,16 @@ gate "go vet + go test: image builder (oci, pause)" bash -c 'cd lab/images/oci &
 gate "unit tests (jest)" npx jest --selectProjects unit
 [[ ${1:-} == --unit-only ]] && exit 0
 gate "lab driver selftest (machines.sh, real containers)" bash lab/drivers/machines.selftest.sh
-# Two workers: labs are independent (own namespaces, own stacks), and much of a drill is waiting.
+# Three labs side by side on two cores: labs are independent (own namespaces, own stacks), and most of a
+# drill is waiting for an event (a node NotReady, an eviction); the longest files start first
+# (test/sequencer.js).
+workers=${RWK_TEST_WORKERS:-3}
 if [[ -z $behind_pid ]]; then
-  gate "integration tests (real engine, real lab)" npx jest --selectProjects integration --maxWorkers=2
+  gate "integration tests (real engine, real lab)" npx jest --selectProjects integration --maxWorkers="$workers"
 else
   gate "integration tests but Kubernetes (real engine, real lab)" \
-    npx jest --selectProjects integration --maxWorkers=2 --testPathIgnorePatterns control-plane drills-kubernetes
+    npx jest --selectProjects integration --maxWorkers="$workers" --testPathIgnorePatterns control-plane drills-kubernetes drills-workers
   gate "the cluster's binaries and images (built behind the tests)" wait_cluster_build
   gate "integration tests: Kubernetes" \
-    npx jest --selectProjects integration --maxWorkers=2 --testPathPatterns control-plane drills-kubernetes
+    npx jest --selectProjects integration --maxWorkers="$workers" --testPathPatterns control-plane drills-kubernetes drills-workers
 fi

@@ -95,6 +95,11 @@ voter_health() {
   echo "$voters $healthy"
 }
 
+# cluster_members <endpoints> / cluster_health <endpoints>: members and voter_health, retried within a
+# bound: a member busy on a loaded host may miss one call, which must not end a join without a word.
+cluster_members() { retry 30 "listing the members at $1" members "$1"; }
+cluster_health() { retry 30 "asking the voting members at $1 for their health" voter_health "$1"; }
+
 # retry <seconds> <what> <command...>: bounded retry, for steps etcd refuses while it settles.
 retry() {
   local deadline=$((SECONDS + $1)) what=$2 out
@@ -401,21 +406,25 @@ cmd_join() {
   local voters healthy need stale
   # A member of this name or peer URL that is still listed is this host's dead predecessor (the host was
   # rebuilt): take its place, as the workshop did by hand after losing core-01.
-  stale=$(members "$endpoints" | awk -F'\t' -v n="$name" -v u="$peer_url" '$2==n || $3==u {print $1 "\t" $4}')
+  local list vh
+  list=$(cluster_members "$endpoints")
+  stale=$(awk -F'\t' -v n="$name" -v u="$peer_url" '$2==n || $3==u {print $1 "\t" $4}' <<<"$list")
   if [[ -n $stale ]]; then
     local sid surl
     IFS=$'\t' read -r sid surl <<<"$stale"
     if [[ -n $surl ]] && ctl --endpoints="${surl%%,*}" endpoint health >/dev/null 2>&1; then
       die "a healthy member with name $name or peer URL $peer_url already exists elsewhere; refusing to replace it"
     fi
-    read -r voters healthy < <(voter_health "$endpoints")
+    vh=$(cluster_health "$endpoints")
+    read -r voters healthy <<<"$vh"
     need=$(quorum $((voters - 1)))
     ((healthy >= need)) ||
       die "refusing to replace the dead member $name: $healthy of $voters voting members are healthy, $need needed"
     retry 30 "member remove" remove_member "$endpoints" "$sid" >/dev/null
     log "removed the dead member $name ($sid) that this host replaces"
   fi
-  read -r voters healthy < <(voter_health "$endpoints")
+  vh=$(cluster_health "$endpoints")
+  read -r voters healthy <<<"$vh"
   # A learner holds no vote: adding it needs today's quorum. A voter counts at once but is not up yet.
   if $learner; then need=$(quorum "$voters"); else need=$(quorum $((voters + 1))); fi
   ((healthy >= need)) ||
@@ -431,7 +440,9 @@ cmd_join() {
   wait_local
   if $learner; then
     local id
-    id=$(member_field "$(members "$endpoints")" "$name" 1)
+    list=$(cluster_members "$endpoints")
+    id=$(member_field "$list" "$name" 1)
+    [[ -n $id ]] || die "$name is not in the member list after member add: $list"
     # etcd refuses to promote a learner until it has caught up with the leader.
     retry "$wait_seconds" "member promote" ctl --endpoints="$endpoints" member promote "$id" >/dev/null
     log "$name joined as a learner and was promoted"
@@ -459,7 +470,9 @@ remove_from_cluster() {
     removal=last
     return
   fi
-  read -r voters healthy < <(voter_health "$all")
+  local vh
+  vh=$(cluster_health "$all")
+  read -r voters healthy <<<"$vh"
   [[ -n $url ]] && ctl --endpoints="${url%%,*}" endpoint health >/dev/null 2>&1 && me_healthy=1
   need=$(quorum $((voters - 1)))
   ((healthy - me_healthy >= need)) ||

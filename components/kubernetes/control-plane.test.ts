@@ -81,6 +81,72 @@ describe("the control plane under mocks", () => {
     expect(await annotations({ controlPlane: ["core-01"], workers: ["core-02"] })).toEqual({});
   });
 
+  it("gives every node kube-proxy and a Node, joined and drained as the admin from the first control-plane host", async () => {
+    const { resources: rs } = await run({ controlPlane: ["core-01"], workers: ["core-02", "core-03"] });
+    expect(named(rs, "rwk:kubernetes:KubeProxy")).toEqual([
+      "kube-proxy-core-01",
+      "kube-proxy-core-02",
+      "kube-proxy-core-03",
+    ]);
+    expect(named(rs, "rwk:kubernetes:Node")).toEqual(["node-core-01", "node-core-02", "node-core-03"]);
+    expect(inputsOf(rs, "node-core-02-joined")).toMatchObject({
+      create: "/usr/local/sbin/rwk-kube node-join --node core-02 --pod-cidr 10.244.102.0/24 --role worker",
+      delete: "/usr/local/sbin/rwk-kube node-drain --node core-02",
+      // Run on core-01 (its identity first), again for a rebuilt core-02.
+      triggers: ["id-lab-core-01-machine", "id-lab-core-02-machine"],
+    });
+    expect(inputsOf(rs, "node-core-01-joined")["create"]).toContain("--role control-plane");
+    // One kube-proxy identity for every node, bound to system:node-proxier by the API server's defaults.
+    const csr = inputsOf(rs, "kubernetes-pki-kube-proxy-csr") as { subject: Record<string, string> };
+    expect(csr.subject).toMatchObject({
+      commonName: "system:kube-proxy",
+      organization: "system:node-proxier",
+    });
+    expect(inputsOf(rs, "kube-proxy-core-03-start")).toMatchObject({
+      delete: "/usr/local/sbin/rwk-kube stop-proxy",
+    });
+  });
+
+  it("runs cluster DNS at the tenth service address, and the web service behind a NodePort and a budget", async () => {
+    const { resources: rs } = await run({
+      controlPlane: ["core-01"],
+      workers: ["core-02", "core-03"],
+      webReplicas: 3,
+      webMinAvailable: 2,
+    });
+    expect(inputsOf(rs, "cluster-dns-service")).toMatchObject({
+      metadata: { name: "kube-dns", namespace: "kube-system" },
+      spec: { clusterIP: "10.3.0.10" },
+    });
+    expect(inputsOf(rs, "web")).toMatchObject({ spec: { replicas: 3 } });
+    expect(inputsOf(rs, "web-service")).toMatchObject({
+      spec: { type: "NodePort", ports: [{ port: 80, nodePort: 30080 }] },
+    });
+    expect(inputsOf(rs, "web-budget")).toMatchObject({ spec: { minAvailable: 2 } });
+  });
+
+  it("writes tuned tolerations of a lost node into the workloads' pods, and none for Kubernetes' default", async () => {
+    const tolerations = async (config: Record<string, unknown>) =>
+      (
+        inputsOf(
+          (await run({ controlPlane: ["core-01"], workers: ["core-02"], ...config })).resources,
+          "web",
+        ) as {
+          spec: { template: { spec: { tolerations: unknown[] } } };
+        }
+      ).spec.template.spec.tolerations;
+    expect(await tolerations({})).toEqual([]);
+    expect(await tolerations({ workloadTolerationSeconds: 30 })).toEqual([
+      { key: "node.kubernetes.io/not-ready", operator: "Exists", effect: "NoExecute", tolerationSeconds: 30 },
+      {
+        key: "node.kubernetes.io/unreachable",
+        operator: "Exists",
+        effect: "NoExecute",
+        tolerationSeconds: 30,
+      },
+    ]);
+  });
+
   it("registers nothing of Kubernetes for a stack without roles", async () => {
     const { resources: rs, outputs } = await run({});
     expect(

@@ -61,6 +61,7 @@ export class ControlPlane extends pulumi.ComponentResource {
           keyPem: pki.controllerManager.privateKeyPem,
         },
         scheduler: { certPem: pki.scheduler.certPem, keyPem: pki.scheduler.privateKeyPem },
+        admin: { certPem: pki.admin.certPem, keyPem: pki.admin.privateKeyPem },
       })
       .apply((pems) =>
         controlPlaneFiles({

@@ -15,12 +15,20 @@ export const paths = {
   schedulerKubeconfig: "/etc/kubernetes/scheduler.conf",
   /** The API server's structured authentication configuration (anonymous only for health checks). */
   authenticationConfig: "/etc/kubernetes/authentication-config.yaml",
+  /** The admin's kubeconfig on a control-plane host (kubeadm's admin.conf): drains nodes from there. */
+  adminKubeconfig: "/etc/kubernetes/admin.conf",
   kubeletConfig: "/var/lib/kubelet/config.yaml",
   kubeletPki: "/var/lib/kubelet/pki",
   kubeletUnit: "/etc/systemd/system/kubelet.service",
   /** Present while a file the kubelet reads only at start changed since it started. */
   restartPending: "/var/lib/rwk-kube/kubelet-restart-pending",
   appliedConfig: "/var/lib/rwk-kube/kubelet-config",
+  kubeProxyConfig: "/var/lib/kube-proxy/config.yaml",
+  kubeProxyKubeconfig: "/var/lib/kube-proxy/kubeconfig",
+  kubeProxyUnit: "/etc/systemd/system/kube-proxy.service",
+  /** Present while a file kube-proxy reads only at start changed since it started. */
+  kubeProxyRestartPending: "/var/lib/rwk-kube/kube-proxy-restart-pending",
+  kubeProxyAppliedConfig: "/var/lib/rwk-kube/kube-proxy-config",
 } as const;
 
 /** The certificates and keys under paths.pki, by what they are. */
@@ -44,9 +52,13 @@ export const ports = {
   kubelet: 10250,
   controllerManager: 10257,
   scheduler: 10259,
+  /** kube-proxy's health check: 200 once it has synced its rules with the API server. */
+  kubeProxyHealthz: 10256,
+  kubeProxyMetrics: 10249,
 } as const;
 
 export const kubeletUnitName = "kubelet.service";
+export const kubeProxyUnitName = "kube-proxy.service";
 
 /** The identities the Kubernetes CA signs, as the API server's authenticator reads them (CN user, O group). */
 export const identities = {
@@ -57,6 +69,8 @@ export const identities = {
   },
   scheduler: { commonName: "system:kube-scheduler", organization: "system:kube-scheduler" },
   apiserverKubeletClient: { commonName: "kube-apiserver-kubelet-client", organization: "system:masters" },
+  /** The user the API server's default ClusterRoleBinding system:node-proxier names. */
+  kubeProxy: { commonName: "system:kube-proxy", organization: "system:node-proxier" },
 } as const;
 
 /** A node's identity: the Node authorizer and NodeRestriction grant it only its own node and pods. */
@@ -77,3 +91,6 @@ export const controlPlaneTaint = {
   key: "node-role.kubernetes.io/control-plane",
   effect: "NoSchedule",
 } as const;
+
+/** The web service's port on every node (a NodePort): the drills' HTTP probe hits it from the lab network. */
+export const webNodePort = 30080;

@@ -17,6 +17,9 @@ import {
   renderKubeletConfig,
   renderKubeletDropIn,
   renderKubeletUnit,
+  kubeProxyFiles,
+  renderKubeProxyConfig,
+  renderKubeProxyUnit,
 } from "./render";
 import type { ControlPlaneFilesInput, Pod } from "./render";
 
@@ -42,6 +45,7 @@ const cpInput: ControlPlaneFilesInput = {
   serviceAccountKey: pem("SA KEY"),
   controllerManager: { certPem: pem("CM"), keyPem: pem("CM KEY") },
   scheduler: { certPem: pem("SCHED"), keyPem: pem("SCHED KEY") },
+  admin: { certPem: pem("ADMIN"), keyPem: pem("ADMIN KEY") },
 };
 
 const manifest = (files: { path: string; content: string }[], component: string): Pod =>
@@ -116,6 +120,32 @@ describe("the kubelet's files", () => {
     const helper = renderHelperScript(script, library);
     expect(helper).toContain("readonly kubelet_unit=kubelet.service\n");
     execFileSync("bash", ["-n"], { input: helper });
+  });
+});
+
+describe("kube-proxy's files", () => {
+  it("renders its configuration and unit", () => {
+    expect(renderKubeProxyConfig({ host, podCidr: "10.244.0.0/16" })).toMatchSnapshot();
+    expect(renderKubeProxyUnit("1.34.4")).toMatchSnapshot();
+  });
+
+  it("restarts it for any of its files, its key readable by root alone, as system:kube-proxy", () => {
+    const files = kubeProxyFiles({
+      host,
+      podCidr: "10.244.0.0/16",
+      version: "1.34.4",
+      apiserver: "https://172.17.8.101:6443",
+      caPem: pem("CA"),
+      certPem: pem("PROXY"),
+      keyPem: pem("PROXY KEY"),
+    });
+    expect(files.map((f) => [f.path, f.mode, f.onChange])).toEqual([
+      ["/var/lib/kube-proxy/kubeconfig", "0600", "restart"],
+      ["/var/lib/kube-proxy/config.yaml", "0644", "restart"],
+      ["/etc/systemd/system/kube-proxy.service", "0644", "restart"],
+    ]);
+    const kubeconfig = yaml.load(files[0]!.content) as { users: { name: string }[] };
+    expect(kubeconfig.users[0]!.name).toBe("system:kube-proxy");
   });
 });
 

@@ -10,7 +10,15 @@ import { hashFiles } from "../host/files";
 import { withFacts } from "../host/shell";
 import { renderUnitFile } from "../host/systemd";
 import { paths as runtimePaths, unit as containerdUnit } from "../runtime/facts";
-import { controlPlaneTaint, kubeletUnitName, paths, pkiFiles, ports } from "./facts";
+import {
+  controlPlaneTaint,
+  identities,
+  kubeletUnitName,
+  kubeProxyUnitName,
+  paths,
+  pkiFiles,
+  ports,
+} from "./facts";
 import type { ControlPlaneComponent } from "./facts";
 
 export type Pod = k8s.types.input.core.v1.Pod;
@@ -129,7 +137,10 @@ export function renderKubeletConfig(i: KubeletInput): string {
   });
 }
 
-/** The kubelet's unit: the release's kubelet, started after containerd; its flags come from the drop-in. */
+/**
+ * The kubelet's unit: the release's kubelet, started after containerd. Its command line is the drop-in's
+ * (which replaces ExecStart): here only the binary, as kubeadm's kubelet.service has it.
+ */
 export function renderKubeletUnit(version: string): string {
   return renderUnitFile({
     Unit: [
@@ -139,10 +150,7 @@ export function renderKubeletUnit(version: string): string {
       ["After", `${containerdUnit} network-online.target`],
     ],
     Service: [
-      [
-        "ExecStart",
-        `${runtimePaths.commands}/kubelet --config=${paths.kubeletConfig} --kubeconfig=${paths.kubeletKubeconfig}`,
-      ],
+      ["ExecStart", `${runtimePaths.commands}/kubelet`],
       ["Restart", "always"],
       ["RestartSec", "2s"],
       ["StartLimitIntervalSec", "0"],
@@ -184,6 +192,11 @@ export function renderHelperScript(body: string, library: string): string {
       crictl: `${runtimePaths.commands}/crictl`,
       ca: pkiFiles.ca,
       kubelet_healthz: "http://127.0.0.1:10248/healthz",
+      proxy_unit: kubeProxyUnitName,
+      proxy_restart_pending: paths.kubeProxyRestartPending,
+      proxy_applied_config: paths.kubeProxyAppliedConfig,
+      proxy_healthz: `http://127.0.0.1:${ports.kubeProxyHealthz}/healthz`,
+      admin_kubeconfig: paths.adminKubeconfig,
       controller_manager_port: ports.controllerManager,
       scheduler_port: ports.scheduler,
     },
@@ -253,6 +266,96 @@ export function kubeletFiles(i: KubeletFilesInput): HostFile[] {
       owner: root,
       content: renderHelperScript(i.script, i.library),
       onChange: "none",
+    },
+  ];
+}
+
+// --- kube-proxy ---------------------------------------------------------------------------------------
+
+export interface KubeProxyInput {
+  host: Placement;
+  /** The stack's pod CIDR: traffic to a Service from outside it is masqueraded. */
+  podCidr: string;
+}
+
+/**
+ * kube-proxy's configuration: iptables mode, its identity from its kubeconfig, health and metrics on
+ * loopback. Lab fact: a host shares the machine's kernel, whose conntrack table size and timeouts are the
+ * machine's to set (kind does the same): zero leaves each as it is.
+ */
+export function renderKubeProxyConfig(i: KubeProxyInput): string {
+  return toYaml({
+    apiVersion: "kubeproxy.config.k8s.io/v1alpha1",
+    kind: "KubeProxyConfiguration",
+    bindAddress: i.host.address,
+    clientConnection: { kubeconfig: paths.kubeProxyKubeconfig },
+    clusterCIDR: i.podCidr,
+    conntrack: { maxPerCore: 0, tcpCloseWaitTimeout: "0s", tcpEstablishedTimeout: "0s" },
+    healthzBindAddress: `127.0.0.1:${ports.kubeProxyHealthz}`,
+    hostnameOverride: i.host.name,
+    metricsBindAddress: `127.0.0.1:${ports.kubeProxyMetrics}`,
+    mode: "iptables",
+  });
+}
+
+/** kube-proxy's unit: the release's kube-proxy with its configuration, after the network is up. */
+export function renderKubeProxyUnit(version: string): string {
+  return renderUnitFile({
+    Unit: [
+      ["Description", `kube-proxy ${version} (real-world-kubernetes)`],
+      ["Documentation", "https://kubernetes.io/docs/reference/command-line-tools-reference/kube-proxy/"],
+      ["After", "network-online.target"],
+    ],
+    Service: [
+      ["ExecStart", `${runtimePaths.commands}/kube-proxy --config=${paths.kubeProxyConfig}`],
+      ["Restart", "always"],
+      ["RestartSec", "2s"],
+      ["StartLimitIntervalSec", "0"],
+    ],
+    Install: [["WantedBy", "multi-user.target"]],
+  });
+}
+
+export interface KubeProxyFilesInput extends KubeProxyInput {
+  version: string;
+  /** The API server it watches Services and EndpointSlices on. */
+  apiserver: string;
+  caPem: string;
+  /** kube-proxy's certificate (CN=system:kube-proxy) and key. */
+  certPem: string;
+  keyPem: string;
+}
+
+/** Every file of a node's kube-proxy, as one list; each is read at start. */
+export function kubeProxyFiles(i: KubeProxyFilesInput): HostFile[] {
+  const root = "root:root";
+  return [
+    {
+      path: paths.kubeProxyKubeconfig,
+      mode: "0600",
+      owner: root,
+      content: renderKubeconfig({
+        server: i.apiserver,
+        caPem: i.caPem,
+        user: identities.kubeProxy.commonName,
+        certPem: i.certPem,
+        keyPem: i.keyPem,
+      }),
+      onChange: "restart",
+    },
+    {
+      path: paths.kubeProxyConfig,
+      mode: "0644",
+      owner: root,
+      content: renderKubeProxyConfig(i),
+      onChange: "restart",
+    },
+    {
+      path: paths.kubeProxyUnit,
+      mode: "0644",
+      owner: root,
+      content: renderKubeProxyUnit(i.version),
+      onChange: "restart",
     },
   ];
 }
@@ -502,6 +605,8 @@ export interface ControlPlaneFilesInput extends ControlPlaneInput {
   serviceAccountKey: string;
   controllerManager: { certPem: string; keyPem: string };
   scheduler: { certPem: string; keyPem: string };
+  /** The admin's identity, for admin.conf (nodes are drained from a control-plane host). */
+  admin: { certPem: string; keyPem: string };
 }
 
 /** The manifest file of a component. */
@@ -562,6 +667,13 @@ export function controlPlaneFiles(i: ControlPlaneFilesInput): {
     return { ...file(manifestPath(component), m.content), onChange: "reload" as const };
   });
   // The CA is the kubelet's file (kubeletFiles): every node has it, a control-plane host reads it too.
-  const own = [...apiserverReads.filter((f) => f.path !== pkiFiles.ca), saKey, cmKubeconfig, schedKubeconfig];
+  const admin = kubeconfig(paths.adminKubeconfig, identities.admin.commonName, i.admin);
+  const own = [
+    ...apiserverReads.filter((f) => f.path !== pkiFiles.ca),
+    saKey,
+    cmKubeconfig,
+    schedKubeconfig,
+    admin,
+  ];
   return { files: [...own, ...manifests], inputs };
 }

@@ -11,10 +11,23 @@
 #       controller manager's and scheduler's health checks answer ok.
 #   rwk-kube stop
 #       stop and disable the kubelet, then remove the pods it left (a host that leaves every role).
+#   rwk-kube start-proxy [--config H]
+#       as start-kubelet, for kube-proxy: wait until its health check says its rules are in sync.
+#   rwk-kube stop-proxy
+#       stop and disable kube-proxy and remove its iptables rules.
+#   rwk-kube node-join --node NAME --pod-cidr CIDR [--role ROLE]...
+#       (on a control-plane host, as the admin) wait until the node NAME registered and is Ready, give it
+#       its pod CIDR unless it has one (a node's pod CIDR is set once; another one is refused), and label
+#       its roles (node-role.kubernetes.io/ROLE), removing role labels it no longer has.
+#   rwk-kube node-drain --node NAME
+#       (on a control-plane host, as the admin) cordon the node, evict its pods through the eviction API
+#       (PodDisruptionBudgets hold a drain until the evicted pods run elsewhere), then delete its Node.
 #
-# The facts (kubelet_unit, restart_pending, applied_config, crictl, ca, kubelet_healthz, the ports) are
+# The facts (kubelet_unit, restart_pending, applied_config, crictl, ca, kubelet_healthz, the ports, the
+# proxy_* facts, admin_kubeconfig) are
 # rendered from components/kubernetes/facts.ts in front of this body when the program pushes it.
-# unit_start and record_config come from components/host/rwk-unit.sh, rendered in after the facts.
+# start_command (unit_start, record_config) comes from components/host/rwk-unit.sh, rendered in after the
+# facts.
 # shellcheck disable=SC2154
 set -euo pipefail
 
@@ -27,18 +40,8 @@ die() { log "$*"; exit 1; }
 kubelet_healthy() { [[ $(curl -fsS --max-time 2 "$kubelet_healthz" 2>/dev/null) == ok ]]; }
 
 cmd_start_kubelet() {
-  local config=""
-  while (($#)); do
-    case $1 in
-      --config) config=$2; shift 2 ;;
-      *) die "start-kubelet: unknown argument $1" ;;
-    esac
-  done
-  # The unit and its drop-in are files of ours: systemd reads them again before anything starts.
-  systemctl daemon-reload
-  unit_start "$kubelet_unit" "$restart_pending" "$wait_seconds" "the kubelet's health check" kubelet_healthy || exit 1
-  [[ -z $config ]] || record_config "$applied_config" "$config"
-  log "kubelet ${unit_action:+${unit_action}ed and }healthy${config:+ with configuration $config}"
+  start_command start-kubelet kubelet "$kubelet_unit" "$restart_pending" "$applied_config" "$wait_seconds" \
+    "the kubelet's health check" kubelet_healthy healthy "$@"
 }
 
 # pod_ready NAME INPUTS: a ready sandbox of the static pod with these inputs, every container of it running.
@@ -100,9 +103,89 @@ cmd_stop() {
   log "kubelet stopped, its pods removed"
 }
 
+proxy_healthy() { curl -fsS --max-time 2 -o /dev/null "$proxy_healthz" 2>/dev/null; }
+
+cmd_start_proxy() {
+  start_command start-proxy kube-proxy "$proxy_unit" "$proxy_restart_pending" "$proxy_applied_config" \
+    "$wait_seconds" "kube-proxy's health check (rules in sync)" proxy_healthy "in sync" "$@"
+}
+
+cmd_stop_proxy() {
+  systemctl disable --now "$proxy_unit" >/dev/null 2>&1 || true
+  if command -v kube-proxy >/dev/null; then kube-proxy --cleanup >/dev/null 2>&1 || true; fi
+  log "kube-proxy stopped, its rules removed"
+}
+
+admin_kubectl() { kubectl --kubeconfig "$admin_kubeconfig" --request-timeout=10s "$@"; }
+
+cmd_node_join() {
+  local node="" cidr="" roles=()
+  while (($#)); do
+    case $1 in
+      --node) node=$2; shift 2 ;;
+      --pod-cidr) cidr=$2; shift 2 ;;
+      --role) roles+=("$2"); shift 2 ;;
+      *) die "node-join: unknown argument $1" ;;
+    esac
+  done
+  [[ -n $node && -n $cidr ]] || die "node-join: --node NAME and --pod-cidr CIDR are required"
+  local deadline=$((SECONDS + wait_seconds)) have="" ready=""
+  until have=$(admin_kubectl get node "$node" -o 'jsonpath={.spec.podCIDR}' 2>/dev/null); do
+    ((SECONDS < deadline)) || die "node $node did not register within ${wait_seconds}s (journalctl -u $kubelet_unit on $node)"
+    sleep 0.5
+  done
+  if [[ -z $have ]]; then
+    admin_kubectl patch node "$node" --type merge \
+      -p "{\"spec\":{\"podCIDR\":\"$cidr\",\"podCIDRs\":[\"$cidr\"]}}" >/dev/null
+  elif [[ $have != "$cidr" ]]; then
+    die "node $node has pod CIDR $have, not $cidr: a node's pod CIDR is set once (delete the Node to change it)"
+  fi
+  until [[ $ready == True ]]; do
+    ((SECONDS < deadline)) || die "node $node not Ready within ${wait_seconds}s (kubectl describe node $node)"
+    sleep 0.5
+    ready=$(admin_kubectl get node "$node" -o 'jsonpath={.status.conditions[?(@.type=="Ready")].status}' 2>/dev/null || true)
+  done
+  local labels=() role
+  for role in control-plane worker; do
+    if [[ " ${roles[*]} " == *" $role "* ]]; then
+      labels+=("node-role.kubernetes.io/$role=")
+    else
+      labels+=("node-role.kubernetes.io/$role-")
+    fi
+  done
+  admin_kubectl label node "$node" --overwrite "${labels[@]}" >/dev/null
+  log "node $node registered and Ready, pod CIDR $cidr, roles: ${roles[*]:-none}"
+}
+
+cmd_node_drain() {
+  local node=""
+  while (($#)); do
+    case $1 in
+      --node) node=$2; shift 2 ;;
+      *) die "node-drain: unknown argument $1" ;;
+    esac
+  done
+  [[ -n $node ]] || die "node-drain: --node NAME is required"
+  if ! admin_kubectl get node "$node" >/dev/null 2>&1; then
+    log "node $node is not registered: nothing to drain"
+    return 0
+  fi
+  # Evictions, not deletions: a PodDisruptionBudget holds the drain until enough replicas run elsewhere.
+  # A pod of a node whose kubelet is gone is never confirmed deleted: after 30 s it counts as gone.
+  admin_kubectl drain "$node" --ignore-daemonsets --delete-emptydir-data --skip-wait-for-delete-timeout=30 \
+    --timeout="${wait_seconds}s" >&2 ||
+    die "node $node not drained within ${wait_seconds}s (kubectl get pdb -A; its kubelet still runs: nothing was stopped)"
+  admin_kubectl delete node "$node" --wait=true >/dev/null
+  log "node $node drained and deleted"
+}
+
 case ${1:-} in
   start-kubelet) shift; cmd_start_kubelet "$@" ;;
   wait-control-plane) shift; cmd_wait_control_plane "$@" ;;
   stop) shift; cmd_stop "$@" ;;
-  *) die "usage: rwk-kube start-kubelet [--config H] | wait-control-plane --apiserver URL --pod NAME=INPUTS... | stop" ;;
+  start-proxy) shift; cmd_start_proxy "$@" ;;
+  stop-proxy) shift; cmd_stop_proxy "$@" ;;
+  node-join) shift; cmd_node_join "$@" ;;
+  node-drain) shift; cmd_node_drain "$@" ;;
+  *) die "usage: rwk-kube start-kubelet [--config H] | wait-control-plane --apiserver URL --pod NAME=INPUTS... | stop | start-proxy [--config H] | stop-proxy | node-join --node NAME --pod-cidr CIDR [--role ROLE]... | node-drain --node NAME" ;;
 esac

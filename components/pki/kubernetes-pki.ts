@@ -44,7 +44,8 @@ export function apiserverSans(
 
 /**
  * The Kubernetes CA; the API server's serving certificate and its client certificate for the kubelets;
- * the admin, controller-manager and scheduler identities; each node's kubelet; the service-account key.
+ * the admin, controller-manager, scheduler and kube-proxy identities; each node's kubelet; the
+ * service-account key.
  */
 export class KubernetesPki extends pulumi.ComponentResource {
   public readonly ca: CertificateAuthority;
@@ -53,6 +54,8 @@ export class KubernetesPki extends pulumi.ComponentResource {
   public readonly admin: Certificate;
   public readonly controllerManager: Certificate;
   public readonly scheduler: Certificate;
+  /** Every node's kube-proxy: one identity, bound to system:node-proxier by the API server's defaults. */
+  public readonly kubeProxy: Certificate;
   public readonly kubelets: Record<string, Certificate> = {};
   /** The key pair that signs and verifies service-account tokens (not a certificate). */
   public readonly serviceAccountPublicKeyPem: pulumi.Output<string>;
@@ -82,6 +85,7 @@ export class KubernetesPki extends pulumi.ComponentResource {
       usages: ["client"],
     });
     this.scheduler = leaf("scheduler", { ...identities.scheduler, usages: ["client"] });
+    this.kubeProxy = leaf("kube-proxy", { ...identities.kubeProxy, usages: ["client"] });
     for (const node of args.nodes) {
       // One certificate for both of the kubelet's roles: its client identity towards the API server, and
       // its serving certificate for the API server's calls (logs, exec), naming the host.

@@ -28,7 +28,16 @@ export const paths = {
   restartPending: "/var/lib/rwk-runtime/restart-pending",
   /** The hash of the configuration containerd runs, for people (`rwk-runtime start --config` records it). */
   appliedConfig: "/var/lib/rwk-runtime/config",
+  /** The routes to the other nodes' pod subnets, one "<subnet> <gateway>" per line (rwk-runtime routes). */
+  podRoutes: "/etc/rwk-runtime/pod-routes",
+  /** The oneshot unit that puts those routes in place at every boot. */
+  podRoutesUnit: "/etc/systemd/system/rwk-pod-routes.service",
 } as const;
+
+export const podRoutesUnitName = "rwk-pod-routes.service";
+
+/** The routing protocol number our pod routes carry, so ours are told apart from anyone else's. */
+export const podRouteProtocol = 99;
 
 export const unit = "containerd.service";
 

@@ -1,4 +1,4 @@
-import { execFileSync } from "child_process";
+import { execFileSync, spawnSync } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
@@ -10,6 +10,8 @@ import {
   releaseLinks,
   renderCniConfig,
   renderContainerdConfig,
+  renderPodRoutes,
+  renderPodRoutesUnit,
   renderCrictlConfig,
   renderHelperScript,
   renderLinkCommand,
@@ -38,6 +40,8 @@ describe("container runtime renderers", () => {
       plugins: {
         "io.containerd.grpc.v1.cri": {
           restrict_oom_score_adj: true,
+          enable_unprivileged_icmp: true,
+          enable_unprivileged_ports: true,
           sandbox_image: pause,
           cni: { bin_dir: "/opt/cni/bin", conf_dir: "/etc/cni/net.d" },
           containerd: {
@@ -108,6 +112,26 @@ describe("container runtime renderers", () => {
     execFileSync("bash", ["-n"], { input: helper });
   });
 
+  it("starts its unit with the shared library, whose variables do not clash with its facts", () => {
+    // The facts hold a readonly `unit`; the library's unit_start must not declare one of its own.
+    const helper = renderHelperScript("", library);
+    const stubs = "systemctl() { case $1 in show) echo id-1 ;; *) return 0 ;; esac; }";
+    const r = spawnSync(
+      "bash",
+      [
+        "-euo",
+        "pipefail",
+        "-c",
+        `${helper}\n${stubs}\nunit_start x.service /nonexistent/marker 5 x true && echo "started:\${unit_action:-nothing}"`,
+      ],
+      {
+        encoding: "utf8",
+      },
+    );
+    expect(r.stderr).toBe("");
+    expect(r.stdout).toBe("started:nothing\n");
+  });
+
   it("restarts containerd for its own config alone", () => {
     const files = runtimeFiles({
       address: "172.17.8.102",
@@ -115,20 +139,24 @@ describe("container runtime renderers", () => {
       sandboxImage: pause,
       script,
       library,
+      routes: [{ subnet: "10.244.101.0/24", gateway: "172.17.8.101" }],
     });
     expect(files.map((f) => `${f.path} ${f.mode} ${f.onChange}`)).toEqual([
       "/etc/containerd/config.toml 0644 restart",
       "/etc/cni/net.d/10-rwk-bridge.conflist 0644 reload",
+      "/etc/rwk-runtime/pod-routes 0644 none",
+      "/etc/systemd/system/rwk-pod-routes.service 0644 none",
       "/etc/crictl.yaml 0644 none",
       "/usr/local/sbin/rwk-runtime 0755 none",
     ]);
-    // A new helper, a new pod network or crictl's settings restart nothing.
+    // A new helper, a new pod network, new routes or crictl's settings restart nothing.
     const other = runtimeFiles({
       address: "172.17.8.103",
       podCidr: "10.244.0.0/16",
       sandboxImage: pause,
       script: `${script}\n`,
       library,
+      routes: [],
     });
     expect(restartHash(other)).toBe(restartHash(files));
     const newPause = runtimeFiles({
@@ -137,8 +165,21 @@ describe("container runtime renderers", () => {
       sandboxImage: `${pause}-x`,
       script,
       library,
+      routes: [],
     });
     expect(restartHash(newPause)).not.toBe(restartHash(files));
+  });
+
+  it("routes to the other nodes' pod subnets through their addresses, and puts them back at boot", () => {
+    const routes = renderPodRoutes([
+      { subnet: "10.244.103.0/24", gateway: "172.17.8.103" },
+      { subnet: "10.244.101.0/24", gateway: "172.17.8.101" },
+    ]);
+    expect(routes).toBe(
+      "# Managed by real-world-kubernetes (Pulumi); changes are overwritten.\n" +
+        "10.244.101.0/24 172.17.8.101\n10.244.103.0/24 172.17.8.103\n",
+    );
+    expect(renderPodRoutesUnit()).toMatchSnapshot();
   });
 
   it("links the CNI plugins' directory and the commands to their releases", () => {

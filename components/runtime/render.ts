@@ -4,7 +4,17 @@ import * as yaml from "js-yaml";
 import { stringify as toToml } from "smol-toml";
 import type { HostFile } from "../host/files";
 import { shellCommand, withFacts } from "../host/shell";
-import { criNamespace, nodeBinaries, paths, podNetwork, releaseDir, toolVersions, unit } from "./facts";
+import { renderUnitFile } from "../host/systemd";
+import {
+  criNamespace,
+  nodeBinaries,
+  paths,
+  podNetwork,
+  podRouteProtocol,
+  releaseDir,
+  toolVersions,
+  unit,
+} from "./facts";
 import type { Release } from "./facts";
 
 /**
@@ -25,6 +35,10 @@ export function renderContainerdConfig(sandboxImage: string): string {
       plugins: {
         [cri]: {
           restrict_oom_score_adj: true,
+          // containerd 2's defaults: a pod's processes may bind ports below 1024 and ping without
+          // privileges (CoreDNS runs as a user and binds 53).
+          enable_unprivileged_icmp: true,
+          enable_unprivileged_ports: true,
           sandbox_image: sandboxImage,
           cni: { bin_dir: paths.cniBin, conf_dir: paths.cniConfDir },
           containerd: {
@@ -93,6 +107,40 @@ export function renderCniConfig(address: string, podCidr: string): string {
   return `${JSON.stringify(config, null, 2)}\n`;
 }
 
+/** A route to another node's pod subnet: through that node's lab address. */
+export interface PodRoute {
+  subnet: string;
+  gateway: string;
+}
+
+/**
+ * The routes between nodes' pod subnets (Kubernetes the Hard Way's way): every node reaches every other
+ * node's pods through that node's address, on the lab network they share. One line per route, sorted.
+ */
+export function renderPodRoutes(routes: PodRoute[]): string {
+  const lines = routes.map((r) => `${r.subnet} ${r.gateway}`).sort();
+  return ["# Managed by real-world-kubernetes (Pulumi); changes are overwritten.", ...lines, ""].join("\n");
+}
+
+/** The unit that puts the routes back at every boot (a route lives only as long as the network stack). */
+export function renderPodRoutesUnit(): string {
+  return renderUnitFile({
+    Unit: [
+      ["Description", "routes to the other nodes' pod subnets (real-world-kubernetes)"],
+      // After containerd: where a system container's /proc/sys/net is made writable first (the lab's
+      // image orders that before containerd), forwarding can be turned on.
+      ["After", `network-online.target ${unit}`],
+      ["Wants", "network-online.target"],
+    ],
+    Service: [
+      ["Type", "oneshot"],
+      ["RemainAfterExit", "yes"],
+      ["ExecStart", `${paths.script} routes`],
+    ],
+    Install: [["WantedBy", "multi-user.target"]],
+  });
+}
+
 /**
  * The helper as pushed: the facts it works with rendered from facts.ts in front of its body, so they are
  * written down once.
@@ -105,6 +153,8 @@ export function renderHelperScript(body: string, library: string): string {
     crictl: `${paths.commands}/crictl`,
     restart_pending: paths.restartPending,
     applied_config: paths.appliedConfig,
+    routes_file: paths.podRoutes,
+    route_proto: String(podRouteProtocol),
   };
   return withFacts(body, facts, "components/runtime/facts.ts", [library]);
 }
@@ -120,6 +170,8 @@ export interface RuntimeFilesInput {
   script: string;
   /** The functions it starts containerd with (components/host/rwk-unit.sh). */
   library: string;
+  /** The routes to the other nodes' pod subnets. */
+  routes: PodRoute[];
 }
 
 /** Every file a host's runtime needs, as one list. */
@@ -140,6 +192,21 @@ export function runtimeFiles(input: RuntimeFilesInput): HostFile[] {
       owner: root,
       content: renderCniConfig(input.address, input.podCidr),
       onChange: "reload",
+    },
+    // `rwk-runtime routes` reads the routes whenever they change (and at boot), never containerd.
+    {
+      path: paths.podRoutes,
+      mode: "0644",
+      owner: root,
+      content: renderPodRoutes(input.routes),
+      onChange: "none",
+    },
+    {
+      path: paths.podRoutesUnit,
+      mode: "0644",
+      owner: root,
+      content: renderPodRoutesUnit(),
+      onChange: "none",
     },
     // crictl reads its config on every call; containerd never reads the helper.
     { path: paths.crictlConfig, mode: "0644", owner: root, content: renderCrictlConfig(), onChange: "none" },

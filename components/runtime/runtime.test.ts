@@ -50,6 +50,7 @@ describe("the container runtime under mocks", () => {
       "command:remote:Command runtime-core-02-image-coredns-import",
       "command:remote:Command runtime-core-02-image-pause-import",
       "command:remote:Command runtime-core-02-kubernetes-links",
+      "command:remote:Command runtime-core-02-routes",
       "command:remote:CopyToRemote runtime-core-02-cni-plugins",
       "command:remote:CopyToRemote runtime-core-02-crictl",
       "command:remote:CopyToRemote runtime-core-02-image-busybox",
@@ -98,13 +99,28 @@ describe("the container runtime under mocks", () => {
     ]);
   });
 
-  it("adds a worker without touching another's runtime", async () => {
+  it("adds a worker: another's runtime changes only its routes, to the new worker's pod subnet", async () => {
     buildCache(allImages);
     const one = await runProgram({ ...cp, workers: ["core-02"] });
     const two = await runProgram({ ...cp, workers: ["core-02", "core-03"] });
-    const inputs = (rs: Registered[]) =>
-      JSON.stringify(rs.filter((r) => r.name.startsWith("runtime-core-02")).map((r) => [r.name, r.inputs]));
-    expect(inputs(two)).toBe(inputs(one));
+    const changed = (a: Registered[], b: Registered[]) => {
+      const before = new Map(a.map((r) => [r.name, JSON.stringify(r.inputs)]));
+      return b
+        .filter((r) => r.name.startsWith("runtime-core-02"))
+        .filter((r) => before.get(r.name) !== JSON.stringify(r.inputs))
+        .map((r) => r.name);
+    };
+    // The push carries the routes file; the routes command runs again for it. containerd is untouched.
+    expect(changed(one, two)).toEqual(["runtime-core-02-files", "runtime-core-02-routes"]);
+    const stdin = (rs: Registered[]) =>
+      String(rs.find((r) => r.name === "runtime-core-02-files")!.inputs["stdin"]);
+    const routes = (rs: Registered[]) =>
+      Buffer.from(
+        /pod-routes\.rwk-new <<'RWK_EOF'\n([^]*?)\nRWK_EOF/.exec(stdin(rs))![1]!,
+        "base64",
+      ).toString();
+    expect(routes(one)).toContain("10.244.101.0/24 172.17.8.101\n");
+    expect(routes(two)).toContain("10.244.101.0/24 172.17.8.101\n10.244.103.0/24 172.17.8.103\n");
     expect(runtimeOf(two, "core-03")).toHaveLength(runtimeOf(one, "core-02").length);
   });
 

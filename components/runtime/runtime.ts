@@ -4,13 +4,14 @@ import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
 import { builtDir } from "../built";
 import { copyToHost, hostCommand, pushFiles } from "../host/commands";
-import { restartHash } from "../host/files";
+import { hashFiles, restartHash } from "../host/files";
 import type { Host } from "../host/host";
 import { shellCommand, unitLibraryFile } from "../host/shell";
-import { paths, toolVersions } from "./facts";
+import { paths, podRoutesUnitName, toolVersions } from "./facts";
 import type { Release } from "./facts";
 import type { ImageArchive, ImageName } from "./images";
 import { releaseLinks, renderLinkCommand, runtimeFiles } from "./render";
+import type { PodRoute } from "./render";
 
 export interface NodeRuntimeArgs {
   /** The host; a rebuilt host (new identity) gets everything again. */
@@ -21,6 +22,8 @@ export interface NodeRuntimeArgs {
   podCidr: string;
   /** The images the host's roles need, built on the workstation (see hostImages); pause among them. */
   images: ReadonlyMap<ImageName, ImageArchive>;
+  /** The routes to the other nodes' pod subnets (each through that node's address). */
+  routes: PodRoute[];
 }
 
 /**
@@ -35,6 +38,8 @@ export class NodeRuntime extends pulumi.ComponentResource {
   public readonly images: command.remote.Command[];
   /** Completes once the Kubernetes release's commands (kubelet, kube-proxy, kubectl) are in place. */
   public readonly kubernetes: command.remote.Command;
+  /** Completes once the routes to the other nodes' pod subnets are in place. */
+  public readonly routes: command.remote.Command;
 
   constructor(name: string, args: NodeRuntimeArgs, opts?: pulumi.ComponentResourceOptions) {
     super("rwk:runtime:NodeRuntime", name, {}, opts);
@@ -47,6 +52,7 @@ export class NodeRuntime extends pulumi.ComponentResource {
       sandboxImage: pause.ref,
       script: fs.readFileSync(path.join(__dirname, "rwk-runtime.sh"), "utf8"),
       library: fs.readFileSync(unitLibraryFile, "utf8"),
+      routes: args.routes,
     });
 
     const pushed = pushFiles(
@@ -105,6 +111,25 @@ export class NodeRuntime extends pulumi.ComponentResource {
       // containerd starts with its configuration, and readiness includes the CNI network: the plugins'
       // directory must be linked, and the helper's crictl with it.
       { parent: this, dependsOn: [pushed, linked["cni-plugins"], linked.crictl] },
+    );
+
+    const routes = [
+      shellCommand("systemctl", "daemon-reload"),
+      shellCommand("systemctl", "enable", "--quiet", podRoutesUnitName),
+      shellCommand(paths.script, "routes"),
+    ].join(" && ");
+    this.routes = hostCommand(
+      host,
+      `${name}-routes`,
+      {
+        create: routes,
+        update: routes,
+        // Run again whenever the routes or the helper that sets them change (both come with the push).
+        triggers: [hashFiles(files.filter((f) => f.path === paths.podRoutes || f.path === paths.script))],
+      },
+      // The routes file, its unit and the helper come with the push; in a system container the network's
+      // sysctls are writable once containerd's prerequisites ran (see renderPodRoutesUnit).
+      { parent: this, dependsOn: [pushed, this.ready] },
     );
 
     this.images = [...args.images].map(([image, a]) => {

@@ -11,9 +11,10 @@
 #       that R is at D, and remove A: an archive only travels to the host to be imported.
 #
 # The unit, namespace, socket, crictl and the paths (unit, namespace, socket, crictl, restart_pending,
-# applied_config) are not set here: the program renders them from components/runtime/facts.ts in front
+# applied_config, routes_file, route_proto) are not set here: the program renders them from components/runtime/facts.ts in front
 # of this body when it pushes the helper.
-# unit_start and record_config come from components/host/rwk-unit.sh, rendered in after the facts.
+# start_command (unit_start, record_config) comes from components/host/rwk-unit.sh, rendered in after the
+# facts.
 # shellcheck disable=SC2154
 set -euo pipefail
 
@@ -43,19 +44,11 @@ systemd_cgroups() {
 runtime_ready() { cri_ready && systemd_cgroups; }
 
 cmd_start() {
-  local config=""
-  while (($#)); do
-    case $1 in
-      --config) config=$2; shift 2 ;;
-      *) die "start: unknown argument $1" ;;
-    esac
-  done
   if ! command -v containerd >/dev/null || ! command -v runc >/dev/null; then
     die "containerd and runc are not installed (the lab's image has them; elsewhere: apt-get install containerd runc)"
   fi
-  unit_start "$unit" "$restart_pending" "$wait_seconds" "containerd's CRI" runtime_ready || exit 1
-  [[ -z $config ]] || record_config "$applied_config" "$config"
-  log "containerd ${unit_action:+${unit_action}ed and }ready${config:+ with configuration $config}"
+  start_command start containerd "$unit" "$restart_pending" "$applied_config" "$wait_seconds" "containerd's CRI" \
+    runtime_ready ready "$@"
 }
 
 # digest_of <ref>: the manifest digest containerd has for the ref, if it has it.
@@ -89,11 +82,37 @@ cmd_import() {
   log "imported $ref@$digest ($(awk -v b="$size" 'BEGIN { printf "%.1f", b / 1e6 }') MB) in $((ms / 1000)).$(printf '%03d' $((ms % 1000))) s"
 }
 
+cmd_routes() {
+  local clear=""
+  while (($#)); do
+    case $1 in
+      --clear) clear=1; shift ;;
+      *) die "routes: unknown argument $1" ;;
+    esac
+  done
+  local -A want=()
+  local subnet gateway
+  if [[ -z $clear && -f $routes_file ]]; then
+    sysctl -qw net.ipv4.ip_forward=1
+    while read -r subnet gateway; do
+      [[ -z $subnet || $subnet == \#* ]] && continue
+      ip route replace "$subnet" via "$gateway" proto "$route_proto"
+      want[$subnet]=1
+    done <"$routes_file"
+  fi
+  local route
+  while read -r route _; do
+    [[ -n $route && -z ${want[$route]:-} ]] || continue
+    ip route del "$route" proto "$route_proto"
+  done < <(ip route show proto "$route_proto")
+  log "routes to ${#want[@]} pod subnet(s) of other nodes in place"
+}
+
 case ${1:-} in
-  start | import)
+  start | import | routes)
     cmd=$1
     shift
     "cmd_$cmd" "$@"
     ;;
-  *) die "usage: rwk-runtime start [--config H] | import --ref R --digest D --archive A" ;;
+  *) die "usage: rwk-runtime start [--config H] | import --ref R --digest D --archive A | routes [--clear]" ;;
 esac

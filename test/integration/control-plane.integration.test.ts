@@ -1,37 +1,37 @@
-// The control plane on a lab host, through the real engine (the workshop's "Running Kubernetes API
-// Server" and "Test API"): core-01 gets containerd, the cluster's binaries and images, a kubelet and the
-// API server, controller manager and scheduler as its static pods, against etcd over mutual TLS; kubectl
-// reaches it with the stack's kubeconfig; the pause Deployment is a resource of the stack whose pods stay
-// Pending with no worker. Certificates are checked with openssl and curl; a pod sandbox runs on the bridge
-// pod network; everything comes back with its host; an update with nothing to do changes and restarts
-// nothing; destroy leaves nothing of the lab behind.
+// The cluster on lab hosts, through the real engine. First the control plane (the workshop's "Running
+// Kubernetes API Server" and "Test API"): core-01 gets containerd, the cluster's binaries and images, a
+// kubelet and the API server, controller manager and scheduler as its static pods, against etcd over
+// mutual TLS; kubectl reaches it with the stack's kubeconfig; the pause Deployment is a resource of the
+// stack whose pods stay Pending with no worker. Certificates are checked with openssl and curl; a pod
+// runs on the bridge pod network. Then the workshop's "Kubernetes Workers": core-02 and core-03 join, the
+// pods run on both, reach each other across hosts, reach a Service's ClusterIP and resolve its name
+// through cluster DNS. Everything comes back with its host; an update with nothing to do changes and
+// restarts nothing; a worker removed is drained first; destroy leaves nothing of the lab behind.
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import type { EngineEvent, Stack } from "@pulumi/pulumi/automation";
 import { kubernetesVersions } from "../../config";
 import { builtDir } from "../../components/built";
-import { hostImages, requireImages } from "../../components/runtime/images";
+import { hostImages, imagesForRoles, requireImages } from "../../components/runtime/images";
 import type { ImageArchive, ImageName } from "../../components/runtime/images";
-import { labLeftovers, run } from "../../workstation/lab";
+import { waitFor } from "../../drills/checks";
+import { labAccess, labLeftovers, run } from "../../workstation/lab";
 import { sshArgs } from "../../workstation/ssh";
 import { throwawayStack } from "../../workstation/stack";
 import type { ThrowawayStack } from "../../workstation/stack";
 
 const version = kubernetesVersions[0]!;
-const worker = "core-01";
-const cpImages = [
-  "pause",
-  "busybox",
-  "coredns",
-  "kube-apiserver",
-  "kube-controller-manager",
-  "kube-scheduler",
-] as const;
+const cp = "core-01";
+const workers = ["core-02", "core-03"];
 // What the program gives a control-plane host, read where the program reads it.
-const images: Map<ImageName, ImageArchive> = hostImages(requireImages(version, [...cpImages]), [
-  "controlPlane",
-]);
+const images: Map<ImageName, ImageArchive> = hostImages(
+  requireImages(version, imagesForRoles(["controlPlane"])),
+  ["controlPlane"],
+);
+/** The stack's config before the workers join, and after. */
+const controlPlaneOnly = { controlPlane: [cp], pauseReplicas: 2 };
+const withWorkers = { ...controlPlaneOnly, workers, pauseReplicas: 4 };
 const kubectlBin = path.join(builtDir("kubernetes", version), "kubectl");
 const work = fs.mkdtempSync(path.join(os.tmpdir(), "rwk-control-plane-it-"));
 const keyFile = path.join(work, "id");
@@ -83,14 +83,9 @@ async function kubectl(...args: string[]): Promise<string> {
   return r.stdout.trim();
 }
 
-/** Polls until `check` holds, every 0.5 s, for at most `seconds`; the error says what was awaited. */
+/** Polls until `check` holds (an error counts as not yet), for at most `seconds`, naming what was awaited. */
 async function until(what: string, seconds: number, check: () => Promise<boolean>): Promise<void> {
-  const deadline = Date.now() + seconds * 1000;
-  for (;;) {
-    if (await check().catch(() => false)) return;
-    if (Date.now() > deadline) throw new Error(`not within ${seconds} s: ${what}`);
-    await new Promise((r) => setTimeout(r, 500));
-  }
+  await waitFor(what, seconds * 1000, async () => ((await check().catch(() => false)) ? true : undefined));
 }
 
 /** An HTTP status code from the API server through the stack's forward, with curl's own TLS. */
@@ -127,7 +122,7 @@ async function sshOk(host: string, command: string, input?: string): Promise<str
 beforeAll(async () => {
   b = await throwawayStack("control-plane-it");
   stack = b.stack;
-  b.configure({ controlPlane: [worker], pauseReplicas: 2 });
+  b.configure(controlPlaneOnly);
 });
 
 afterAll(async () => {
@@ -150,26 +145,26 @@ describe("the control plane on a lab host through the real engine", () => {
     fs.writeFileSync(caFile, Buffer.from(ca, "base64"));
 
     expect(
-      await sshOk(worker, "systemctl is-active containerd kubelet; systemctl is-enabled containerd kubelet"),
+      await sshOk(cp, "systemctl is-active containerd kubelet; systemctl is-enabled containerd kubelet"),
     ).toBe("active\nactive\nenabled\nenabled");
-    const listed = await sshOk(worker, "ctr -n k8s.io images ls");
+    const listed = await sshOk(cp, "ctr -n k8s.io images ls");
     for (const image of images.values()) {
       const row = listed.split("\n").find((l) => l.startsWith(`${image.ref} `));
       expect(row?.split(/\s+/)[2]).toBe(image.digest);
     }
     // The archives only travelled to be imported.
-    expect(await sshOk(worker, "ls -A /var/lib/rwk-runtime/images")).toBe("");
-    expect(await sshOk(worker, "kubelet --version")).toBe(`Kubernetes v${version}`);
-    expect(await sshOk(worker, "kubectl version --client")).toContain(`Client Version: v${version}`);
-    expect(await sshOk(worker, "kube-proxy --version")).toBe(`Kubernetes v${version}`);
-    expect(await sshOk(worker, "crictl --version")).toMatch(/^crictl version v\d/);
+    expect(await sshOk(cp, "ls -A /var/lib/rwk-runtime/images")).toBe("");
+    expect(await sshOk(cp, "kubelet --version")).toBe(`Kubernetes v${version}`);
+    expect(await sshOk(cp, "kubectl version --client")).toContain(`Client Version: v${version}`);
+    expect(await sshOk(cp, "kube-proxy --version")).toBe(`Kubernetes v${version}`);
+    expect(await sshOk(cp, "crictl --version")).toMatch(/^crictl version v\d/);
     for (const other of ["core-02", "core-03"])
       expect(await sshOk(other, "systemctl is-active containerd kubelet || true")).toBe("inactive\ninactive");
 
     // The workshop's "Test API", with kubectl and the stack's kubeconfig.
     expect(await kubectl("get", "--raw", "/readyz")).toBe("ok");
     expect(await kubectl("version", "-o", "json")).toContain(`"gitVersion": "v${version}"`);
-    const node = JSON.parse(await kubectl("get", "node", worker, "-o", "json")) as {
+    const node = JSON.parse(await kubectl("get", "node", cp, "-o", "json")) as {
       spec: { taints?: { key: string; effect: string }[] };
       status: { conditions: { type: string; status: string }[] };
     };
@@ -183,11 +178,21 @@ describe("the control plane on a lab host through the real engine", () => {
       "-n",
       "kube-system",
       "-o",
-      'jsonpath={range .items[*]}{.metadata.name} {.status.phase}{"\\n"}{end}',
+      'jsonpath={range .items[*]}{.metadata.name} {.spec.nodeName} {.status.phase}{"\\n"}{end}',
     );
-    expect(system.split("\n").sort()).toEqual(
-      ["kube-apiserver", "kube-controller-manager", "kube-scheduler"].map((c) => `${c}-${worker} Running`),
-    );
+    // The static pods, and cluster DNS, which tolerates the control plane's taint (as kubeadm's does).
+    expect(
+      system
+        .split("\n")
+        .map((l) => l.replace(/^coredns-[a-z0-9]+-[a-z0-9]+ /, "coredns "))
+        .sort(),
+    ).toEqual([
+      `coredns ${cp} Running`,
+      `coredns ${cp} Running`,
+      ...["kube-apiserver", "kube-controller-manager", "kube-scheduler"].map(
+        (c) => `${c}-${cp} ${cp} Running`,
+      ),
+    ]);
     // The workshop's "really boring application in this cluster with no nodes": there, Pending.
     expect(await kubectl("get", "deployment", "pause", "-o", "jsonpath={.spec.replicas}")).toBe("2");
     await until(
@@ -201,10 +206,10 @@ describe("the control plane on a lab host through the real engine", () => {
 
     console.log(
       [
-        `pulumi up of a fresh stack (three hosts, etcd and the control plane on ${worker}): ${upSeconds.toFixed(1)} s`,
-        `  the runtime's resources, first start to last end: ${timer.span(`runtime-${worker}`).toFixed(1)} s`,
-        `  kubelet started: ${timer.seconds(`kubelet-${worker}-start`).toFixed(1)} s`,
-        `  static pods to a ready API server: ${timer.seconds(`control-plane-${worker}-ready`).toFixed(1)} s`,
+        `pulumi up of a fresh stack (three hosts, etcd and the control plane on ${cp}): ${upSeconds.toFixed(1)} s`,
+        `  the runtime's resources, first start to last end: ${timer.span(`runtime-${cp}`).toFixed(1)} s`,
+        `  kubelet started: ${timer.seconds(`kubelet-${cp}-start`).toFixed(1)} s`,
+        `  static pods to a ready API server: ${timer.seconds(`control-plane-${cp}-ready`).toFixed(1)} s`,
         `  pause Deployment: ${timer.seconds("pause").toFixed(1)} s`,
       ].join("\n"),
     );
@@ -225,7 +230,7 @@ describe("the control plane on a lab host through the real engine", () => {
       "DNS:kubernetes.default",
       "DNS:kubernetes.default.svc",
       "DNS:kubernetes.default.svc.cluster.local",
-      `DNS:${worker}`,
+      `DNS:${cp}`,
       "IP Address:10.3.0.1",
       "IP Address:172.17.8.101",
       "IP Address:127.0.0.1",
@@ -266,9 +271,9 @@ describe("the control plane on a lab host through the real engine", () => {
     expect(await httpCode("/api", etcdClient)).toBe("401");
     expect(await httpCode("/api", adminClient)).toBe("200");
     // The kubelet's API wants a client too.
-    expect(
-      await sshOk(worker, "curl -sk -o /dev/null -w '%{http_code}' https://172.17.8.101:10250/pods"),
-    ).toBe("401");
+    expect(await sshOk(cp, "curl -sk -o /dev/null -w '%{http_code}' https://172.17.8.101:10250/pods")).toBe(
+      "401",
+    );
   });
 
   it("runs a pod through the API on the bridge network: exec, logs, limits, a graceful delete", async () => {
@@ -312,21 +317,132 @@ describe("the control plane on a lab host through the real engine", () => {
     );
     const ip = await kubectl("get", "pod", "proof", "-o", "jsonpath={.status.podIP}");
     expect(ip).toMatch(/^10\.244\.101\.\d+$/);
-    expect(await sshOk(worker, `ping -c1 -W2 ${ip} >/dev/null && echo ok`)).toBe("ok");
-    expect(await sshOk(worker, `curl -s --max-time 5 http://${ip}:8080/`)).toBe("hello from proof");
+    expect(await sshOk(cp, `ping -c1 -W2 ${ip} >/dev/null && echo ok`)).toBe("ok");
+    expect(await sshOk(cp, `curl -s --max-time 5 http://${ip}:8080/`)).toBe("hello from proof");
     // The handler makes the delete graceful: well within its grace period.
     const started = Date.now();
     await kubectl("delete", "pod", "proof", "--wait=true", "--timeout=60s");
     expect((Date.now() - started) / 1000).toBeLessThan(8);
     expect(
-      await sshOk(worker, "crictl pods -q --state ready --name '^proof$'; crictl ps -q --name '^web$'"),
+      await sshOk(cp, "crictl pods -q --state ready --name '^proof$'; crictl ps -q --name '^web$'"),
     ).toBe("");
   });
 
-  it("comes back with its host: containerd, the kubelet and the control plane start at boot", async () => {
-    b.configure({ controlPlane: [worker], pauseReplicas: 2, hostStates: { [worker]: "stopped" } });
+  it("gives core-02 and core-03 as workers: Ready nodes, pods on both, reaching each other, a Service and DNS", async () => {
+    b.configure(withWorkers);
+    const started = Date.now();
     await up();
-    b.configure({ controlPlane: [worker], pauseReplicas: 2 });
+    console.log(`pulumi up adding two workers: ${((Date.now() - started) / 1000).toFixed(1)} s`);
+    for (const w of workers)
+      expect(await sshOk(w, "systemctl is-active containerd kubelet kube-proxy")).toBe(
+        "active\nactive\nactive",
+      );
+    const nodes = JSON.parse(await kubectl("get", "nodes", "-o", "json")) as {
+      items: {
+        metadata: { name: string; labels: Record<string, string> };
+        spec: { podCIDR?: string; taints?: unknown[] };
+        status: { conditions: { type: string; status: string }[] };
+      }[];
+    };
+    expect(
+      nodes.items.map((n) => [
+        n.metadata.name,
+        n.status.conditions.find((c) => c.type === "Ready")?.status,
+        n.spec.podCIDR,
+        Object.keys(n.metadata.labels).filter((l) => l.startsWith("node-role.kubernetes.io/")),
+      ]),
+    ).toEqual([
+      [cp, "True", "10.244.101.0/24", ["node-role.kubernetes.io/control-plane"]],
+      ["core-02", "True", "10.244.102.0/24", ["node-role.kubernetes.io/worker"]],
+      ["core-03", "True", "10.244.103.0/24", ["node-role.kubernetes.io/worker"]],
+    ]);
+    // The workloads' pods run, and only on the workers; the web service has a pod on each.
+    const pods = JSON.parse(await kubectl("get", "pods", "-l", "app in (web,pause)", "-o", "json")) as {
+      items: {
+        metadata: { name: string; labels: Record<string, string> };
+        spec: { nodeName: string };
+        status: { phase: string; podIP: string };
+      }[];
+    };
+    expect(pods.items.map((p) => p.status.phase)).toEqual(Array(6).fill("Running"));
+    // On the workers only. Where: the pods Pending before any worker existed took the first node Ready.
+    for (const p of pods.items) expect(workers).toContain(p.spec.nodeName);
+    const web = pods.items.filter((p) => p.metadata.labels["app"] === "web");
+    console.log(await kubectl("get", "pods", "-A", "-o", "wide"));
+
+    // A pod on each worker: the client on core-02 reaches the server on core-03 (across hosts), the
+    // Service's ClusterIP, and the Service by its DNS name through cluster DNS.
+    const pod = (name: string, node: string, script: string) => ({
+      apiVersion: "v1",
+      kind: "Pod",
+      metadata: { name, namespace: "default" },
+      spec: {
+        nodeName: node,
+        containers: [
+          {
+            name,
+            image: images.get("busybox")!.ref,
+            imagePullPolicy: "Never",
+            command: ["sh", "-c", `trap 'exit 0' TERM; ${script}while :; do sleep 1 & wait; done`],
+          },
+        ],
+        terminationGracePeriodSeconds: 5,
+      },
+    });
+    const applied = await run([kubectlBin, "--kubeconfig", kubeconfig, "apply", "-f", "-"], {
+      input: JSON.stringify({
+        apiVersion: "v1",
+        kind: "List",
+        items: [
+          pod("client", "core-02", ""),
+          pod(
+            "server",
+            "core-03",
+            "mkdir -p /www && echo server >/www/index.html && httpd -p 8080 -h /www; ",
+          ),
+        ],
+      }),
+      timeoutMs: 60_000,
+    });
+    expect(applied.code).toBe(0);
+    await kubectl("wait", "--for=condition=Ready", "pod/client", "pod/server", "--timeout=60s");
+    // busybox's nc: one HTTP/1.0 request, the answer's last line is the pod's name.
+    const get = (target: string) =>
+      kubectl(
+        "exec",
+        "client",
+        "--",
+        "sh",
+        "-c",
+        `printf 'GET / HTTP/1.0\\r\\n\\r\\n' | nc -w 5 ${target} | tail -n 1`,
+      );
+    const serverIp = await kubectl("get", "pod", "server", "-o", "jsonpath={.status.podIP}");
+    expect(serverIp).toMatch(/^10\.244\.103\.\d+$/);
+    expect(await get(`${serverIp} 8080`)).toBe("server");
+    const clusterIp = await kubectl("get", "service", "web", "-o", "jsonpath={.spec.clusterIP}");
+    expect(clusterIp).toMatch(/^10\.3\.0\.\d+$/);
+    const answers = new Set<string>();
+    for (let i = 0; i < 20 && answers.size < 2; i++) answers.add(await get(`${clusterIp} 80`));
+    expect([...answers].sort()).toEqual(web.map((p) => p.metadata.name).sort());
+    const lookup = await kubectl("exec", "client", "--", "nslookup", "web.default.svc.cluster.local");
+    expect(lookup).toContain("Server:\t\t10.3.0.10");
+    expect(lookup).toContain(`Address: ${clusterIp}`);
+    expect(await get(`web.default.svc.cluster.local 80`)).toMatch(/^web-/);
+    // From the lab network through any node's NodePort, the control-plane host's too (it routes to the pods).
+    for (const address of ["172.17.8.101", "172.17.8.102", "172.17.8.103"]) {
+      const r = await run(
+        [...labAccess("machines", b.lab), "curl", "-s", "--max-time", "5", `http://${address}:30080/`],
+        { timeoutMs: 20_000 },
+      );
+      expect(r.stdout.trim()).toMatch(/^web-/);
+    }
+    await kubectl("delete", "pod", "client", "server", "--wait=true", "--timeout=60s");
+  });
+
+  it("comes back with its host: containerd, the kubelet and the control plane start at boot", async () => {
+    b.configure({ ...withWorkers, hostStates: { [cp]: "stopped" } });
+    await up();
+    b.configure(withWorkers);
     await up();
     await until(
       "the API server's /readyz after the host came back",
@@ -336,8 +452,8 @@ describe("the control plane on a lab host through the real engine", () => {
     const ready =
       "for i in $(seq 100); do crictl info 2>/dev/null | jq -e '[.status.conditions[] | select(.status != true)] " +
       "| length == 0' >/dev/null && exit 0; sleep 0.2; done; exit 1";
-    await sshOk(worker, ready);
-    const listed = await sshOk(worker, "ctr -n k8s.io images ls -q");
+    await sshOk(cp, ready);
+    const listed = await sshOk(cp, "ctr -n k8s.io images ls -q");
     for (const image of images.values()) expect(listed.split("\n")).toContain(image.ref);
   });
 
@@ -345,12 +461,34 @@ describe("the control plane on a lab host through the real engine", () => {
     // The static pods' sandboxes: the kubelet makes a new one only for a new manifest.
     const invocation =
       "systemctl show --property InvocationID --value containerd kubelet; crictl pods -q --label tier=control-plane | sort";
-    const before = await sshOk(worker, invocation);
+    const before = await sshOk(cp, invocation);
     const started = Date.now();
     const changes = await up();
     console.log(`pulumi up with nothing to do: ${((Date.now() - started) / 1000).toFixed(1)} s`);
     expect(Object.keys(changes)).toEqual(["same"]);
-    expect(await sshOk(worker, invocation)).toBe(before);
+    expect(await sshOk(cp, invocation)).toBe(before);
+  });
+
+  it("drains a worker that leaves, then stops it: its pods run on the other, its node is gone", async () => {
+    b.configure({ ...withWorkers, workers: ["core-02"] });
+    await up();
+    expect(await kubectl("get", "nodes", "-o", "jsonpath={.items[*].metadata.name}")).toBe(`${cp} core-02`);
+    expect(await sshOk("core-03", "systemctl is-active kubelet kube-proxy || true")).toBe(
+      "inactive\ninactive",
+    );
+    const placed = await kubectl(
+      "get",
+      "pods",
+      "-l",
+      "app in (web,pause)",
+      "-o",
+      'jsonpath={range .items[*]}{.spec.nodeName} {.status.phase}{"\\n"}{end}',
+    );
+    expect(placed.split("\n")).toEqual(Array(6).fill("core-02 Running"));
+    // core-02 no longer routes to core-03's pods.
+    expect(await sshOk("core-02", "ip route show proto 99")).toBe(
+      "10.244.101.0/24 via 172.17.8.101 dev eth0",
+    );
   });
 
   it("pulumi destroy leaves no container, mount, process or forward of the lab", async () => {

@@ -1,7 +1,8 @@
 // Runs drills for real (the drill runner: real engine, real lab, real etcdctl) and fails on any failed
 // check. The etcd drills are split over two test files so that jest can run two labs side by side; the
-// Kubernetes drills (a control plane in their stack config) have a file of their own, which the test run
-// starts once the cluster's binaries and images are built (test/run-all.sh).
+// Kubernetes drills (a control plane in their stack config) have a file of their own, and those with
+// workers (long: they wait out Kubernetes' eviction timeouts) another, which the test run starts once the
+// cluster's binaries and images are built (test/run-all.sh).
 import * as fs from "fs";
 import * as path from "path";
 import * as yaml from "js-yaml";
@@ -9,20 +10,22 @@ import { drills } from "../../drills/index";
 import { effectiveConfig, runDrill } from "../../drills/runner";
 import { projectRoot } from "../../workstation/lab";
 
-/** Whether a drill's stack runs Kubernetes (its Pulumi.<drill>.yaml gives it a control plane). */
-export function isKubernetesDrill(name: string): boolean {
+/** What a drill's stack runs (its Pulumi.<drill>.yaml): etcd alone, a control plane, or workers too. */
+export function drillKind(name: string): "etcd" | "kubernetes" | "workers" {
   const file = path.join(projectRoot, `Pulumi.${name}.yaml`);
   const config =
     (yaml.load(fs.readFileSync(file, "utf8")) as { config?: Record<string, unknown> } | undefined)?.config ??
     {};
-  return effectiveConfig(name, config).kubernetes.controlPlane.length > 0;
+  const { kubernetes } = effectiveConfig(name, config);
+  if (kubernetes.workers.length > 0) return "workers";
+  return kubernetes.controlPlane.length > 0 ? "kubernetes" : "etcd";
 }
 
-export function drillTests(group: "etcd-0" | "etcd-1" | "kubernetes"): void {
-  const etcd = Object.keys(drills).filter((n) => !isKubernetesDrill(n));
+export function drillTests(group: "etcd-0" | "etcd-1" | "kubernetes" | "workers"): void {
+  const etcd = Object.keys(drills).filter((n) => drillKind(n) === "etcd");
   const names =
-    group === "kubernetes"
-      ? Object.keys(drills).filter(isKubernetesDrill)
+    group === "kubernetes" || group === "workers"
+      ? Object.keys(drills).filter((n) => drillKind(n) === group)
       : etcd.filter((_, i) => i % 2 === (group === "etcd-0" ? 0 : 1));
   describe.each(names)("drill %s", (name) => {
     it("passes on the local lab, with no acknowledged write lost", async () => {

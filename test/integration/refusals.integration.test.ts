@@ -122,6 +122,25 @@ describe("refusals through the real CLI", () => {
     ]);
   });
 
+  it("refuses workers it cannot run, at preview, naming each key", () => {
+    configure({
+      controlPlane: ["core-01"],
+      workers: ["core-02", "core-07"],
+      podCidr: "10.3.0.0/16",
+      webReplicas: 2,
+      webMinAvailable: 2,
+    });
+    const { code, out } = pulumi("preview");
+    expect(code).not.toBe(0);
+    expectCleanRefusal(out);
+    expect(diagnostics(out)).toEqual([
+      "    error: invalid stack configuration (3 problems):",
+      '      - real-world-kubernetes:workers[1]: "core-07" is not a host in real-world-kubernetes:hosts (core-01, core-02, core-03)',
+      "      - real-world-kubernetes:serviceCidr: 10.3.0.0/24 overlaps real-world-kubernetes:podCidr (10.3.0.0/16)",
+      "      - real-world-kubernetes:webMinAvailable: 2 of real-world-kubernetes:webReplicas (2) leaves no pod a drain may evict: removing a worker would wait forever; use at most 1",
+    ]);
+  });
+
   it("previews a valid stack without warnings about outputs that do not apply", () => {
     configure({ etcdTls: "off" });
     const { code, out } = pulumi("preview");
