@@ -27,6 +27,10 @@ interface PodView {
   node: string;
   ready: boolean;
   deleting: boolean;
+  /** When the API server marked it for deletion (its deletionTimestamp less its grace period), ms. */
+  deletedAt?: number;
+  /** When it last became Ready (its condition's lastTransitionTime), ms. */
+  readySince?: number;
 }
 
 /** The pods of the workloads the drill follows (web, pause), where they run, ready or on their way out. */
@@ -34,18 +38,31 @@ async function workloadPods(ctx: DrillContext): Promise<PodView[]> {
   const out = await kubectlOk(ctx, ["get", "pods", "-l", "app in (web,pause)", "-o", "json"]);
   const list = JSON.parse(out) as {
     items: {
-      metadata: { name: string; labels: Record<string, string>; deletionTimestamp?: string };
+      metadata: {
+        name: string;
+        labels: Record<string, string>;
+        deletionTimestamp?: string;
+        deletionGracePeriodSeconds?: number;
+      };
       spec: { nodeName?: string };
-      status: { conditions?: { type: string; status: string }[] };
+      status: { conditions?: { type: string; status: string; lastTransitionTime?: string }[] };
     }[];
   };
-  return list.items.map((p) => ({
-    name: p.metadata.name,
-    app: p.metadata.labels["app"] ?? "",
-    node: p.spec.nodeName ?? "",
-    ready: p.status.conditions?.some((c) => c.type === "Ready" && c.status === "True") ?? false,
-    deleting: p.metadata.deletionTimestamp !== undefined,
-  }));
+  return list.items.map((p) => {
+    const ready = p.status.conditions?.find((c) => c.type === "Ready" && c.status === "True");
+    const { deletionTimestamp, deletionGracePeriodSeconds } = p.metadata;
+    return {
+      name: p.metadata.name,
+      app: p.metadata.labels["app"] ?? "",
+      node: p.spec.nodeName ?? "",
+      ready: ready !== undefined,
+      deleting: deletionTimestamp !== undefined,
+      ...(deletionTimestamp
+        ? { deletedAt: Date.parse(deletionTimestamp) - (deletionGracePeriodSeconds ?? 0) * 1000 }
+        : {}),
+      ...(ready?.lastTransitionTime ? { readySince: Date.parse(ready.lastTransitionTime) } : {}),
+    };
+  });
 }
 
 /** Where each app's pods run, e.g. "web: core-02, core-03; pause: core-02 ×2, core-03 ×2". */
@@ -63,13 +80,23 @@ function placement(pods: PodView[]): string {
 }
 
 async function nodeReady(ctx: DrillContext, node: string): Promise<string> {
-  return kubectlOk(ctx, [
+  return (await nodeReadyCondition(ctx, node)).status;
+}
+
+/** The node's Ready condition: its status, and when it last changed (the controller's own time, ms). */
+async function nodeReadyCondition(
+  ctx: DrillContext,
+  node: string,
+): Promise<{ status: string; since: number }> {
+  const out = await kubectlOk(ctx, [
     "get",
     "node",
     node,
     "-o",
-    'jsonpath={.status.conditions[?(@.type=="Ready")].status}',
+    'jsonpath={.status.conditions[?(@.type=="Ready")].status} {.status.conditions[?(@.type=="Ready")].lastTransitionTime}',
   ]);
+  const [status = "", since = ""] = out.split(" ");
+  return { status, since: Date.parse(since) };
 }
 
 /** The desired replicas of the followed Deployments. */
@@ -105,10 +132,15 @@ async function measureFailure(ctx: DrillContext, step: StepRecord, tolerationSec
   if (r?.code === 0) throw new Error(`${lost} still answers over SSH after its stop`);
   const onLost = (await workloadPods(ctx)).filter((p) => p.node === lost && !p.deleting);
   if (onLost.length === 0) throw new Error(`no workload pod ran on ${lost} to lose`);
+  // Each moment as the cluster recorded it (the controllers' timestamps, whole seconds), not when this
+  // drill's polling saw it: on a loaded machine the polling lags, the record does not.
   const notReadyAt = await waitFor(
     `node ${lost} NotReady`,
     (nodeMonitorGraceSeconds + 60) * 1000,
-    async () => ((await nodeReady(ctx, lost)) !== "True" ? Date.now() : undefined),
+    async () => {
+      const ready = await nodeReadyCondition(ctx, lost);
+      return ready.status !== "True" ? ready.since : undefined;
+    },
   );
   const lastRenew = Date.parse(
     await kubectlOk(ctx, ["get", "lease", "-n", "kube-node-lease", lost, "-o", "jsonpath={.spec.renewTime}"]),
@@ -119,13 +151,19 @@ async function measureFailure(ctx: DrillContext, step: StepRecord, tolerationSec
   const evictedAt = await waitFor(
     `the ${onLost.length} pods on ${lost} marked for eviction`,
     (tolerationSeconds + 90) * 1000,
-    async () =>
-      (await workloadPods(ctx)).some((p) => lostNames.has(p.name) && p.deleting) ? Date.now() : undefined,
+    async () => {
+      const marked = (await workloadPods(ctx)).filter(
+        (p) => lostNames.has(p.name) && p.deletedAt !== undefined,
+      );
+      return marked.length > 0 ? Math.min(...marked.map((p) => p.deletedAt!)) : undefined;
+    },
   );
   const desired = await desiredReplicas(ctx);
   const movedAt = await waitFor(`all ${desired} replicas ready on ${kept}`, 120_000, async () => {
     const live = (await workloadPods(ctx)).filter((p) => !p.deleting && p.node !== lost);
-    return live.length === desired && live.every((p) => p.ready && p.node === kept) ? Date.now() : undefined;
+    return live.length === desired && live.every((p) => p.ready && p.node === kept)
+      ? Math.max(...live.map((p) => p.readySince ?? 0))
+      : undefined;
   });
   ctx.note(`after the eviction: ${placement(await workloadPods(ctx))}`);
   const http = (ctx.samples(httpProbeName) as HttpSample[]).filter(

@@ -64,10 +64,10 @@ gate "go vet + go test: image builder (oci, pause)" bash -c 'cd lab/images/oci &
 gate "unit tests (jest)" npx jest --selectProjects unit
 [[ ${1:-} == --unit-only ]] && exit 0
 gate "lab driver selftest (machines.sh, real containers)" bash lab/drivers/machines.selftest.sh
-# Three labs side by side on two cores: labs are independent (own namespaces, own stacks), and most of a
-# drill is waiting for an event (a node NotReady, an eviction); the longest files start first
-# (test/sequencer.js).
-workers=${RWK_TEST_WORKERS:-3}
+# Two labs side by side: labs are independent (own namespaces, own stacks), and much of a drill is waiting
+# for an event; the longest files start first (test/sequencer.js). Three were tried: on two cores every
+# file then took about twice as long and the whole run was longer (RWK_TEST_WORKERS sets it).
+workers=${RWK_TEST_WORKERS:-2}
 if [[ -z $behind_pid ]]; then
   gate "integration tests (real engine, real lab)" npx jest --selectProjects integration --maxWorkers="$workers"
 else

@@ -100,6 +100,11 @@ voter_health() {
 cluster_members() { retry 30 "listing the members at $1" members "$1"; }
 cluster_health() { retry 30 "asking the voting members at $1 for their health" voter_health "$1"; }
 
+# systemd <systemctl arguments...>: systemctl, retried within a bound, its output dropped. A lab host's
+# systemd re-executes itself once containerd's prerequisites ran (lab/images/image.sh), which may fall in
+# the middle of a join on the same host and fail one call.
+systemd() { retry 30 "systemctl $*" systemctl "$@" >/dev/null; }
+
 # retry <seconds> <what> <command...>: bounded retry, for steps etcd refuses while it settles.
 retry() {
   local deadline=$((SECONDS + $1)) what=$2 out
@@ -122,10 +127,10 @@ remove_member() {
 }
 
 start_etcd() {
-  systemctl daemon-reload
-  systemctl enable "$unit" >/dev/null 2>&1
+  systemd daemon-reload
+  systemd enable "$unit"
   # The unit is Type=notify and reports ready only with quorum: never block on it.
-  systemctl start --no-block "$unit"
+  systemd start --no-block "$unit"
   # It starts with the files as they are now: no restart is due for them.
   rm -f "$restart_pending"
 }
@@ -228,7 +233,7 @@ restore_first() {
       wait_local voter
       check_restored "$dir"
       rm -f "$force_new_dropin"
-      systemctl daemon-reload
+      systemd daemon-reload
       local here=$local_endpoint list id current
       list=$(members "$here")
       id=$(member_field "$list" "$name" 1)
@@ -374,7 +379,7 @@ cmd_join() {
     [[ -z $restore ]] ||
       die "$name is a running member with its data: a $restore restore starts from a lost member (its host destroyed, or etcd stopped and its data gone); to replace a running cluster's data use the in-place method"
     log "$name is already a member; nothing to do"
-    systemctl enable "$unit" >/dev/null 2>&1
+    systemd enable "$unit"
     return 0
   fi
 
@@ -587,9 +592,9 @@ cmd_restart() {
       log "$name: peer URL $current → $peer_url"
     fi
   fi
-  systemctl daemon-reload
-  systemctl enable --quiet "$unit"
-  systemctl restart --no-block "$unit"
+  systemd daemon-reload
+  systemd enable --quiet "$unit"
+  systemd restart --no-block "$unit"
   rm -f "$restart_pending"
   wait_local voter
   wait_quorum "$local_endpoint"

@@ -197,6 +197,8 @@ export function renderHelperScript(body: string, library: string): string {
       proxy_applied_config: paths.kubeProxyAppliedConfig,
       proxy_healthz: `http://127.0.0.1:${ports.kubeProxyHealthz}/healthz`,
       admin_kubeconfig: paths.adminKubeconfig,
+      taint_key: controlPlaneTaint.key,
+      taint_effect: controlPlaneTaint.effect,
       controller_manager_port: ports.controllerManager,
       scheduler_port: ports.scheduler,
     },

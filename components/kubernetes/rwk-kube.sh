@@ -18,13 +18,14 @@
 #   rwk-kube node-join --node NAME --pod-cidr CIDR [--role ROLE]...
 #       (on a control-plane host, as the admin) wait until the node NAME registered and is Ready, give it
 #       its pod CIDR unless it has one (a node's pod CIDR is set once; another one is refused), and label
-#       its roles (node-role.kubernetes.io/ROLE), removing role labels it no longer has.
+#       its roles (node-role.kubernetes.io/ROLE), removing role labels it no longer has; a node that is a
+#       control-plane host and no worker gets kubeadm's control-plane taint, a worker loses it.
 #   rwk-kube node-drain --node NAME
 #       (on a control-plane host, as the admin) cordon the node, evict its pods through the eviction API
 #       (PodDisruptionBudgets hold a drain until the evicted pods run elsewhere), then delete its Node.
 #
 # The facts (kubelet_unit, restart_pending, applied_config, crictl, ca, kubelet_healthz, the ports, the
-# proxy_* facts, admin_kubeconfig) are
+# proxy_* facts, admin_kubeconfig, taint_key, taint_effect) are
 # rendered from components/kubernetes/facts.ts in front of this body when the program pushes it.
 # start_command (unit_start, record_config) comes from components/host/rwk-unit.sh, rendered in after the
 # facts.
@@ -154,6 +155,15 @@ cmd_node_join() {
     fi
   done
   admin_kubectl label node "$node" --overwrite "${labels[@]}" >/dev/null
+  # kubeadm's taint on a control-plane host that runs no workloads, none on a worker. The kubelet taints
+  # only when it registers: a host whose roles change gets its taint here.
+  local tainted
+  tainted=$(admin_kubectl get node "$node" -o "jsonpath={.spec.taints[?(@.key==\"$taint_key\")].effect}")
+  if [[ " ${roles[*]} " == *" worker "* ]]; then
+    [[ -z $tainted ]] || admin_kubectl taint node "$node" "$taint_key:$taint_effect-" >/dev/null
+  elif [[ -z $tainted ]]; then
+    admin_kubectl taint node "$node" "$taint_key:$taint_effect" >/dev/null
+  fi
   log "node $node registered and Ready, pod CIDR $cidr, roles: ${roles[*]:-none}"
 }
 

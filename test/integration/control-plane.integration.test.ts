@@ -491,6 +491,19 @@ describe("the control plane on a lab host through the real engine", () => {
     );
   });
 
+  it("untaints the control-plane host that becomes a worker too, and labels both its roles", async () => {
+    b.configure({ ...withWorkers, workers: ["core-02", cp] });
+    await up();
+    const node = JSON.parse(await kubectl("get", "node", cp, "-o", "json")) as {
+      metadata: { labels: Record<string, string> };
+      spec: { taints?: unknown[] };
+    };
+    expect(node.spec.taints ?? []).toEqual([]);
+    expect(Object.keys(node.metadata.labels).filter((l) => l.startsWith("node-role.kubernetes.io/"))).toEqual(
+      ["node-role.kubernetes.io/control-plane", "node-role.kubernetes.io/worker"],
+    );
+  });
+
   it("pulumi destroy leaves no container, mount, process or forward of the lab", async () => {
     const port = new URL(String(outputs["apiServer"])).port;
     await stack.destroy({ color: "never" });
