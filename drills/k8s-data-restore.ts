@@ -18,6 +18,12 @@ const run = `restore-${Date.now().toString(36)}`;
 const seconds = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
 const aside = "/root/manifests-aside";
 
+/** The resourceVersion of a list: the revision of etcd the API server serves, as every watching client sees it. */
+async function listRevision(ctx: DrillContext): Promise<number> {
+  const list = await kubectlOk(ctx, ["get", "--raw", "/api/v1/namespaces/default/configmaps?limit=1"]);
+  return Number((JSON.parse(list) as { metadata: { resourceVersion: string } }).metadata.resourceVersion);
+}
+
 async function replicas(ctx: DrillContext): Promise<string> {
   return kubectlOk(ctx, ["get", "deployment", "pause", "-o", "jsonpath={.spec.replicas}"]);
 }
@@ -29,6 +35,7 @@ export const k8sDataRestore: Drill = {
   probes: () => [apiProbe(run, 100)],
   steps: () => {
     const t = newTimeline();
+    let revisionBeforeDisaster = 0;
     return [
       {
         title: "etcd and the control plane on core-01, the pause Deployment at 1 replica",
@@ -54,6 +61,7 @@ export const k8sDataRestore: Drill = {
           "disaster, as the workshop made it: the control plane's manifests moved aside, etcd stopped, its data wiped",
         set: {},
         check: async (ctx) => {
+          revisionBeforeDisaster = await listRevision(ctx);
           const disaster = [
             shellCommand("mkdir", "-p", aside),
             `mv ${kubePaths.manifests}/*.yaml ${aside}/`,
@@ -115,6 +123,24 @@ export const k8sDataRestore: Drill = {
           ]);
           ctx.note(
             `ConfigMap before-backup reads back; after-backup is NotFound, in a consistent read and in the watch cache (\`resourceVersion=0\`): the API server is a new one, started for restore \`${annotation}\``,
+          );
+          // Clients resume watches at the last revision they saw: had the restore taken revisions back, a
+          // kubelet would skip every event until etcd caught up (a deleted pod stays Terminating).
+          const revision = await listRevision(ctx);
+          if (!(revision > revisionBeforeDisaster))
+            throw new Error(
+              `the restored API server serves resourceVersion ${revision}, not past ${revisionBeforeDisaster} seen before the disaster: watches resumed there skip events`,
+            );
+          const dns = (
+            await kubectlOk(ctx, ["get", "pods", "-n", "kube-system", "-l", "k8s-app=kube-dns", "-o", "name"])
+          )
+            .split("\n")
+            .filter(Boolean);
+          if (dns.length === 0) throw new Error("no CoreDNS pod to delete");
+          // `kubectl delete` waits until the object is gone, which takes the kubelet's word that it stopped.
+          await kubectlOk(ctx, ["delete", "-n", "kube-system", dns[0]!, "--timeout=90s"]);
+          ctx.note(
+            `resourceVersion ${revision} after the restore, past ${revisionBeforeDisaster} before the disaster (the restore bumps etcd's revision), and \`kubectl delete -n kube-system ${dns[0]!}\` completes: core-01's kubelet saw the deletion`,
           );
           // API writes: those acknowledged before the backup are there; those after it are gone.
           const listed = await listedProbeObjects(ctx, probeLabel, run);

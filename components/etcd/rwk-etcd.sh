@@ -29,6 +29,12 @@
 set -euo pipefail
 
 wait_seconds=${RWK_ETCD_WAIT:-90}
+# Every data dir made from a snapshot starts this many revisions after it, its history marked compacted
+# (etcd's restore for Kubernetes): clients such as a kubelet resume their watches at the revision they last
+# saw, which a restore takes back; a watch ahead of etcd is accepted and silently skips every event until
+# etcd gets there (a pod deleted meanwhile stays Terminating), while one behind a compaction is told to
+# list again. A billion is more writes than any cluster here makes between a backup and its restore.
+revision_bump=1000000000
 # Client certificates (ETCDCTL_CACERT/CERT/KEY) once etcd has TLS; etcdctl ignores them for http URLs.
 if [[ -r $etcdctl_env ]]; then
   set -a
@@ -203,7 +209,8 @@ restore_snapshot() {
   rm -rf "$data_dir" "$join_env"
   utl snapshot restore "$dir/snapshot.db" --name "$name" \
     --initial-cluster "${cluster:-$name=$peer_url}" --initial-advertise-peer-urls "$peer_url" \
-    --initial-cluster-token "$token" --data-dir "$data_dir" >/dev/null
+    --initial-cluster-token "$token" --data-dir "$data_dir" \
+    --bump-revision "$revision_bump" --mark-compacted >/dev/null
   chown -R "$etcd_user:" "$data_dir"
 }
 
@@ -337,7 +344,8 @@ cmd_backup() {
     peer=$(member_field "$(members "$here")" "$name" 3)
     peer=${peer%%,*}
     utl snapshot restore "$dir.tmp/snapshot.db" --data-dir "$dir.tmp/data" --name "$name" \
-      --initial-cluster "$name=$peer" --initial-advertise-peer-urls "$peer" >/dev/null 2>&1 ||
+      --initial-cluster "$name=$peer" --initial-advertise-peer-urls "$peer" \
+      --bump-revision "$revision_bump" --mark-compacted >/dev/null 2>&1 ||
       die "etcdutl snapshot restore of the snapshot just taken failed"
     tar -C "$dir.tmp/data" -czf "$dir.tmp/data-dir.tar.gz" member
     rm -rf "$dir.tmp/data"
