@@ -2,7 +2,7 @@ import * as fs from "fs";
 import * as path from "path";
 import * as yaml from "js-yaml";
 import { ConfigError, configDefaults, labName, secretConfigDefaults, validateConfig } from "./config";
-import type { RawConfig } from "./config";
+import type { KubernetesSpec, RawConfig } from "./config";
 
 const ctx = { project: "real-world-kubernetes", stack: "dev" };
 const hosts = [
@@ -209,16 +209,33 @@ describe("validateConfig", () => {
       expect(tolerance(300)).toBeUndefined();
     });
 
-    it.each<[string, RawConfig, { controlPlane: string[]; workers: string[] }]>([
+    it.each<[string, RawConfig, Partial<KubernetesSpec>]>([
       [
         "control plane on core-01, workers core-02 and core-03",
         { controlPlane: ["core-01"], workers: ["core-02", "core-03"] },
         { controlPlane: ["core-01"], workers: ["core-02", "core-03"] },
       ],
       [
-        "control plane on all three, one of them a worker too",
-        { controlPlane: ["core-01", "core-02", "core-03"], workers: ["core-02"] },
-        { controlPlane: ["core-01", "core-02", "core-03"], workers: ["core-02"] },
+        "control plane on all three behind a virtual IP, one of them a worker too",
+        {
+          controlPlane: ["core-01", "core-02", "core-03"],
+          workers: ["core-02"],
+          apiVirtualIp: "172.17.8.100",
+        },
+        {
+          controlPlane: ["core-01", "core-02", "core-03"],
+          workers: ["core-02"],
+          apiVirtualIp: "172.17.8.100",
+        },
+      ],
+      [
+        "tuned leader election",
+        { controlPlane: ["core-01"], leaderElection: { leaseDuration: 4, renewDeadline: 3, retryPeriod: 1 } },
+        {
+          controlPlane: ["core-01"],
+          workers: [],
+          leaderElection: { leaseDuration: 4, renewDeadline: 3, retryPeriod: 1 },
+        },
       ],
     ])("places %s", (_what, raw, expected) => {
       expect(validateConfig({ hosts, ...raw }, ctx).kubernetes).toMatchObject({
@@ -253,6 +270,56 @@ describe("validateConfig", () => {
           "real-world-kubernetes:controlPlane: must be a list of host names",
           'real-world-kubernetes:workers[1]: "core-02" is listed twice',
           "real-world-kubernetes:workers: a worker's kubelet registers with the API server: real-world-kubernetes:controlPlane is empty",
+        ],
+      ],
+      [
+        "two control-plane hosts without a virtual IP",
+        { hosts, controlPlane: ["core-01", "core-02"] },
+        [
+          "real-world-kubernetes:apiVirtualIp: 2 control-plane hosts need one stable address that moves between them: set real-world-kubernetes:apiVirtualIp to a free address of the lab subnet (e.g. 172.17.8.100)",
+        ],
+      ],
+      [
+        "a virtual IP outside the lab subnet",
+        { hosts, controlPlane: ["core-01", "core-02"], apiVirtualIp: "10.0.0.1" },
+        [
+          "real-world-kubernetes:apiVirtualIp: 10.0.0.1 is outside the lab subnet 172.17.8.0/24 (usable: 172.17.8.2 to 172.17.8.254): keepalived moves it between hosts on one network",
+        ],
+      ],
+      [
+        "a virtual IP that is a host's address",
+        { hosts, controlPlane: ["core-01", "core-02"], apiVirtualIp: "172.17.8.102" },
+        [
+          "real-world-kubernetes:apiVirtualIp: 172.17.8.102 is core-02's address; use a free address of the lab subnet",
+        ],
+      ],
+      [
+        "a virtual IP that is no address",
+        { hosts, apiVirtualIp: "172.17.8.300" },
+        ['real-world-kubernetes:apiVirtualIp: "172.17.8.300" is not an IPv4 address (e.g. 172.17.8.100)'],
+      ],
+      [
+        "a virtual IP without a control plane",
+        { hosts, apiVirtualIp: "172.17.8.100" },
+        [
+          "real-world-kubernetes:apiVirtualIp: a virtual IP for the API servers needs real-world-kubernetes:controlPlane; it is empty",
+        ],
+      ],
+      [
+        "lease timings that cannot work",
+        { hosts, leaderElection: { leaseDuration: 10, renewDeadline: 10, retryPeriod: 9, jitter: 1 } },
+        [
+          "real-world-kubernetes:leaderElection: unknown key(s) jitter; allowed: leaseDuration, renewDeadline, retryPeriod",
+          "real-world-kubernetes:leaderElection.renewDeadline: 10 s must be less than leaseDuration (10 s): a leader must give up before the others may take over",
+          "real-world-kubernetes:leaderElection.retryPeriod: 9 s leaves the renew deadline (10 s) no room: it must be above 1.2 retry periods (client-go's rule)",
+        ],
+      ],
+      [
+        "lease timings that are not whole seconds",
+        { hosts, leaderElection: { leaseDuration: 0.5, retryPeriod: "2" } },
+        [
+          "real-world-kubernetes:leaderElection.leaseDuration: 0.5 must be whole seconds from 1 to 300",
+          'real-world-kubernetes:leaderElection.retryPeriod: "2" must be whole seconds from 1 to 300',
         ],
       ],
       [

@@ -12,6 +12,7 @@ import { ControlPlane } from "./components/kubernetes/control-plane";
 import { Kubelet } from "./components/kubernetes/kubelet";
 import { apiserverUrl } from "./components/kubernetes/render";
 import { KubeProxy } from "./components/kubernetes/kube-proxy";
+import { Keepalived } from "./components/kubernetes/keepalived";
 import { Node } from "./components/kubernetes/node";
 import { clusterDns, pauseDeployment, webService } from "./components/kubernetes/workloads";
 import { KubernetesPki } from "./components/pki/kubernetes-pki";
@@ -76,13 +77,20 @@ const kubernetesPki =
         nodes: [...roles.keys()].map((h) => placementOf(lab.hosts[h]!)),
         serviceIp: kubernetesServiceIp(k8sSpec.serviceCidr),
         clusterDomain: k8sSpec.clusterDomain,
+        ...(k8sSpec.apiVirtualIp ? { apiVirtualIp: k8sSpec.apiVirtualIp } : {}),
       })
     : undefined;
-// The first control-plane host: every node's API server (one stable endpoint comes with HA), the
-// workstation's way in, and where nodes are joined and drained from as the admin.
+// The first control-plane host: where nodes are joined and drained from as the admin.
 const firstControlPlane =
   k8sSpec.controlPlane[0] === undefined ? undefined : lab.hosts[k8sSpec.controlPlane[0]]!;
-const controlPlanes: ControlPlane[] = [];
+// The control plane's stable address: the virtual IP, or the only control-plane host's (validation
+// requires the virtual IP with more than one). Workers and the workstation use it; a control-plane host's
+// kubelet and kube-proxy use their own API server (kubeadm's ControlPlaneKubeletLocalMode), so no host's
+// bootstrap waits on the address and no host loses its API server with another.
+const endpoint = k8sSpec.apiVirtualIp ?? firstControlPlane?.address;
+const apiserverFor = (host: string) =>
+  apiserverUrl(k8sSpec.controlPlane.includes(host) ? lab.hosts[host]!.address : endpoint!);
+const controlPlanes = new Map<string, ControlPlane>();
 const kubelets = new Map<string, Kubelet>();
 // Each node's pod subnet, by its address: every node routes to the others' through their addresses.
 const podSubnet = (host: string) => podSubnetOf(lab.hosts[host]!.address, k8sSpec.podCidr.cidr);
@@ -104,14 +112,16 @@ for (const [host, itsRoles] of roles) {
     runtime,
     caCertPem: kpki.ca.certPem,
     certificate: kpki.kubelets[host]!,
-    apiserver: apiserverUrl(firstControlPlane!.address),
+    apiserver: apiserverFor(host),
     clusterDns: clusterDnsIp(k8sSpec.serviceCidr),
     clusterDomain: k8sSpec.clusterDomain,
     controlPlaneOnly: !itsRoles.includes("worker"),
   });
   kubelets.set(host, kubelet);
   if (itsRoles.includes("controlPlane")) {
-    controlPlanes.push(
+    const before = [...controlPlanes.values()].at(-1);
+    controlPlanes.set(
+      host,
       new ControlPlane(`control-plane-${host}`, {
         host: lab.hosts[host]!,
         images: imageRefs(k8sSpec.version),
@@ -120,34 +130,53 @@ for (const [host, itsRoles] of roles) {
         etcdServers: members.map((m) => clientUrl(m, "on")),
         serviceCidr: k8sSpec.serviceCidr.cidr,
         clusterDomain: k8sSpec.clusterDomain,
+        leaderElection: k8sSpec.leaderElection,
         kubelet,
         // Joined (a restore is a join from the backup) and running its configuration.
         etcd: etcd.members.flatMap((m) => [m.joined, m.ready]),
         ...(restore ? { etcdRestore: restore.id } : {}),
+        ...(before ? { after: before } : {}),
       }),
     );
   }
 }
+// keepalived on every control-plane host, with the virtual IP.
+const virtualIp = k8sSpec.apiVirtualIp;
+const virtualIps = virtualIp
+  ? [...controlPlanes].map(
+      ([host, controlPlane]) =>
+        new Keepalived(`keepalived-${host}`, {
+          host: lab.hosts[host]!,
+          virtualIp,
+          rank: k8sSpec.controlPlane.indexOf(host),
+          peers: [...controlPlanes.keys()].filter((other) => other !== host).map((h) => lab.hosts[h]!),
+          kubelet: kubelets.get(host)!,
+          controlPlane,
+        }).ready,
+    )
+  : [];
+// What answers once the control plane is up: every API server, and the address the others use.
+const controlPlaneReady = [...[...controlPlanes.values()].map((c) => c.ready), ...virtualIps];
 const access =
   kubernetesPki &&
   new ClusterAccess("cluster", {
     lab,
     driver: config.driver,
     labName: config.lab,
-    apiserverAddress: firstControlPlane!.address,
+    apiserverAddress: endpoint!,
     pki: kubernetesPki,
-    ready: controlPlanes.map((c) => c.ready),
+    ready: controlPlaneReady,
   });
 // Every node: kube-proxy, and its Node object (its pod CIDR; drained and deleted when the host leaves).
 const nodeParts = [...kubelets].flatMap(([host, kubelet]) => {
-  const controlPlane = controlPlanes.map((c) => c.ready);
+  const controlPlane = controlPlaneReady;
   const kubeProxy = new KubeProxy(`kube-proxy-${host}`, {
     host: lab.hosts[host]!,
     version: k8sSpec.version,
     kubelet,
     caCertPem: kubernetesPki!.ca.certPem,
     certificate: kubernetesPki!.kubeProxy,
-    apiserver: apiserverUrl(firstControlPlane!.address),
+    apiserver: apiserverFor(host),
     podCidr: k8sSpec.podCidr.cidr,
     controlPlane,
   });

@@ -34,8 +34,8 @@ import {
 } from "../components/runtime/render";
 import { imageRefs, imagesForRoles, requireImages } from "../components/runtime/images";
 import type { ImageName } from "../components/runtime/images";
-import { shellQuote } from "../components/host/shell";
-import { kubernetesVersions } from "../config";
+import { shellCommand, shellQuote } from "../components/host/shell";
+import { defaultLeaderElection, kubernetesVersions } from "../config";
 import { cluster } from "../versions.json";
 import { driverScript, projectRoot, run } from "../workstation/lab";
 
@@ -216,7 +216,7 @@ async function main(): Promise<void> {
     commonName: "kube-apiserver-etcd-client",
   });
   const kubeCa = await ca("kubernetes-ca");
-  const sans = apiserverSans({ controlPlane: [cp], serviceIp: "10.3.0.1", clusterDomain: "cluster.local" });
+  const sans = apiserverSans({ host: cp, serviceIp: "10.3.0.1", clusterDomain: "cluster.local" });
   const [apiserver, kubeletClient, admin, cm, sched, proxy] = await Promise.all([
     leaf(kubeCa, "apiserver", { commonName: "kube-apiserver" }, sans),
     leaf(kubeCa, "apiserver-kubelet-client", identities.apiserverKubeletClient),
@@ -251,7 +251,10 @@ async function main(): Promise<void> {
   await Promise.all(
     hosts.map(async (h, i) => {
       await copyDir(h.name, builtDir("etcd", etcdVersion), "/opt/plain");
-      await ssh(h.name, `mv /opt/plain/etcd-v${etcdVersion} ${etcdDir} 2>/dev/null || true`);
+      await ssh(
+        h.name,
+        `${shellCommand("mv", `/opt/plain/etcd-v${etcdVersion}`, etcdDir)} 2>/dev/null || true`,
+      );
       await putFiles(h.name, [
         { path: "/etc/plain-etcd/ca.crt", mode: "0644", content: etcdCa.cert },
         { path: "/etc/plain-etcd/server.crt", mode: "0644", content: members[i]!.cert },
@@ -307,7 +310,7 @@ async function main(): Promise<void> {
         n.name,
         [
           `mkdir -p /opt/cni && ln -sfT /opt/plain/cni-plugins-v${toolVersions.cniPlugins} /opt/cni/bin`,
-          `for b in kubelet kubectl kube-proxy; do ln -sf /opt/plain/kubernetes-v${k8sVersion}/$b /usr/local/bin/$b; done`,
+          `for b in kubelet kubectl kube-proxy; do ln -sf ${shellQuote(`/opt/plain/kubernetes-v${k8sVersion}`)}/"$b" /usr/local/bin/"$b"; done`,
           `ln -sf /opt/plain/crictl-v${toolVersions.crictl}/crictl /usr/local/bin/crictl`,
           // Not waiting on the job: starting containerd re-executes systemd in a lab host (rwk-container-mounts).
           "systemctl start --no-block containerd",
@@ -349,6 +352,7 @@ async function main(): Promise<void> {
     });
   const plane = controlPlaneFiles({
     host: cp,
+    leaderElection: defaultLeaderElection,
     images: imageRefs(k8sVersion),
     etcdServers: hosts.map((h) => `https://${h.address}:2379`),
     serviceCidr: "10.3.0.0/24",
@@ -381,7 +385,7 @@ async function main(): Promise<void> {
   if (!withWorkers) {
     await ssh(
       cp.name,
-      `until kubectl --kubeconfig ${kubePaths.adminKubeconfig} create deployment pause --image=${imageRefs(k8sVersion).pause} --replicas=1 >/dev/null 2>&1; do sleep 0.5; done`,
+      `until ${shellCommand("kubectl", "--kubeconfig", kubePaths.adminKubeconfig, "create", "deployment", "pause", `--image=${imageRefs(k8sVersion).pause}`, "--replicas=1")} >/dev/null 2>&1; do sleep 0.5; done`,
     );
     lap("the pause Deployment created");
     return;
@@ -401,7 +405,9 @@ async function main(): Promise<void> {
       await putFiles(n.name, files);
       const routes = nodes
         .filter((o) => o !== n)
-        .map((o) => `ip route replace ${podSubnetOf(o.address, "10.244.0.0/16")} via ${o.address}`);
+        .map((o) =>
+          shellCommand("ip", "route", "replace", podSubnetOf(o.address, "10.244.0.0/16"), "via", o.address),
+        );
       await ssh(
         n.name,
         [
@@ -429,16 +435,17 @@ async function main(): Promise<void> {
     renderPause({ ...common, replicas: 1 }),
     ...Object.values(renderWeb({ ...common, replicas: 2, minAvailable: 1 })),
   ];
-  const kubectl = `kubectl --kubeconfig ${kubePaths.adminKubeconfig}`;
+  const kubectl = (...args: string[]) =>
+    shellCommand("kubectl", "--kubeconfig", kubePaths.adminKubeconfig, ...args);
   await ssh(
     cp.name,
-    `${kubectl} wait --for=condition=Ready node --all --timeout=300s >/dev/null && ${kubectl} apply -f - >/dev/null`,
+    `${kubectl("wait", "--for=condition=Ready", "node", "--all", "--timeout=300s")} >/dev/null && ${kubectl("apply", "-f", "-")} >/dev/null`,
     JSON.stringify({ apiVersion: "v1", kind: "List", items: objects }),
   );
   await ssh(
     cp.name,
-    ["-n kube-system deployment/coredns", "deployment/pause", "deployment/web"]
-      .map((d) => `${kubectl} rollout status ${d} --timeout=300s >/dev/null`)
+    [["-n", "kube-system", "deployment/coredns"], ["deployment/pause"], ["deployment/web"]]
+      .map((d) => `${kubectl("rollout", "status", ...d, "--timeout=300s")} >/dev/null`)
       .join(" && "),
   );
   lap("the workloads ready (cluster DNS, pause, web)");

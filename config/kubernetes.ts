@@ -1,7 +1,7 @@
 // Where Kubernetes runs and the cluster's own networks. Roles are config, like etcdMembers, so "control
 // plane on core-01, workers on core-02 and core-03" and later "control plane on all three" are steps a
 // stack takes one update at a time.
-import { formatIPv4, overlaps, parseCidr, parseHostNames } from "./hosts";
+import { formatIPv4, overlaps, parseCidr, parseHostNames, parseIPv4 } from "./hosts";
 import type { HostSpec, Subnet } from "./hosts";
 import type { EtcdSpec } from "./etcd";
 import type { Problems, RawOf } from "./problems";
@@ -34,7 +34,30 @@ export interface KubernetesSpec {
    * Undefined: Kubernetes' own default (the DefaultTolerationSeconds admission plugin adds 300 s).
    */
   tolerationSeconds: number | undefined;
+  /**
+   * The control plane's one stable address, a virtual IP on the lab subnet that keepalived moves to a
+   * control-plane host whose API server is ready: workers' kubelets and kube-proxy, the admin's kubeconfig
+   * and the stack's provider use it. Undefined: the first control-plane host's address (one host only).
+   */
+  apiVirtualIp: string | undefined;
+  /** The controller manager's and scheduler's leader election (Lease objects in kube-system), in seconds. */
+  leaderElection: LeaderElection;
 }
+
+/** client-go's leader-election timings, as the components' --leader-elect-* flags take them. */
+export interface LeaderElection {
+  /** How long a Lease holds after its last renewal: how long the others wait for a silent leader. */
+  leaseDuration: number;
+  /** How long the leader keeps trying to renew before it gives up leading. */
+  renewDeadline: number;
+  /** How often candidates try to acquire, and the leader to renew. */
+  retryPeriod: number;
+}
+
+/** Kubernetes' own leader-election timings (kube-controller-manager's and kube-scheduler's defaults). */
+export const defaultLeaderElection: LeaderElection = { leaseDuration: 15, renewDeadline: 10, retryPeriod: 2 };
+/** client-go's jitter: the renew deadline must exceed this many retry periods. */
+const leaderElectionJitter = 1.2;
 
 /** What the API server's DefaultTolerationSeconds admission plugin gives a pod that says nothing. */
 export const defaultTolerationSeconds = 300;
@@ -54,6 +77,9 @@ export const kubernetesConfigDefaults = {
   // Kubernetes' own default: the API server's DefaultTolerationSeconds admission plugin adds 300 s to every
   // pod that says nothing; any other value is written into the workloads' pods.
   workloadTolerationSeconds: defaultTolerationSeconds,
+  // None: the first control-plane host's address, enough while there is one.
+  apiVirtualIp: "",
+  leaderElection: {},
 } as const;
 
 /** The pod CIDR's prefix: each node takes the /24 numbered by its address's last byte, so 256 of them. */
@@ -154,6 +180,14 @@ export function parseKubernetes(
       );
     }
   }
+  const rawVirtualIp = raw.apiVirtualIp ?? defaults.apiVirtualIp;
+  const apiVirtualIp = parseVirtualIp(rawVirtualIp, ctx, controlPlane, p);
+  if (controlPlane.length > 1 && rawVirtualIp === "") {
+    p.add(
+      "apiVirtualIp",
+      `${controlPlane.length} control-plane hosts need one stable address that moves between them: set ${p.key("apiVirtualIp")} to a free address of the lab subnet${ctx.subnet ? ` (e.g. ${formatIPv4(ctx.subnet.network + 100)})` : ""}`,
+    );
+  }
   return {
     version:
       p.oneOf("kubernetesVersion", raw.kubernetesVersion ?? defaults.kubernetesVersion, kubernetesVersions) ??
@@ -170,5 +204,62 @@ export function parseKubernetes(
       tolerationSeconds === undefined || tolerationSeconds === defaultTolerationSeconds
         ? undefined
         : tolerationSeconds,
+    apiVirtualIp,
+    leaderElection: parseLeaderElection(raw.leaderElection ?? defaults.leaderElection, p),
   };
+}
+
+function parseVirtualIp(
+  value: unknown,
+  ctx: { hosts: HostSpec[]; subnet: Subnet | undefined },
+  controlPlane: string[],
+  p: Problems,
+): string | undefined {
+  if (value === "") return undefined;
+  const ip = typeof value === "string" ? parseIPv4(value) : undefined;
+  if (ip === undefined) {
+    p.add("apiVirtualIp", `${JSON.stringify(value)} is not an IPv4 address (e.g. 172.17.8.100)`);
+    return undefined;
+  }
+  const text = value as string;
+  const s = ctx.subnet;
+  if (s && !(ip > s.network + 1 && ip < s.network + 2 ** (32 - s.prefix) - 1)) {
+    p.add(
+      "apiVirtualIp",
+      `${text} is outside the lab subnet ${s.cidr} (usable: ${formatIPv4(s.network + 2)} to ${formatIPv4(s.network + 2 ** (32 - s.prefix) - 2)}): keepalived moves it between hosts on one network`,
+    );
+  }
+  const taken = ctx.hosts.find((h) => h.address === text);
+  if (taken)
+    p.add("apiVirtualIp", `${text} is ${taken.name}'s address; use a free address of the lab subnet`);
+  if (controlPlane.length === 0) {
+    p.add("apiVirtualIp", `a virtual IP for the API servers needs ${p.key("controlPlane")}; it is empty`);
+  }
+  return text;
+}
+
+function parseLeaderElection(value: unknown, p: Problems): LeaderElection {
+  const keys = Object.keys(defaultLeaderElection) as (keyof LeaderElection)[];
+  if (!p.objectOf("leaderElection", value, keys)) return defaultLeaderElection;
+  const got = { ...defaultLeaderElection };
+  let valid = true;
+  for (const k of keys) {
+    const v = p.intIn(`leaderElection.${k}`, value[k] ?? defaultLeaderElection[k], 1, 300, "whole seconds");
+    if (v === undefined) valid = false;
+    else got[k] = v;
+  }
+  if (!valid) return defaultLeaderElection;
+  if (got.renewDeadline >= got.leaseDuration) {
+    p.add(
+      "leaderElection.renewDeadline",
+      `${got.renewDeadline} s must be less than leaseDuration (${got.leaseDuration} s): a leader must give up before the others may take over`,
+    );
+  }
+  if (got.renewDeadline <= leaderElectionJitter * got.retryPeriod) {
+    p.add(
+      "leaderElection.retryPeriod",
+      `${got.retryPeriod} s leaves the renew deadline (${got.renewDeadline} s) no room: it must be above ${leaderElectionJitter} retry periods (client-go's rule)`,
+    );
+  }
+  return got;
 }

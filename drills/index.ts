@@ -1,7 +1,9 @@
 import { apiEtcdOutage } from "./api-etcd-outage";
+import { apiFailover } from "./api-failover";
 import { certRotation } from "./cert-rotation";
 import { etcdScale } from "./etcd-scale";
 import { k8sDataRestore } from "./k8s-data-restore";
+import { leaderFailover } from "./leader-failover";
 import { memberFailure } from "./member-failure";
 import { quorumLoss } from "./quorum-loss";
 import { restoreClassic } from "./restore-classic";
@@ -25,5 +27,7 @@ export const drills: Record<string, Drill> = Object.fromEntries(
     apiEtcdOutage,
     k8sDataRestore,
     workerFailure,
+    apiFailover,
+    leaderFailover,
   ].map((d) => [d.name, d]),
 );

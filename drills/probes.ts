@@ -106,8 +106,9 @@ export function etcdWriter(prefix: string, intervalMs: number): ChildProbe<Write
 }
 
 /**
- * The API probe (drills/api-probe.ts): a ConfigMap written and read back through the first control-plane
- * host's API server every interval, beside a /readyz check, with the admin's certificate.
+ * The API probe (drills/api-probe.ts): a ConfigMap written and read back every interval through the
+ * control plane's stable address (the virtual IP, or the first control-plane host's API server), beside a
+ * /readyz check, with the admin's certificate.
  */
 export function apiProbe(run: string, intervalMs: number): ChildProbe<ApiSample> {
   return new ChildProbe<ApiSample>(apiProbeName, (env) => {
@@ -116,7 +117,7 @@ export function apiProbe(run: string, intervalMs: number): ChildProbe<ApiSample>
     return [
       path.join(__dirname, "api-probe.ts"),
       "--server",
-      `https://${host.address}:${ports.apiserver}`,
+      `https://${env.config.kubernetes.apiVirtualIp ?? host.address}:${ports.apiserver}`,
       "--tls-dir",
       env.tlsDir,
       "--run",
@@ -131,12 +132,13 @@ export const apiProbeName = "API writes and reads";
 
 /**
  * The HTTP probe (drills/http-probe.ts): a GET of the web Service every interval, from the lab network
- * through the first control-plane host's NodePort (a host no worker drill stops), as a client outside the
- * cluster sees the Service.
+ * through a node's NodePort (`via`; the first control-plane host's by default, a host no worker drill
+ * stops), as a client outside the cluster sees the Service.
  */
-export function httpProbe(intervalMs: number): ChildProbe<HttpSample> {
+export function httpProbe(intervalMs: number, via?: string): ChildProbe<HttpSample> {
   return new ChildProbe<HttpSample>(httpProbeName, (env) => {
-    const host = env.config.hosts.find((h) => h.name === env.config.kubernetes.controlPlane[0]);
+    const name = via ?? env.config.kubernetes.controlPlane[0];
+    const host = env.config.hosts.find((h) => h.name === name);
     if (!host) throw new Error("the HTTP probe needs a control plane (config controlPlane)");
     return [
       path.join(__dirname, "http-probe.ts"),

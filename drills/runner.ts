@@ -380,30 +380,37 @@ async function missingWrites(
 function writeClientCertificate(outputs: Record<string, unknown>, dir: string): string[] {
   const kubeconfig = outputs["kubeconfig"];
   if (typeof kubeconfig === "string") {
-    fs.writeFileSync(path.join(dir, "kubeconfig"), kubeconfig, { mode: 0o600 });
+    writeWhole(path.join(dir, "kubeconfig"), kubeconfig, { mode: 0o600 });
     const parsed = yaml.load(kubeconfig) as {
       clusters: { cluster: Record<string, string> }[];
       users: { user: Record<string, string> }[];
     };
     const data = (v: string | undefined) => Buffer.from(v ?? "", "base64");
-    fs.writeFileSync(
+    writeWhole(
       path.join(dir, apiClientFiles.ca),
       data(parsed.clusters[0]?.cluster["certificate-authority-data"]),
     );
-    fs.writeFileSync(
-      path.join(dir, apiClientFiles.cert),
-      data(parsed.users[0]?.user["client-certificate-data"]),
-    );
+    writeWhole(path.join(dir, apiClientFiles.cert), data(parsed.users[0]?.user["client-certificate-data"]));
     // Written last: the probe takes its presence as the sign that it can call.
-    fs.writeFileSync(path.join(dir, apiClientFiles.key), data(parsed.users[0]?.user["client-key-data"]), {
+    writeWhole(path.join(dir, apiClientFiles.key), data(parsed.users[0]?.user["client-key-data"]), {
       mode: 0o600,
     });
   }
   const [ca, cert, key] = [outputs["etcdCaCert"], outputs["etcdOperatorCert"], outputs["etcdOperatorKey"]];
   if (typeof ca !== "string" || typeof cert !== "string" || typeof key !== "string") return [];
-  fs.writeFileSync(path.join(dir, "ca.crt"), ca);
-  fs.writeFileSync(path.join(dir, "client.crt"), cert);
+  writeWhole(path.join(dir, "ca.crt"), ca);
+  writeWhole(path.join(dir, "client.crt"), cert);
   // Written last: the writer takes its presence as the sign that https is possible.
-  fs.writeFileSync(path.join(dir, "client.key"), key, { mode: 0o600 });
+  writeWhole(path.join(dir, "client.key"), key, { mode: 0o600 });
   return clientCertArgs(dir);
+}
+
+/**
+ * A file replaced in one step (a sibling written, then renamed over it): the probes read these files on
+ * every call while the runner rewrites them after each update, and must never see half of one.
+ */
+function writeWhole(file: string, content: string | Buffer, opts: { mode?: number } = {}): void {
+  const tmp = `${file}.tmp`;
+  fs.writeFileSync(tmp, content, { mode: opts.mode ?? 0o644 });
+  fs.renameSync(tmp, file);
 }

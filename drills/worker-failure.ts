@@ -3,10 +3,9 @@
 // evicted and replaced on the surviving worker. Run twice: with Kubernetes' defaults (300 s) and with the
 // workloads' toleration tuned from config (30 s); the HTTP probe measures the web Service throughout.
 import { defaultTolerationSeconds } from "../config";
-import { probeLabel } from "./api-probe";
 import { expectNoAcknowledgedWriteLost, longestAckGap, waitFor } from "./checks";
 import type { HttpSample } from "./http-probe";
-import { apiSamples, kubectlOk, listedProbeObjects } from "./kubernetes";
+import { expectApiWritesReadBack, kubectlOk } from "./kubernetes";
 import { apiProbe, httpProbe, httpProbeName } from "./probes";
 import type { StepRecord } from "./report";
 import type { Drill, DrillContext, DrillStep } from "./runner";
@@ -217,13 +216,7 @@ function returnStep(last: boolean): DrillStep {
       };
       if (last) {
         // Every write the API server acknowledged during both failures reads back.
-        const acked = apiSamples(ctx)
-          .filter((s) => s.ok && s.name)
-          .map((s) => s.name!);
-        const listed = await listedProbeObjects(ctx, probeLabel, run);
-        const missing = acked.filter((n) => !listed.has(n));
-        if (missing.length > 0) throw new Error(`${missing.length} acknowledged API writes are missing`);
-        ctx.note(`every one of the ${acked.length} API writes acknowledged during the drill reads back`);
+        await expectApiWritesReadBack(ctx, run);
         await expectNoAcknowledgedWriteLost(ctx);
       }
     },

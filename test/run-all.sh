@@ -18,7 +18,7 @@ mapfile -t shell_scripts < <(git ls-files -- '*.sh' rwk .ci/run)
 # The cluster's default releases and their images: only the Kubernetes tests use them (the unit tests use
 # stand-ins). Warm, this takes a second. Cold, about 15 minutes on 2 cores (README, "Benchmarks"), so
 # it runs behind the gates and the etcd half's tests, at the lowest CPU priority, and the Kubernetes tests
-# (control-plane, drills-kubernetes, drills-workers) wait for it. RWK_BUILD_BEHIND=1 takes that order on a warm machine too.
+# (control-plane, drills-kubernetes, drills-workers, ha) wait for it. RWK_BUILD_BEHIND=1 takes that order on a warm machine too.
 cluster_build() { lab/toolchain/kubernetes.sh >/dev/null && lab/images/oci/build-images.sh >/dev/null; }
 behind_pid=""
 behind_log=""
@@ -72,8 +72,8 @@ if [[ -z $behind_pid ]]; then
   gate "integration tests (real engine, real lab)" npx jest --selectProjects integration --maxWorkers="$workers"
 else
   gate "integration tests but Kubernetes (real engine, real lab)" \
-    npx jest --selectProjects integration --maxWorkers="$workers" --testPathIgnorePatterns control-plane drills-kubernetes drills-workers
+    npx jest --selectProjects integration --maxWorkers="$workers" --testPathIgnorePatterns control-plane drills-kubernetes drills-workers ha.integration drills-ha
   gate "the cluster's binaries and images (built behind the tests)" wait_cluster_build
   gate "integration tests: Kubernetes" \
-    npx jest --selectProjects integration --maxWorkers="$workers" --testPathPatterns control-plane drills-kubernetes drills-workers
+    npx jest --selectProjects integration --maxWorkers="$workers" --testPathPatterns control-plane drills-kubernetes drills-workers ha.integration drills-ha
 fi

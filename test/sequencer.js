@@ -5,11 +5,13 @@
 const Sequencer = require("@jest/test-sequencer").default;
 
 const expectedSeconds = {
+  "drills-ha.integration.test.ts": 1200,
   "drills-2.integration.test.ts": 1110,
   "drills-workers.integration.test.ts": 720,
   "drills-1.integration.test.ts": 700,
   "drills-kubernetes.integration.test.ts": 510,
   "control-plane.integration.test.ts": 400,
+  "ha.integration.test.ts": 420,
   "vagrant.integration.test.ts": 110,
   "hosts.integration.test.ts": 110,
   "interrupted-up.integration.test.ts": 60,

@@ -4,7 +4,7 @@
 // and impossible when it is stopped).
 import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
-import { renderInstallScript } from "./files";
+import { renderInstallScript, restartHash } from "./files";
 import type { HostFile } from "./files";
 import type { Host } from "./host";
 
@@ -66,6 +66,39 @@ export function pushFiles(
   const { files, ...install } = args;
   const stdin = pulumi.output(files).apply((f) => renderInstallScript(f, install));
   return hostCommand(host, name, { create: "bash -s", stdin }, opts);
+}
+
+/**
+ * A service run from pushed files: the files (`<name>-files`, the restart marker set when a restart file
+ * changed), then the command that starts it or restarts it if marked (`<name>-start`); its command line
+ * carries the restart files' hash, so a change of them runs it again. `stop` runs when it goes. `dependsOn`
+ * orders the start, after the files.
+ */
+export function runFromFiles(
+  host: Host,
+  name: string,
+  args: {
+    files: pulumi.Output<HostFile[]>;
+    restartMarker: string;
+    start: (restartHash: string) => string;
+    stop: string;
+  },
+  opts: OnHostOptions,
+): command.remote.Command {
+  const pushed = pushFiles(
+    host,
+    `${name}-files`,
+    { files: args.files, restartMarker: args.restartMarker },
+    { parent: opts.parent },
+  );
+  // A truncated hash reveals nothing of the key it covers: the command stays readable in the log.
+  const start = pulumi.unsecret(args.files.apply((f) => args.start(restartHash(f))));
+  return hostCommand(
+    host,
+    `${name}-start`,
+    { create: start, update: start, delete: args.stop },
+    { ...opts, dependsOn: [pushed, ...(opts.dependsOn ?? [])] },
+  );
 }
 
 /** A directory of the workstation copied into `remoteDir` on the host, under its own name (rsync's rule). */

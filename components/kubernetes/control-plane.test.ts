@@ -25,6 +25,7 @@ const run = (config: Record<string, unknown>) => loadProgram(config, "dev");
 const named = (rs: Registered[], type: string) => rs.filter((r) => r.type === type).map((r) => r.name);
 const inputsOf = (rs: Registered[], name: string) => rs.find((r) => r.name === name)!.inputs;
 /** A value as the mocks receive it, a secret's unwrapped. */
+const address = (host: string) => `172.17.8.1${host.slice(-2)}`;
 const plain = (v: unknown): string =>
   String(typeof v === "object" && v !== null && "value" in v ? v.value : v);
 
@@ -89,11 +90,18 @@ describe("the control plane under mocks", () => {
       "kube-proxy-core-03",
     ]);
     expect(named(rs, "rwk:kubernetes:Node")).toEqual(["node-core-01", "node-core-02", "node-core-03"]);
-    expect(inputsOf(rs, "node-core-02-joined")).toMatchObject({
+    const joined = inputsOf(rs, "node-core-02-joined");
+    expect(joined).toMatchObject({
       create: "/usr/local/sbin/rwk-kube node-join --node core-02 --pod-cidr 10.244.102.0/24 --role worker",
-      delete: "/usr/local/sbin/rwk-kube node-drain --node core-02",
       // Run on core-01 (its identity first), again for a rebuilt core-02.
       triggers: ["id-lab-core-01-machine", "id-lab-core-02-machine"],
+    });
+    // Re-creating the join (another admin host, a rebuilt node host) must never drain: the drain is a
+    // resource of its own that no trigger re-creates.
+    expect(joined["delete"]).toBeUndefined();
+    expect(inputsOf(rs, "node-core-02-drain")).toMatchObject({
+      delete: "/usr/local/sbin/rwk-kube node-drain --node core-02",
+      triggers: [],
     });
     expect(inputsOf(rs, "node-core-01-joined")["create"]).toContain("--role control-plane");
     // One kube-proxy identity for every node, bound to system:node-proxier by the API server's defaults.
@@ -105,6 +113,41 @@ describe("the control plane under mocks", () => {
     expect(inputsOf(rs, "kube-proxy-core-03-start")).toMatchObject({
       delete: "/usr/local/sbin/rwk-kube stop-proxy",
     });
+  });
+
+  it("puts the control plane on three hosts behind keepalived's virtual IP, each with its own certificate", async () => {
+    const { resources: rs } = await run({
+      etcdMembers: ["core-01", "core-02", "core-03"],
+      controlPlane: ["core-01", "core-02", "core-03"],
+      workers: ["core-02", "core-03"],
+      apiVirtualIp: "172.17.8.100",
+      leaderElection: { leaseDuration: 4, renewDeadline: 3, retryPeriod: 1 },
+    });
+    expect(named(rs, "rwk:kubernetes:Keepalived")).toEqual([
+      "keepalived-core-01",
+      "keepalived-core-02",
+      "keepalived-core-03",
+    ]);
+    expect(plain(inputsOf(rs, "keepalived-core-02-start")["create"])).toMatch(
+      /^\/usr\/local\/sbin\/rwk-kube start-vip --endpoint https:\/\/172\.17\.8\.100:6443 --config [0-9a-f]{16}$/,
+    );
+    // A certificate per API server: its own host and the virtual IP, no other host.
+    for (const host of ["core-01", "core-02", "core-03"]) {
+      const csr = inputsOf(rs, `kubernetes-pki-apiserver-${host}-csr`) as {
+        ipAddresses: string[];
+        dnsNames: string[];
+      };
+      expect(csr.ipAddresses).toEqual(["10.3.0.1", "127.0.0.1", address(host), "172.17.8.100"]);
+      expect(csr.dnsNames.filter((n) => n.startsWith("core-"))).toEqual([host]);
+    }
+    // The controller manager and scheduler run with the tuned Lease timings.
+    const pushed = plain(inputsOf(rs, "control-plane-core-03-files")["stdin"]);
+    const manifests = [...pushed.matchAll(/<<'RWK_EOF'\n([\s\S]*?)\nRWK_EOF/g)]
+      .map((m) => Buffer.from(m[1]!, "base64").toString("utf8"))
+      .join("\n");
+    expect(manifests).toContain("--leader-elect-lease-duration=4s");
+    expect(manifests).toContain("--leader-elect-renew-deadline=3s");
+    expect(manifests).toContain("--leader-elect-retry-period=1s");
   });
 
   it("runs cluster DNS at the tenth service address, and the web service behind a NodePort and a budget", async () => {

@@ -9,6 +9,7 @@ import { controlPlaneComponents, paths } from "./facts";
 import type { ControlPlaneComponent } from "./facts";
 import { apiserverUrl, controlPlaneFiles } from "./render";
 import type { Kubelet } from "./kubelet";
+import type { LeaderElection } from "../../config/kubernetes";
 
 export interface ControlPlaneArgs {
   host: Host;
@@ -25,6 +26,14 @@ export interface ControlPlaneArgs {
   kubelet: Kubelet;
   /** What must be up before the API server can be: the etcd members. */
   etcd: pulumi.Resource[];
+  /**
+   * The control-plane host before this one, if any: its control plane is ready first, so an update goes
+   * through the hosts one at a time (joining, or a change that restarts them) and never takes two API
+   * servers down at once.
+   */
+  after?: ControlPlane;
+  /** The controller manager's and scheduler's Lease timings. */
+  leaderElection: LeaderElection;
   /** The etcd restore the cluster came from: a new one restarts the control plane (see ControlPlaneInput). */
   etcdRestore?: string;
 }
@@ -48,8 +57,8 @@ export class ControlPlane extends pulumi.ComponentResource {
       .output({
         caPem: pki.ca.certPem,
         etcdCaPem: etcdPki.ca.certPem,
-        apiserverCert: pki.apiserver.certPem,
-        apiserverKey: pki.apiserver.privateKeyPem,
+        apiserverCert: pki.apiservers[host.hostName]!.certPem,
+        apiserverKey: pki.apiservers[host.hostName]!.privateKeyPem,
         apiserverKubeletClientCert: pki.apiserverKubeletClient.certPem,
         apiserverKubeletClientKey: pki.apiserverKubeletClient.privateKeyPem,
         apiserverEtcdClientCert: etcdPki.apiserver.certPem,
@@ -71,6 +80,7 @@ export class ControlPlane extends pulumi.ComponentResource {
           etcdServers: args.etcdServers,
           serviceCidr: args.serviceCidr,
           clusterDomain: args.clusterDomain,
+          leaderElection: args.leaderElection,
           ...(args.etcdRestore ? { etcdRestore: args.etcdRestore } : {}),
         }),
       );
@@ -99,8 +109,11 @@ export class ControlPlane extends pulumi.ComponentResource {
         // The control plane leaves this host: its manifests go, and the kubelet stops its pods.
         delete: shellCommand("rm", "-f", ...manifests),
       },
-      // The API server starts against etcd, from the kubelet that runs its manifest.
-      { parent: this, dependsOn: [pushed, args.kubelet.ready, ...args.etcd] },
+      // The API server starts against etcd, from the kubelet that runs its manifest; one host at a time.
+      {
+        parent: this,
+        dependsOn: [pushed, args.kubelet.ready, ...args.etcd, ...(args.after ? [args.after.ready] : [])],
+      },
     );
     this.registerOutputs({ apiserver: this.apiserver });
   }

@@ -29,6 +29,11 @@ export const paths = {
   /** Present while a file kube-proxy reads only at start changed since it started. */
   kubeProxyRestartPending: "/var/lib/rwk-kube/kube-proxy-restart-pending",
   kubeProxyAppliedConfig: "/var/lib/rwk-kube/kube-proxy-config",
+  /** keepalived's configuration (Debian's package reads it; its unit starts only once it is there). */
+  keepalivedConfig: "/etc/keepalived/keepalived.conf",
+  /** Present while the configuration changed since keepalived last read it. */
+  keepalivedReloadPending: "/var/lib/rwk-kube/keepalived-reload-pending",
+  keepalivedAppliedConfig: "/var/lib/rwk-kube/keepalived-config",
 } as const;
 
 /** The certificates and keys under paths.pki, by what they are. */
@@ -59,6 +64,14 @@ export const ports = {
 
 export const kubeletUnitName = "kubelet.service";
 export const kubeProxyUnitName = "kube-proxy.service";
+/** Debian's keepalived package's unit. */
+export const keepalivedUnitName = "keepalived.service";
+
+/**
+ * The virtual router keepalived runs for the API servers' virtual IP. Any id from 1 to 255 would do: each
+ * lab has a network of its own; another VRRP router on your hosts' network must not use it.
+ */
+export const apiVirtualRouterId = 51;
 
 /** The identities the Kubernetes CA signs, as the API server's authenticator reads them (CN user, O group). */
 export const identities = {

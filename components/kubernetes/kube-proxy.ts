@@ -1,7 +1,6 @@
 import type * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
-import { hostCommand, pushFiles } from "../host/commands";
-import { restartHash } from "../host/files";
+import { runFromFiles } from "../host/commands";
 import type { Host } from "../host/host";
 import { shellCommand } from "../host/shell";
 import type { Certificate } from "../pki/pki";
@@ -51,26 +50,18 @@ export class KubeProxy extends pulumi.ComponentResource {
           keyPem,
         }),
       );
-    const pushed = pushFiles(
+    this.ready = runFromFiles(
       host,
-      `${name}-files`,
-      { files, restartMarker: paths.kubeProxyRestartPending },
-      { parent: this },
-    );
-    // A truncated hash reveals nothing of the key it covers: the command stays readable in the log.
-    const start = pulumi.unsecret(
-      files.apply((f) => shellCommand(paths.script, "start-proxy", "--config", restartHash(f))),
-    );
-    this.ready = hostCommand(
-      host,
-      `${name}-start`,
-      { create: start, update: start, delete: shellCommand(paths.script, "stop-proxy") },
+      name,
+      {
+        files,
+        restartMarker: paths.kubeProxyRestartPending,
+        start: (hash) => shellCommand(paths.script, "start-proxy", "--config", hash),
+        stop: shellCommand(paths.script, "stop-proxy"),
+      },
       // The helper and the binary come with the kubelet's push and runtime; kube-proxy is in sync only
       // once the API server answers.
-      {
-        parent: this,
-        dependsOn: [pushed, args.kubelet.ready, ...args.controlPlane],
-      },
+      { parent: this, dependsOn: [args.kubelet.ready, ...args.controlPlane] },
     );
     this.registerOutputs({});
   }

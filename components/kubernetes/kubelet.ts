@@ -2,8 +2,7 @@ import * as fs from "fs";
 import * as path from "path";
 import type * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
-import { hostCommand, pushFiles } from "../host/commands";
-import { restartHash } from "../host/files";
+import { runFromFiles } from "../host/commands";
 import type { Host } from "../host/host";
 import { shellCommand, unitLibraryFile } from "../host/shell";
 import type { Certificate } from "../pki/pki";
@@ -59,31 +58,19 @@ export class Kubelet extends pulumi.ComponentResource {
           library,
         }),
       );
-    const pushed = pushFiles(
+    this.ready = runFromFiles(
       host,
-      `${name}-files`,
-      { files, restartMarker: paths.restartPending },
-      { parent: this },
-    );
-    // A truncated hash reveals nothing of the key it covers: the command stays readable in the log.
-    const start = pulumi.unsecret(
-      files.apply((f) => shellCommand(paths.script, "start-kubelet", "--config", restartHash(f))),
-    );
-    this.ready = hostCommand(
-      host,
-      `${name}-start`,
+      name,
       {
-        create: start,
-        update: start,
+        files,
+        restartMarker: paths.restartPending,
+        start: (hash) => shellCommand(paths.script, "start-kubelet", "--config", hash),
         // A host that leaves every role: its kubelet stops and its pods go with it.
-        delete: shellCommand(paths.script, "stop"),
+        stop: shellCommand(paths.script, "stop"),
       },
       // The kubelet's unit runs the release's kubelet against containerd, and its static pods need
       // their images: all of the runtime first.
-      {
-        parent: this,
-        dependsOn: [pushed, args.runtime.ready, args.runtime.kubernetes, ...args.runtime.images],
-      },
+      { parent: this, dependsOn: [args.runtime.ready, args.runtime.kubernetes, ...args.runtime.images] },
     );
     this.registerOutputs({});
   }

@@ -8,25 +8,24 @@ import { imageRefs } from "../runtime/images";
 import { controlPlaneTaint, webNodePort } from "./facts";
 
 type Toleration = k8s.types.input.core.v1.Toleration;
-export type Deployment = k8s.types.input.apps.v1.Deployment & { apiVersion: "apps/v1"; kind: "Deployment" };
-export type Service = k8s.types.input.core.v1.Service & { apiVersion: "v1"; kind: "Service" };
-export type PodDisruptionBudget = k8s.types.input.policy.v1.PodDisruptionBudget & {
-  apiVersion: "policy/v1";
-  kind: "PodDisruptionBudget";
-};
-export type ServiceAccount = k8s.types.input.core.v1.ServiceAccount & {
-  apiVersion: "v1";
-  kind: "ServiceAccount";
-};
-export type ClusterRole = k8s.types.input.rbac.v1.ClusterRole & {
-  apiVersion: "rbac.authorization.k8s.io/v1";
-  kind: "ClusterRole";
-};
-export type ClusterRoleBinding = k8s.types.input.rbac.v1.ClusterRoleBinding & {
-  apiVersion: "rbac.authorization.k8s.io/v1";
-  kind: "ClusterRoleBinding";
-};
-export type ConfigMap = k8s.types.input.core.v1.ConfigMap & { apiVersion: "v1"; kind: "ConfigMap" };
+/** An object of the API types with the apiVersion and kind the API server wants, as a manifest names them. */
+type Typed<T, ApiVersion extends string, Kind extends string> = T & { apiVersion: ApiVersion; kind: Kind };
+type Rbac = "rbac.authorization.k8s.io/v1";
+export type Deployment = Typed<k8s.types.input.apps.v1.Deployment, "apps/v1", "Deployment">;
+export type Service = Typed<k8s.types.input.core.v1.Service, "v1", "Service">;
+export type PodDisruptionBudget = Typed<
+  k8s.types.input.policy.v1.PodDisruptionBudget,
+  "policy/v1",
+  "PodDisruptionBudget"
+>;
+export type ServiceAccount = Typed<k8s.types.input.core.v1.ServiceAccount, "v1", "ServiceAccount">;
+export type ClusterRole = Typed<k8s.types.input.rbac.v1.ClusterRole, Rbac, "ClusterRole">;
+export type ClusterRoleBinding = Typed<
+  k8s.types.input.rbac.v1.ClusterRoleBinding,
+  Rbac,
+  "ClusterRoleBinding"
+>;
+export type ConfigMap = Typed<k8s.types.input.core.v1.ConfigMap, "v1", "ConfigMap">;
 
 /**
  * How long a pod stays bound to a NotReady or unreachable node before it is evicted. Undefined: none

@@ -48,19 +48,29 @@ export class Node extends pulumi.ComponentResource {
       args.podCidr,
       ...args.roles.flatMap((r) => ["--role", r]),
     );
+    // The node's place in the cluster is joined, and later drained, as the admin from a control-plane
+    // host: that host is only where kubectl runs. Joining is idempotent, so a change of that host, or a
+    // rebuilt node host (which registers the same node again), may re-create the join freely.
     this.ready = hostCommand(
       args.admin,
       `${name}-joined`,
-      {
-        create: join,
-        update: join,
-        delete: shellCommand(paths.script, "node-drain", "--node", node),
-        // A rebuilt node host registers a new node: join it again.
-        triggers: [args.host.identity],
-      },
-      // Deleted before the kubelet and kube-proxy (which this depends on) stop: the drain runs while the
-      // node's kubelet still ends its pods. The control plane answers, with admin.conf on its host.
+      { create: join, update: join, triggers: [args.host.identity] },
+      // The control plane answers, with admin.conf on its host.
       { parent: this, dependsOn: [args.kubelet.ready, args.kubeProxy.ready, ...args.controlPlane] },
+    );
+    // The drain is a resource of its own that nothing re-creates (no trigger: `once`): only the node
+    // leaving the cluster deletes it. Were it the join's delete, a join re-created for another admin host
+    // or a rebuilt node host would drain the node and delete its Node after the new join.
+    hostCommand(
+      args.admin,
+      `${name}-drain`,
+      { create: "true", delete: shellCommand(paths.script, "node-drain", "--node", node), once: true },
+      // Deleted before the kubelet and kube-proxy (which this depends on) stop: the drain runs while the
+      // node's kubelet still ends its pods.
+      {
+        parent: this,
+        dependsOn: [this.ready, args.kubelet.ready, args.kubeProxy.ready, ...args.controlPlane],
+      },
     );
     this.registerOutputs({});
   }

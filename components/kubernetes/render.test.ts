@@ -17,11 +17,14 @@ import {
   renderKubeletConfig,
   renderKubeletDropIn,
   renderKubeletUnit,
+  keepalivedFiles,
   kubeProxyFiles,
+  renderKeepalivedConfig,
   renderKubeProxyConfig,
   renderKubeProxyUnit,
 } from "./render";
 import type { ControlPlaneFilesInput, Pod } from "./render";
+import { defaultLeaderElection } from "../../config/kubernetes";
 
 const host = { name: "core-01", address: "172.17.8.101" };
 const script = fs.readFileSync(path.join(__dirname, "rwk-kube.sh"), "utf8");
@@ -33,6 +36,7 @@ const cpInput: ControlPlaneFilesInput = {
   etcdServers: ["https://172.17.8.101:2379", "https://172.17.8.102:2379", "https://172.17.8.103:2379"],
   serviceCidr: "10.3.0.0/24",
   clusterDomain: "cluster.local",
+  leaderElection: defaultLeaderElection,
   caPem: pem("CA"),
   etcdCaPem: pem("ETCD CA"),
   apiserverCert: pem("APISERVER"),
@@ -149,6 +153,32 @@ describe("kube-proxy's files", () => {
   });
 });
 
+describe("keepalived's configuration", () => {
+  const input = {
+    host: { name: "core-02", address: "172.17.8.102" },
+    nic: "eth0",
+    peers: ["172.17.8.101", "172.17.8.103"],
+    virtualIp: "172.17.8.100",
+    rank: 1,
+  };
+
+  it("renders one VRRP router over unicast that holds the address while the local API server is ready", () => {
+    expect(renderKeepalivedConfig(input)).toMatchSnapshot();
+  });
+
+  it("names every peer and the address on the host's own interface, and never preempts", () => {
+    const conf = renderKeepalivedConfig({ ...input, nic: "enp0s8" });
+    expect(conf).toContain("    172.17.8.101\n    172.17.8.103\n");
+    expect(conf).toContain("172.17.8.100/32 dev enp0s8");
+    expect(conf).toContain("  interface enp0s8\n");
+    expect(conf).toContain("  nopreempt\n");
+    expect(renderKeepalivedConfig({ ...input, rank: 0 })).toContain("  priority 150\n");
+    expect(keepalivedFiles(input).map((f) => [f.path, f.mode, f.onChange])).toEqual([
+      ["/etc/keepalived/keepalived.conf", "0644", "restart"],
+    ]);
+  });
+});
+
 describe("kubeconfigs", () => {
   it("embeds the CA and the client's certificate and key, one context", () => {
     expect(
@@ -186,8 +216,10 @@ describe("the control plane's static pods", () => {
 
   it("sorts every component's flags", () => {
     for (const c of controlPlaneComponents) {
-      const flags = command(manifest(files, c)).slice(1);
-      expect(flags).toEqual([...flags].sort());
+      const names = command(manifest(files, c))
+        .slice(1)
+        .map((f) => f.split("=")[0]!);
+      expect(names).toEqual([...names].sort());
     }
     expect(renderFlags({ b: 1, a: true, c: "x" })).toEqual(["--a=true", "--b=1", "--c=x"]);
   });

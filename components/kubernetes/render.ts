@@ -15,11 +15,14 @@ import {
   identities,
   kubeletUnitName,
   kubeProxyUnitName,
+  keepalivedUnitName,
+  apiVirtualRouterId,
   paths,
   pkiFiles,
   ports,
 } from "./facts";
 import type { ControlPlaneComponent } from "./facts";
+import type { LeaderElection } from "../../config/kubernetes";
 
 export type Pod = k8s.types.input.core.v1.Pod;
 type VolumeMount = k8s.types.input.core.v1.VolumeMount;
@@ -196,6 +199,9 @@ export function renderHelperScript(body: string, library: string): string {
       proxy_restart_pending: paths.kubeProxyRestartPending,
       proxy_applied_config: paths.kubeProxyAppliedConfig,
       proxy_healthz: `http://127.0.0.1:${ports.kubeProxyHealthz}/healthz`,
+      vip_unit: keepalivedUnitName,
+      vip_reload_pending: paths.keepalivedReloadPending,
+      vip_applied_config: paths.keepalivedAppliedConfig,
       admin_kubeconfig: paths.adminKubeconfig,
       taint_key: controlPlaneTaint.key,
       taint_effect: controlPlaneTaint.effect,
@@ -395,6 +401,8 @@ export interface ControlPlaneInput {
    * restarted it by hand).
    */
   etcdRestore?: string;
+  /** The controller manager's and scheduler's Lease timings. */
+  leaderElection: LeaderElection;
 }
 
 /** The annotation that names the etcd restore a control-plane pod started after. */
@@ -527,14 +535,20 @@ export function renderApiserverPod(i: ControlPlaneInput): Pod {
   });
 }
 
-/** Flags the controller manager and scheduler share: their kubeconfig, delegated authn/z, leader election. */
-function componentFlags(kubeconfig: string): Record<string, string | boolean> {
+/**
+ * Flags the controller manager and scheduler share: their kubeconfig (their own host's API server, as
+ * kubeadm has it), delegated authn/z, and leader election: one of each runs, the others wait on its Lease.
+ */
+function componentFlags(kubeconfig: string, lease: LeaderElection): Record<string, string | boolean> {
   return {
     "authentication-kubeconfig": kubeconfig,
     "authorization-kubeconfig": kubeconfig,
     "bind-address": "127.0.0.1",
     kubeconfig,
     "leader-elect": true,
+    "leader-elect-lease-duration": `${lease.leaseDuration}s`,
+    "leader-elect-renew-deadline": `${lease.renewDeadline}s`,
+    "leader-elect-retry-period": `${lease.retryPeriod}s`,
     profiling: false,
   };
 }
@@ -542,7 +556,7 @@ function componentFlags(kubeconfig: string): Record<string, string | boolean> {
 /** kube-controller-manager: service-account tokens' key and root CA, its own credentials per controller. */
 export function renderControllerManagerPod(i: ControlPlaneInput): Pod {
   const flags = {
-    ...componentFlags(paths.controllerManagerKubeconfig),
+    ...componentFlags(paths.controllerManagerKubeconfig, i.leaderElection),
     "client-ca-file": pkiFiles.ca,
     "cluster-name": "real-world-kubernetes",
     "root-ca-file": pkiFiles.ca,
@@ -566,7 +580,7 @@ export function renderControllerManagerPod(i: ControlPlaneInput): Pod {
 export function renderSchedulerPod(i: ControlPlaneInput): Pod {
   return staticPod("kube-scheduler", i, {
     image: i.images["kube-scheduler"],
-    command: ["kube-scheduler", ...renderFlags(componentFlags(paths.schedulerKubeconfig))],
+    command: ["kube-scheduler", ...renderFlags(componentFlags(paths.schedulerKubeconfig, i.leaderElection))],
     cpu: "100m",
     probeHost: "127.0.0.1",
     port: ports.scheduler,
@@ -678,4 +692,73 @@ export function controlPlaneFiles(i: ControlPlaneFilesInput): {
     admin,
   ];
   return { files: [...own, ...manifests], inputs };
+}
+
+export interface KeepalivedInput {
+  host: Placement;
+  /** The host's interface on the lab network, which holds its address. */
+  nic: string;
+  /** The other control-plane hosts' addresses: VRRP goes to them by unicast, no multicast needed. */
+  peers: string[];
+  virtualIp: string;
+  /** Its place in the stack's controlPlane list, from 0: the earlier, the likelier it wins an election. */
+  rank: number;
+}
+
+/**
+ * keepalived on a control-plane host (kubeadm's HA guide, kube-vip's ARP mode): one VRRP router whose
+ * master holds the virtual IP; a host holds it only while its own API server answers /readyz. Every
+ * instance starts as a backup and none preempts, so the address stays where it is when a host comes
+ * back: only a failure moves it. An election goes to the live host listed first in controlPlane. The master advertises every second; the others take over ~3.6 s after
+ * it falls silent, or at once when its check fails and it steps down.
+ */
+export function renderKeepalivedConfig(i: KeepalivedInput): string {
+  const readyz = `https://127.0.0.1:${ports.apiserver}/readyz`;
+  const lines = [
+    "# real-world-kubernetes: the API servers' virtual IP (components/kubernetes/render.ts)",
+    "global_defs {",
+    `  router_id ${i.host.name}`,
+    "  enable_script_security",
+    "  script_user root",
+    "}",
+    "vrrp_script apiserver_ready {",
+    `  script "/usr/bin/curl -fsk --max-time 1 -o /dev/null ${readyz}"`,
+    "  interval 1",
+    "  timeout 2",
+    "  fall 2",
+    "  rise 2",
+    "}",
+    "vrrp_instance apiserver {",
+    "  state BACKUP",
+    "  nopreempt",
+    `  interface ${i.nic}`,
+    `  virtual_router_id ${apiVirtualRouterId}`,
+    `  priority ${150 - i.rank}`,
+    "  advert_int 1",
+    `  unicast_src_ip ${i.host.address}`,
+    "  unicast_peer {",
+    ...i.peers.map((p) => `    ${p}`),
+    "  }",
+    "  virtual_ipaddress {",
+    `    ${i.virtualIp}/32 dev ${i.nic}`,
+    "  }",
+    "  track_script {",
+    "    apiserver_ready",
+    "  }",
+    "}",
+  ];
+  return `${lines.join("\n")}\n`;
+}
+
+/** keepalived's files: its configuration, which keepalived reads again on a reload. */
+export function keepalivedFiles(i: KeepalivedInput): HostFile[] {
+  return [
+    {
+      path: paths.keepalivedConfig,
+      mode: "0644",
+      owner: "root:root",
+      content: renderKeepalivedConfig(i),
+      onChange: "restart",
+    },
+  ];
 }

@@ -15,6 +15,11 @@
 #       as start-kubelet, for kube-proxy: wait until its health check says its rules are in sync.
 #   rwk-kube stop-proxy
 #       stop and disable kube-proxy and remove its iptables rules.
+#   rwk-kube start-vip --endpoint URL [--config H]
+#       (on a control-plane host) start keepalived, or have it read its configuration again when it
+#       changed (a reload: the virtual IP stays where it is); wait until the virtual IP answers /readyz.
+#   rwk-kube stop-vip
+#       stop and disable keepalived: a peer takes the virtual IP at once.
 #   rwk-kube node-join --node NAME --pod-cidr CIDR [--role ROLE]...
 #       (on a control-plane host, as the admin) wait until the node NAME registered and is Ready, give it
 #       its pod CIDR unless it has one (a node's pod CIDR is set once; another one is refused), and label
@@ -25,7 +30,7 @@
 #       (PodDisruptionBudgets hold a drain until the evicted pods run elsewhere), then delete its Node.
 #
 # The facts (kubelet_unit, restart_pending, applied_config, crictl, ca, kubelet_healthz, the ports, the
-# proxy_* facts, admin_kubeconfig, taint_key, taint_effect) are
+# proxy_* and vip_* facts, admin_kubeconfig, taint_key, taint_effect) are
 # rendered from components/kubernetes/facts.ts in front of this body when the program pushes it.
 # start_command (unit_start, record_config) comes from components/host/rwk-unit.sh, rendered in after the
 # facts.
@@ -117,6 +122,45 @@ cmd_stop_proxy() {
   log "kube-proxy stopped, its rules removed"
 }
 
+# start-vip: keepalived runs the configuration just pushed (started, or told to read it again: a reload
+# keeps the address where it is, a restart would drop it), and the virtual IP answers /readyz from here.
+cmd_start_vip() {
+  local endpoint="" config="" deadline
+  while (($#)); do
+    case $1 in
+      --endpoint) endpoint=$2; shift 2 ;;
+      --config) config=$2; shift 2 ;;
+      *) die "start-vip: unknown argument $1" ;;
+    esac
+  done
+  [[ -n $endpoint ]] || die "start-vip: --endpoint URL is required"
+  systemctl enable --quiet "$vip_unit"
+  local action=""
+  if ! systemctl is-active --quiet "$vip_unit"; then
+    action=start
+    systemctl start "$vip_unit"
+  elif [[ -e $vip_reload_pending ]]; then
+    action=reload
+    systemctl reload "$vip_unit"
+  fi
+  rm -f "$vip_reload_pending"
+  deadline=$((SECONDS + wait_seconds))
+  # Through the cluster's CA: the API server's certificate must name the virtual IP.
+  until systemctl is-active --quiet "$vip_unit" && healthy "$endpoint/readyz" --cacert "$ca"; do
+    ((SECONDS < deadline)) ||
+      die "the virtual IP ($endpoint) did not answer /readyz within ${wait_seconds}s (journalctl -u $vip_unit on the control-plane hosts)"
+    sleep 0.5
+  done
+  [[ -z $config ]] || record_config "$vip_applied_config" "$config"
+  log "keepalived ${action:+${action}ed and }running; $endpoint answers${config:+ (configuration $config)}"
+}
+
+cmd_stop_vip() {
+  # Stopping sends VRRP's priority 0: a peer takes the address at once.
+  systemctl disable --now "$vip_unit" >/dev/null 2>&1 || true
+  log "keepalived stopped: this host no longer holds the virtual IP"
+}
+
 admin_kubectl() { kubectl --kubeconfig "$admin_kubeconfig" --request-timeout=10s "$@"; }
 
 cmd_node_join() {
@@ -137,7 +181,7 @@ cmd_node_join() {
   done
   if [[ -z $have ]]; then
     admin_kubectl patch node "$node" --type merge \
-      -p "{\"spec\":{\"podCIDR\":\"$cidr\",\"podCIDRs\":[\"$cidr\"]}}" >/dev/null
+      -p "$(jq -cn --arg cidr "$cidr" '{spec: {podCIDR: $cidr, podCIDRs: [$cidr]}}')" >/dev/null
   elif [[ $have != "$cidr" ]]; then
     die "node $node has pod CIDR $have, not $cidr: a node's pod CIDR is set once (delete the Node to change it)"
   fi
@@ -195,7 +239,9 @@ case ${1:-} in
   stop) shift; cmd_stop "$@" ;;
   start-proxy) shift; cmd_start_proxy "$@" ;;
   stop-proxy) shift; cmd_stop_proxy "$@" ;;
+  start-vip) shift; cmd_start_vip "$@" ;;
+  stop-vip) shift; cmd_stop_vip "$@" ;;
   node-join) shift; cmd_node_join "$@" ;;
   node-drain) shift; cmd_node_drain "$@" ;;
-  *) die "usage: rwk-kube start-kubelet [--config H] | wait-control-plane --apiserver URL --pod NAME=INPUTS... | stop | start-proxy [--config H] | stop-proxy | node-join --node NAME --pod-cidr CIDR [--role ROLE]... | node-drain --node NAME" ;;
+  *) die "usage: rwk-kube start-kubelet [--config H] | wait-control-plane --apiserver URL --pod NAME=INPUTS... | stop | start-proxy [--config H] | stop-proxy | start-vip --endpoint URL [--config H] | stop-vip | node-join --node NAME --pod-cidr CIDR [--role ROLE]... | node-drain --node NAME" ;;
 esac

@@ -1,15 +1,13 @@
 import { apiserverSans } from "./kubernetes-pki";
 
-describe("the API server's serving certificate", () => {
-  it("names the in-cluster names, the service IP, loopback and every control-plane host", () => {
+describe("an API server's serving certificate", () => {
+  it("names the in-cluster names, the service IP, loopback, its host and the virtual IP", () => {
     expect(
       apiserverSans({
-        controlPlane: [
-          { name: "core-01", address: "172.17.8.101" },
-          { name: "core-02", address: "172.17.8.102" },
-        ],
+        host: { name: "core-02", address: "172.17.8.102" },
         serviceIp: "10.3.0.1",
         clusterDomain: "lab.example",
+        apiVirtualIp: "172.17.8.100",
       }),
     ).toEqual({
       dnsNames: [
@@ -18,11 +16,19 @@ describe("the API server's serving certificate", () => {
         "kubernetes.default.svc",
         "kubernetes.default.svc.lab.example",
         "localhost",
-        "core-01",
         "core-02",
       ],
       // 127.0.0.1: the workstation reaches the API server through a lab forward on loopback.
-      ipAddresses: ["10.3.0.1", "127.0.0.1", "172.17.8.101", "172.17.8.102"],
+      ipAddresses: ["10.3.0.1", "127.0.0.1", "172.17.8.102", "172.17.8.100"],
     });
+  });
+
+  it("names no virtual IP when the stack has none", () => {
+    const sans = apiserverSans({
+      host: { name: "core-01", address: "172.17.8.101" },
+      serviceIp: "10.3.0.1",
+      clusterDomain: "cluster.local",
+    });
+    expect(sans.ipAddresses).toEqual(["10.3.0.1", "127.0.0.1", "172.17.8.101"]);
   });
 });

@@ -13,18 +13,24 @@ export interface Placement {
 
 export interface KubernetesPkiArgs {
   spec: PkiSpec;
-  /** Hosts running an API server: every one is named in its serving certificate. */
+  /** Hosts running an API server: each gets its own serving certificate, as kubeadm gives them. */
   controlPlane: Placement[];
   /** Hosts running a kubelet: each gets its node identity, which also serves the kubelet's port. */
   nodes: Placement[];
   /** The API server's Service address (the service CIDR's first). */
   serviceIp: string;
   clusterDomain: string;
+  /** The control plane's stable address (keepalived's virtual IP), if any: every API server answers on it. */
+  apiVirtualIp?: string;
 }
 
-/** The names the API server's serving certificate holds: in-cluster, every control-plane host, loopback. */
+/**
+ * The names one API server's serving certificate holds: in-cluster, its host, loopback and the virtual IP.
+ * One certificate per host: a host joining the control plane changes no other host's certificate, so no
+ * running API server restarts for it.
+ */
 export function apiserverSans(
-  args: Pick<KubernetesPkiArgs, "controlPlane" | "serviceIp" | "clusterDomain">,
+  args: Pick<KubernetesPkiArgs, "serviceIp" | "clusterDomain" | "apiVirtualIp"> & { host: Placement },
 ): {
   dnsNames: string[];
   ipAddresses: string[];
@@ -36,20 +42,26 @@ export function apiserverSans(
       "kubernetes.default.svc",
       `kubernetes.default.svc.${args.clusterDomain}`,
       "localhost",
-      ...args.controlPlane.map((h) => h.name),
+      args.host.name,
     ],
-    ipAddresses: [args.serviceIp, "127.0.0.1", ...args.controlPlane.map((h) => h.address)],
+    ipAddresses: [
+      args.serviceIp,
+      "127.0.0.1",
+      args.host.address,
+      ...(args.apiVirtualIp ? [args.apiVirtualIp] : []),
+    ],
   };
 }
 
 /**
- * The Kubernetes CA; the API server's serving certificate and its client certificate for the kubelets;
+ * The Kubernetes CA; each API server's serving certificate and their client certificate for the kubelets;
  * the admin, controller-manager, scheduler and kube-proxy identities; each node's kubelet; the
  * service-account key.
  */
 export class KubernetesPki extends pulumi.ComponentResource {
   public readonly ca: CertificateAuthority;
-  public readonly apiserver: Certificate;
+  /** Each control-plane host's API server serving certificate, by host name. */
+  public readonly apiservers: Record<string, Certificate> = {};
   public readonly apiserverKubeletClient: Certificate;
   public readonly admin: Certificate;
   public readonly controllerManager: Certificate;
@@ -70,11 +82,13 @@ export class KubernetesPki extends pulumi.ComponentResource {
     );
     const leaf = (suffix: string, a: Omit<ConstructorParameters<typeof Certificate>[1], "ca">) =>
       new Certificate(`${name}-${suffix}`, { ca: this.ca, ...a }, { parent: this });
-    this.apiserver = leaf("apiserver", {
-      commonName: "kube-apiserver",
-      ...apiserverSans(args),
-      usages: ["server"],
-    });
+    for (const host of args.controlPlane) {
+      this.apiservers[host.name] = leaf(`apiserver-${host.name}`, {
+        commonName: "kube-apiserver",
+        ...apiserverSans({ ...args, host }),
+        usages: ["server"],
+      });
+    }
     this.apiserverKubeletClient = leaf("apiserver-kubelet-client", {
       ...identities.apiserverKubeletClient,
       usages: ["client"],

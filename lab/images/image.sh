@@ -17,10 +17,10 @@ set -euo pipefail
 
 # Packages installed in the image. The container runtime is Debian's (containerd 1.6 and runc, measured
 # inside these hosts: /work/shared/LAB.md); conntrack and iptables are what kube-proxy and the CNI plugins
-# call. The cluster's own binaries (etcd, kubelet, crictl, CNI plugins) are copied by the program.
+# call; keepalived holds the API servers' virtual IP. The cluster's own binaries (etcd, kubelet, crictl, CNI plugins) are copied by the program.
 IMAGE_PACKAGES=(
-  ca-certificates conntrack containerd curl dbus gzip iproute2 iptables iputils-ping jq less openssh-server
-  procps runc sudo systemd systemd-sysv tar
+  ca-certificates conntrack containerd curl dbus gzip iproute2 iptables iputils-ping jq keepalived less
+  openssh-server procps runc sudo systemd systemd-sysv tar
 )
 # Bump when something outside IMAGE_PACKAGES and customize_image changes what an image contains.
 RECIPE_VERSION=1

@@ -8,18 +8,12 @@
 // through cluster DNS. Everything comes back with its host; an update with nothing to do changes and
 // restarts nothing; a worker removed is drained first; destroy leaves nothing of the lab behind.
 import * as fs from "fs";
-import * as os from "os";
 import * as path from "path";
-import type { EngineEvent, Stack } from "@pulumi/pulumi/automation";
 import { kubernetesVersions } from "../../config";
-import { builtDir } from "../../components/built";
 import { hostImages, imagesForRoles, requireImages } from "../../components/runtime/images";
 import type { ImageArchive, ImageName } from "../../components/runtime/images";
-import { waitFor } from "../../drills/checks";
 import { labAccess, labLeftovers, run } from "../../workstation/lab";
-import { sshArgs } from "../../workstation/ssh";
-import { throwawayStack } from "../../workstation/stack";
-import type { ThrowawayStack } from "../../workstation/stack";
+import { ClusterSession, stepTimer, until } from "./cluster";
 
 const version = kubernetesVersions[0]!;
 const cp = "core-01";
@@ -32,139 +26,46 @@ const images: Map<ImageName, ImageArchive> = hostImages(
 /** The stack's config before the workers join, and after. */
 const controlPlaneOnly = { controlPlane: [cp], pauseReplicas: 2 };
 const withWorkers = { ...controlPlaneOnly, workers, pauseReplicas: 4 };
-const kubectlBin = path.join(builtDir("kubernetes", version), "kubectl");
-const work = fs.mkdtempSync(path.join(os.tmpdir(), "rwk-control-plane-it-"));
-const keyFile = path.join(work, "id");
-const kubeconfig = path.join(work, "kubeconfig");
-const caFile = path.join(work, "ca.crt");
-
-let b: ThrowawayStack;
-let stack: Stack;
-let outputs: Record<string, unknown> = {};
-
-/** When each resource's step started and ended during an update, by name (from the engine's events). */
-function stepTimer(): {
-  onEvent: (e: EngineEvent) => void;
-  /** How long one resource's step took. */
-  seconds: (name: string) => number;
-  /** From the first start to the last end of the steps of the resources named with this prefix. */
-  span: (prefix: string) => number;
-} {
-  const started = new Map<string, number>();
-  const ended = new Map<string, number>();
-  const nameOf = (urn: string) => urn.split("::").pop() ?? urn;
-  const of = (prefix: string, times: Map<string, number>) =>
-    [...times].filter(([name]) => name.startsWith(prefix)).map(([, t]) => t);
-  return {
-    onEvent: (e) => {
-      const pre = e.resourcePreEvent?.metadata;
-      if (pre) started.set(nameOf(pre.urn), Date.now());
-      const out = e.resOutputsEvent?.metadata;
-      if (out) ended.set(nameOf(out.urn), Date.now());
-    },
-    seconds: (name) => ((ended.get(name) ?? NaN) - (started.get(name) ?? NaN)) / 1000,
-    span: (prefix) => (Math.max(...of(prefix, ended)) - Math.min(...of(prefix, started))) / 1000,
-  };
-}
-
-async function up(onEvent?: (e: EngineEvent) => void): Promise<Record<string, number>> {
-  const result = await stack.up({ color: "never", ...(onEvent ? { onEvent } : {}) });
-  outputs = Object.fromEntries(
-    Object.entries(await stack.outputs()).map(([k, v]) => [k, v.value as unknown]),
-  );
-  return result.summary.resourceChanges ?? {};
-}
-
-async function kubectl(...args: string[]): Promise<string> {
-  const r = await run([kubectlBin, "--kubeconfig", kubeconfig, "--request-timeout=20s", ...args], {
-    timeoutMs: 60_000,
-  });
-  if (r.code !== 0) throw new Error(`kubectl ${args.join(" ")}: exit ${r.code}: ${r.stderr}${r.stdout}`);
-  return r.stdout.trim();
-}
-
-/** Polls until `check` holds (an error counts as not yet), for at most `seconds`, naming what was awaited. */
-async function until(what: string, seconds: number, check: () => Promise<boolean>): Promise<void> {
-  await waitFor(what, seconds * 1000, async () => ((await check().catch(() => false)) ? true : undefined));
-}
-
-/** An HTTP status code from the API server through the stack's forward, with curl's own TLS. */
-async function httpCode(urlPath: string, client?: { cert: string; key: string }): Promise<string> {
-  const r = await run(
-    [
-      "curl",
-      "-s",
-      "-o",
-      "/dev/null",
-      "-w",
-      "%{http_code}",
-      "--max-time",
-      "10",
-      "--cacert",
-      caFile,
-      ...(client ? ["--cert", client.cert, "--key", client.key] : []),
-      `${String(outputs["apiServer"])}${urlPath}`,
-    ],
-    { timeoutMs: 20_000 },
-  );
-  return r.stdout.trim();
-}
-
-async function sshOk(host: string, command: string, input?: string): Promise<string> {
-  const r = await run([...sshArgs(outputs, keyFile, host), command], {
-    timeoutMs: 60_000,
-    ...(input === undefined ? {} : { input }),
-  });
-  if (r.code !== 0) throw new Error(`ssh ${host} ${command}: exit ${r.code}: ${r.stderr}${r.stdout}`);
-  return r.stdout.trim();
-}
+const s = new ClusterSession("control-plane-it", version);
 
 beforeAll(async () => {
-  b = await throwawayStack("control-plane-it");
-  stack = b.stack;
-  b.configure(controlPlaneOnly);
+  await s.open(controlPlaneOnly);
 });
 
 afterAll(async () => {
-  try {
-    await b.dispose();
-  } finally {
-    fs.rmSync(work, { recursive: true, force: true });
-  }
+  await s.dispose();
 });
 
 describe("the control plane on a lab host through the real engine", () => {
   it("gives core-01 containerd, the cluster's binaries and images, a kubelet and a ready control plane", async () => {
     const timer = stepTimer();
     const started = Date.now();
-    await up(timer.onEvent);
+    await s.up(timer.onEvent);
     const upSeconds = (Date.now() - started) / 1000;
-    fs.writeFileSync(keyFile, `${String(outputs["sshPrivateKey"])}\n`, { mode: 0o600 });
-    fs.writeFileSync(kubeconfig, String(outputs["kubeconfig"]), { mode: 0o600 });
-    const ca = /certificate-authority-data: (\S+)/.exec(String(outputs["kubeconfig"]))![1]!;
-    fs.writeFileSync(caFile, Buffer.from(ca, "base64"));
 
     expect(
-      await sshOk(cp, "systemctl is-active containerd kubelet; systemctl is-enabled containerd kubelet"),
+      await s.sshOk(cp, "systemctl is-active containerd kubelet; systemctl is-enabled containerd kubelet"),
     ).toBe("active\nactive\nenabled\nenabled");
-    const listed = await sshOk(cp, "ctr -n k8s.io images ls");
+    const listed = await s.sshOk(cp, "ctr -n k8s.io images ls");
     for (const image of images.values()) {
       const row = listed.split("\n").find((l) => l.startsWith(`${image.ref} `));
       expect(row?.split(/\s+/)[2]).toBe(image.digest);
     }
     // The archives only travelled to be imported.
-    expect(await sshOk(cp, "ls -A /var/lib/rwk-runtime/images")).toBe("");
-    expect(await sshOk(cp, "kubelet --version")).toBe(`Kubernetes v${version}`);
-    expect(await sshOk(cp, "kubectl version --client")).toContain(`Client Version: v${version}`);
-    expect(await sshOk(cp, "kube-proxy --version")).toBe(`Kubernetes v${version}`);
-    expect(await sshOk(cp, "crictl --version")).toMatch(/^crictl version v\d/);
+    expect(await s.sshOk(cp, "ls -A /var/lib/rwk-runtime/images")).toBe("");
+    expect(await s.sshOk(cp, "kubelet --version")).toBe(`Kubernetes v${version}`);
+    expect(await s.sshOk(cp, "kubectl version --client")).toContain(`Client Version: v${version}`);
+    expect(await s.sshOk(cp, "kube-proxy --version")).toBe(`Kubernetes v${version}`);
+    expect(await s.sshOk(cp, "crictl --version")).toMatch(/^crictl version v\d/);
     for (const other of ["core-02", "core-03"])
-      expect(await sshOk(other, "systemctl is-active containerd kubelet || true")).toBe("inactive\ninactive");
+      expect(await s.sshOk(other, "systemctl is-active containerd kubelet || true")).toBe(
+        "inactive\ninactive",
+      );
 
     // The workshop's "Test API", with kubectl and the stack's kubeconfig.
-    expect(await kubectl("get", "--raw", "/readyz")).toBe("ok");
-    expect(await kubectl("version", "-o", "json")).toContain(`"gitVersion": "v${version}"`);
-    const node = JSON.parse(await kubectl("get", "node", cp, "-o", "json")) as {
+    expect(await s.kubectl("get", "--raw", "/readyz")).toBe("ok");
+    expect(await s.kubectl("version", "-o", "json")).toContain(`"gitVersion": "v${version}"`);
+    const node = JSON.parse(await s.kubectl("get", "node", cp, "-o", "json")) as {
       spec: { taints?: { key: string; effect: string }[] };
       status: { conditions: { type: string; status: string }[] };
     };
@@ -172,7 +73,7 @@ describe("the control plane on a lab host through the real engine", () => {
     expect(node.spec.taints).toEqual([
       { key: "node-role.kubernetes.io/control-plane", effect: "NoSchedule" },
     ]);
-    const system = await kubectl(
+    const system = await s.kubectl(
       "get",
       "pods",
       "-n",
@@ -194,15 +95,15 @@ describe("the control plane on a lab host through the real engine", () => {
       ),
     ]);
     // The workshop's "really boring application in this cluster with no nodes": there, Pending.
-    expect(await kubectl("get", "deployment", "pause", "-o", "jsonpath={.spec.replicas}")).toBe("2");
+    expect(await s.kubectl("get", "deployment", "pause", "-o", "jsonpath={.spec.replicas}")).toBe("2");
     await until(
       "two pause pods, Pending with nowhere to run",
       30,
       async () =>
-        (await kubectl("get", "pods", "-l", "app=pause", "-o", "jsonpath={.items[*].status.phase}")) ===
+        (await s.kubectl("get", "pods", "-l", "app=pause", "-o", "jsonpath={.items[*].status.phase}")) ===
         "Pending Pending",
     );
-    console.log(await kubectl("get", "pods"));
+    console.log(await s.kubectl("get", "pods"));
 
     console.log(
       [
@@ -216,7 +117,7 @@ describe("the control plane on a lab host through the real engine", () => {
   });
 
   it("serves a certificate naming the API server's names, and wants a Kubernetes client certificate", async () => {
-    const port = new URL(String(outputs["apiServer"])).port;
+    const port = new URL(String(s.outputs["apiServer"])).port;
     const served = await run(
       [
         "sh",
@@ -240,22 +141,22 @@ describe("the control plane on a lab host through the real engine", () => {
       [
         "sh",
         "-c",
-        `openssl s_client -connect 127.0.0.1:${port} -CAfile ${caFile} -verify_return_error </dev/null 2>&1`,
+        `openssl s_client -connect 127.0.0.1:${port} -CAfile ${s.caFile} -verify_return_error </dev/null 2>&1`,
       ],
       { timeoutMs: 20_000 },
     );
     expect(chain.stdout).toContain("Verify return code: 0 (ok)");
 
     const pemFile = (name: string, content: unknown) => {
-      const file = path.join(work, name);
+      const file = path.join(s.work, name);
       fs.writeFileSync(file, String(content), { mode: 0o600 });
       return file;
     };
     const etcdClient = {
-      cert: pemFile("etcd-operator.crt", outputs["etcdOperatorCert"]),
-      key: pemFile("etcd-operator.key", outputs["etcdOperatorKey"]),
+      cert: pemFile("etcd-operator.crt", s.outputs["etcdOperatorCert"]),
+      key: pemFile("etcd-operator.key", s.outputs["etcdOperatorKey"]),
     };
-    const admin = JSON.parse(await kubectl("config", "view", "--raw", "-o", "json")) as {
+    const admin = JSON.parse(await s.kubectl("config", "view", "--raw", "-o", "json")) as {
       users: { user: Record<string, string> }[];
     };
     const adminClient = {
@@ -263,15 +164,15 @@ describe("the control plane on a lab host through the real engine", () => {
       key: pemFile("admin.key", Buffer.from(admin.users[0]!.user["client-key-data"]!, "base64")),
     };
     // Health checks answer anyone; nothing else does.
-    expect(await httpCode("/readyz")).toBe("200");
-    expect(await httpCode("/livez")).toBe("200");
-    expect(await httpCode("/api")).toBe("401");
-    expect(await httpCode("/version")).toBe("401");
+    expect(await s.httpCode("/readyz")).toBe("200");
+    expect(await s.httpCode("/livez")).toBe("200");
+    expect(await s.httpCode("/api")).toBe("401");
+    expect(await s.httpCode("/version")).toBe("401");
     // A certificate the etcd CA signed is no Kubernetes identity.
-    expect(await httpCode("/api", etcdClient)).toBe("401");
-    expect(await httpCode("/api", adminClient)).toBe("200");
+    expect(await s.httpCode("/api", etcdClient)).toBe("401");
+    expect(await s.httpCode("/api", adminClient)).toBe("200");
     // The kubelet's API wants a client too.
-    expect(await sshOk(cp, "curl -sk -o /dev/null -w '%{http_code}' https://172.17.8.101:10250/pods")).toBe(
+    expect(await s.sshOk(cp, "curl -sk -o /dev/null -w '%{http_code}' https://172.17.8.101:10250/pods")).toBe(
       "401",
     );
   });
@@ -302,42 +203,39 @@ describe("the control plane on a lab host through the real engine", () => {
         terminationGracePeriodSeconds: 10,
       },
     };
-    const applied = await run([kubectlBin, "--kubeconfig", kubeconfig, "apply", "-f", "-"], {
-      input: JSON.stringify(pod),
-      timeoutMs: 60_000,
-    });
+    const applied = await s.kubectlWithInput(JSON.stringify(pod), "apply", "-f", "-");
     expect(applied.code).toBe(0);
-    await kubectl("wait", "--for=condition=Ready", "pod/proof", "--timeout=60s");
+    await s.kubectl("wait", "--for=condition=Ready", "pod/proof", "--timeout=60s");
     // exec and logs go through the API server to the kubelet, which checks the API server's client
     // certificate, and whose serving certificate the API server checks against the cluster CA.
-    expect(await kubectl("exec", "proof", "--", "cat", "/www/index.html")).toBe("hello from proof");
-    expect(await kubectl("logs", "proof")).toBe("serving");
-    expect(await kubectl("exec", "proof", "--", "cat", "/sys/fs/cgroup/memory/memory.limit_in_bytes")).toBe(
+    expect(await s.kubectl("exec", "proof", "--", "cat", "/www/index.html")).toBe("hello from proof");
+    expect(await s.kubectl("logs", "proof")).toBe("serving");
+    expect(await s.kubectl("exec", "proof", "--", "cat", "/sys/fs/cgroup/memory/memory.limit_in_bytes")).toBe(
       String(64 * 1024 * 1024),
     );
-    const ip = await kubectl("get", "pod", "proof", "-o", "jsonpath={.status.podIP}");
+    const ip = await s.kubectl("get", "pod", "proof", "-o", "jsonpath={.status.podIP}");
     expect(ip).toMatch(/^10\.244\.101\.\d+$/);
-    expect(await sshOk(cp, `ping -c1 -W2 ${ip} >/dev/null && echo ok`)).toBe("ok");
-    expect(await sshOk(cp, `curl -s --max-time 5 http://${ip}:8080/`)).toBe("hello from proof");
+    expect(await s.sshOk(cp, `ping -c1 -W2 ${ip} >/dev/null && echo ok`)).toBe("ok");
+    expect(await s.sshOk(cp, `curl -s --max-time 5 http://${ip}:8080/`)).toBe("hello from proof");
     // The handler makes the delete graceful: well within its grace period.
     const started = Date.now();
-    await kubectl("delete", "pod", "proof", "--wait=true", "--timeout=60s");
+    await s.kubectl("delete", "pod", "proof", "--wait=true", "--timeout=60s");
     expect((Date.now() - started) / 1000).toBeLessThan(8);
     expect(
-      await sshOk(cp, "crictl pods -q --state ready --name '^proof$'; crictl ps -q --name '^web$'"),
+      await s.sshOk(cp, "crictl pods -q --state ready --name '^proof$'; crictl ps -q --name '^web$'"),
     ).toBe("");
   });
 
   it("gives core-02 and core-03 as workers: Ready nodes, pods on both, reaching each other, a Service and DNS", async () => {
-    b.configure(withWorkers);
+    s.b.configure(withWorkers);
     const started = Date.now();
-    await up();
+    await s.up();
     console.log(`pulumi up adding two workers: ${((Date.now() - started) / 1000).toFixed(1)} s`);
     for (const w of workers)
-      expect(await sshOk(w, "systemctl is-active containerd kubelet kube-proxy")).toBe(
+      expect(await s.sshOk(w, "systemctl is-active containerd kubelet kube-proxy")).toBe(
         "active\nactive\nactive",
       );
-    const nodes = JSON.parse(await kubectl("get", "nodes", "-o", "json")) as {
+    const nodes = JSON.parse(await s.kubectl("get", "nodes", "-o", "json")) as {
       items: {
         metadata: { name: string; labels: Record<string, string> };
         spec: { podCIDR?: string; taints?: unknown[] };
@@ -357,7 +255,7 @@ describe("the control plane on a lab host through the real engine", () => {
       ["core-03", "True", "10.244.103.0/24", ["node-role.kubernetes.io/worker"]],
     ]);
     // The workloads' pods run, and only on the workers; the web service has a pod on each.
-    const pods = JSON.parse(await kubectl("get", "pods", "-l", "app in (web,pause)", "-o", "json")) as {
+    const pods = JSON.parse(await s.kubectl("get", "pods", "-l", "app in (web,pause)", "-o", "json")) as {
       items: {
         metadata: { name: string; labels: Record<string, string> };
         spec: { nodeName: string };
@@ -368,7 +266,7 @@ describe("the control plane on a lab host through the real engine", () => {
     // On the workers only. Where: the pods Pending before any worker existed took the first node Ready.
     for (const p of pods.items) expect(workers).toContain(p.spec.nodeName);
     const web = pods.items.filter((p) => p.metadata.labels["app"] === "web");
-    console.log(await kubectl("get", "pods", "-A", "-o", "wide"));
+    console.log(await s.kubectl("get", "pods", "-A", "-o", "wide"));
 
     // A pod on each worker: the client on core-02 reaches the server on core-03 (across hosts), the
     // Service's ClusterIP, and the Service by its DNS name through cluster DNS.
@@ -389,8 +287,8 @@ describe("the control plane on a lab host through the real engine", () => {
         terminationGracePeriodSeconds: 5,
       },
     });
-    const applied = await run([kubectlBin, "--kubeconfig", kubeconfig, "apply", "-f", "-"], {
-      input: JSON.stringify({
+    const applied = await s.kubectlWithInput(
+      JSON.stringify({
         apiVersion: "v1",
         kind: "List",
         items: [
@@ -402,13 +300,15 @@ describe("the control plane on a lab host through the real engine", () => {
           ),
         ],
       }),
-      timeoutMs: 60_000,
-    });
+      "apply",
+      "-f",
+      "-",
+    );
     expect(applied.code).toBe(0);
-    await kubectl("wait", "--for=condition=Ready", "pod/client", "pod/server", "--timeout=60s");
+    await s.kubectl("wait", "--for=condition=Ready", "pod/client", "pod/server", "--timeout=60s");
     // busybox's nc: one HTTP/1.0 request, the answer's last line is the pod's name.
     const get = (target: string) =>
-      kubectl(
+      s.kubectl(
         "exec",
         "client",
         "--",
@@ -416,44 +316,44 @@ describe("the control plane on a lab host through the real engine", () => {
         "-c",
         `printf 'GET / HTTP/1.0\\r\\n\\r\\n' | nc -w 5 ${target} | tail -n 1`,
       );
-    const serverIp = await kubectl("get", "pod", "server", "-o", "jsonpath={.status.podIP}");
+    const serverIp = await s.kubectl("get", "pod", "server", "-o", "jsonpath={.status.podIP}");
     expect(serverIp).toMatch(/^10\.244\.103\.\d+$/);
     expect(await get(`${serverIp} 8080`)).toBe("server");
-    const clusterIp = await kubectl("get", "service", "web", "-o", "jsonpath={.spec.clusterIP}");
+    const clusterIp = await s.kubectl("get", "service", "web", "-o", "jsonpath={.spec.clusterIP}");
     expect(clusterIp).toMatch(/^10\.3\.0\.\d+$/);
     const answers = new Set<string>();
     for (let i = 0; i < 20 && answers.size < 2; i++) answers.add(await get(`${clusterIp} 80`));
     expect([...answers].sort()).toEqual(web.map((p) => p.metadata.name).sort());
-    const lookup = await kubectl("exec", "client", "--", "nslookup", "web.default.svc.cluster.local");
+    const lookup = await s.kubectl("exec", "client", "--", "nslookup", "web.default.svc.cluster.local");
     expect(lookup).toContain("Server:\t\t10.3.0.10");
     expect(lookup).toContain(`Address: ${clusterIp}`);
     expect(await get(`web.default.svc.cluster.local 80`)).toMatch(/^web-/);
     // From the lab network through any node's NodePort, the control-plane host's too (it routes to the pods).
     for (const address of ["172.17.8.101", "172.17.8.102", "172.17.8.103"]) {
       const r = await run(
-        [...labAccess("machines", b.lab), "curl", "-s", "--max-time", "5", `http://${address}:30080/`],
+        [...labAccess("machines", s.b.lab), "curl", "-s", "--max-time", "5", `http://${address}:30080/`],
         { timeoutMs: 20_000 },
       );
       expect(r.stdout.trim()).toMatch(/^web-/);
     }
-    await kubectl("delete", "pod", "client", "server", "--wait=true", "--timeout=60s");
+    await s.kubectl("delete", "pod", "client", "server", "--wait=true", "--timeout=60s");
   });
 
   it("comes back with its host: containerd, the kubelet and the control plane start at boot", async () => {
-    b.configure({ ...withWorkers, hostStates: { [cp]: "stopped" } });
-    await up();
-    b.configure(withWorkers);
-    await up();
+    s.b.configure({ ...withWorkers, hostStates: { [cp]: "stopped" } });
+    await s.up();
+    s.b.configure(withWorkers);
+    await s.up();
     await until(
       "the API server's /readyz after the host came back",
       120,
-      async () => (await kubectl("get", "--raw", "/readyz")) === "ok",
+      async () => (await s.kubectl("get", "--raw", "/readyz")) === "ok",
     );
     const ready =
       "for i in $(seq 100); do crictl info 2>/dev/null | jq -e '[.status.conditions[] | select(.status != true)] " +
       "| length == 0' >/dev/null && exit 0; sleep 0.2; done; exit 1";
-    await sshOk(cp, ready);
-    const listed = await sshOk(cp, "ctr -n k8s.io images ls -q");
+    await s.sshOk(cp, ready);
+    const listed = await s.sshOk(cp, "ctr -n k8s.io images ls -q");
     for (const image of images.values()) expect(listed.split("\n")).toContain(image.ref);
   });
 
@@ -461,22 +361,22 @@ describe("the control plane on a lab host through the real engine", () => {
     // The static pods' sandboxes: the kubelet makes a new one only for a new manifest.
     const invocation =
       "systemctl show --property InvocationID --value containerd kubelet; crictl pods -q --label tier=control-plane | sort";
-    const before = await sshOk(cp, invocation);
+    const before = await s.sshOk(cp, invocation);
     const started = Date.now();
-    const changes = await up();
+    const changes = await s.up();
     console.log(`pulumi up with nothing to do: ${((Date.now() - started) / 1000).toFixed(1)} s`);
     expect(Object.keys(changes)).toEqual(["same"]);
-    expect(await sshOk(cp, invocation)).toBe(before);
+    expect(await s.sshOk(cp, invocation)).toBe(before);
   });
 
   it("drains a worker that leaves, then stops it: its pods run on the other, its node is gone", async () => {
-    b.configure({ ...withWorkers, workers: ["core-02"] });
-    await up();
-    expect(await kubectl("get", "nodes", "-o", "jsonpath={.items[*].metadata.name}")).toBe(`${cp} core-02`);
-    expect(await sshOk("core-03", "systemctl is-active kubelet kube-proxy || true")).toBe(
+    s.b.configure({ ...withWorkers, workers: ["core-02"] });
+    await s.up();
+    expect(await s.kubectl("get", "nodes", "-o", "jsonpath={.items[*].metadata.name}")).toBe(`${cp} core-02`);
+    expect(await s.sshOk("core-03", "systemctl is-active kubelet kube-proxy || true")).toBe(
       "inactive\ninactive",
     );
-    const placed = await kubectl(
+    const placed = await s.kubectl(
       "get",
       "pods",
       "-l",
@@ -486,15 +386,15 @@ describe("the control plane on a lab host through the real engine", () => {
     );
     expect(placed.split("\n")).toEqual(Array(6).fill("core-02 Running"));
     // core-02 no longer routes to core-03's pods.
-    expect(await sshOk("core-02", "ip route show proto 99")).toBe(
+    expect(await s.sshOk("core-02", "ip route show proto 99")).toBe(
       "10.244.101.0/24 via 172.17.8.101 dev eth0",
     );
   });
 
   it("untaints the control-plane host that becomes a worker too, and labels both its roles", async () => {
-    b.configure({ ...withWorkers, workers: ["core-02", cp] });
-    await up();
-    const node = JSON.parse(await kubectl("get", "node", cp, "-o", "json")) as {
+    s.b.configure({ ...withWorkers, workers: ["core-02", cp] });
+    await s.up();
+    const node = JSON.parse(await s.kubectl("get", "node", cp, "-o", "json")) as {
       metadata: { labels: Record<string, string> };
       spec: { taints?: unknown[] };
     };
@@ -505,9 +405,9 @@ describe("the control plane on a lab host through the real engine", () => {
   });
 
   it("pulumi destroy leaves no container, mount, process or forward of the lab", async () => {
-    const port = new URL(String(outputs["apiServer"])).port;
-    await stack.destroy({ color: "never" });
-    expect(await labLeftovers("machines", b.lab)).toEqual([]);
+    const port = new URL(String(s.outputs["apiServer"])).port;
+    await s.stack.destroy({ color: "never" });
+    expect(await labLeftovers("machines", s.b.lab)).toEqual([]);
     const listening = await run(["ss", "-Hltn", `sport = :${port}`]);
     expect(listening.stdout.trim()).toBe("");
     // A container's processes belong to no lab by name: look for any left in the lab's cgroups. A zombie
@@ -519,7 +419,7 @@ describe("the control plane on a lab host through the real engine", () => {
         try {
           const cgroups = fs.readFileSync(`/proc/${p}/cgroup`, "utf8");
           const state = /^State:\s+(\S)/m.exec(fs.readFileSync(`/proc/${p}/status`, "utf8"))?.[1];
-          return cgroups.includes(`/${b.lab}/`) && state !== "Z";
+          return cgroups.includes(`/${s.b.lab}/`) && state !== "Z";
         } catch {
           return false;
         }

@@ -141,6 +141,33 @@ describe("refusals through the real CLI", () => {
     ]);
   });
 
+  it("refuses a control plane on more hosts it cannot make highly available, at preview, naming each key", () => {
+    configure({
+      controlPlane: ["core-01", "core-02"],
+      apiVirtualIp: "172.17.8.103",
+      leaderElection: { leaseDuration: 10, renewDeadline: 12, retryPeriod: 2 },
+    });
+    let { code, out } = pulumi("preview");
+    expect(code).not.toBe(0);
+    expectCleanRefusal(out);
+    expect(diagnostics(out)).toEqual([
+      "    error: invalid stack configuration (2 problems):",
+      "      - real-world-kubernetes:apiVirtualIp: 172.17.8.103 is core-03's address; use a free address of the lab subnet",
+      "      - real-world-kubernetes:leaderElection.renewDeadline: 12 s must be less than leaseDuration (10 s): a leader must give up before the others may take over",
+    ]);
+    // Removing the last control-plane host while workers remain, and a virtual IP off the lab network.
+    configure({ controlPlane: [], workers: ["core-02"], apiVirtualIp: "10.9.0.1" });
+    ({ code, out } = pulumi("preview"));
+    expect(code).not.toBe(0);
+    expectCleanRefusal(out);
+    expect(diagnostics(out)).toEqual([
+      "    error: invalid stack configuration (3 problems):",
+      "      - real-world-kubernetes:workers: a worker's kubelet registers with the API server: real-world-kubernetes:controlPlane is empty",
+      "      - real-world-kubernetes:apiVirtualIp: 10.9.0.1 is outside the lab subnet 172.17.8.0/24 (usable: 172.17.8.2 to 172.17.8.254): keepalived moves it between hosts on one network",
+      "      - real-world-kubernetes:apiVirtualIp: a virtual IP for the API servers needs real-world-kubernetes:controlPlane; it is empty",
+    ]);
+  });
+
   it("previews a valid stack without warnings about outputs that do not apply", () => {
     configure({ etcdTls: "off" });
     const { code, out } = pulumi("preview");
