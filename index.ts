@@ -1,257 +1,28 @@
 // real-world-kubernetes: the workshop's hosts and etcd member set, driven by this stack's config.
-import { clusterDnsIp, kubernetesServiceIp, loadConfig } from "./config";
-import { requireBuilt } from "./components/built";
-import { Cluster, placementsOf, restoreId } from "./components/etcd/cluster";
-import { Lab } from "./components/host/lab";
-import { EtcdPki } from "./components/pki/etcd-pki";
-import { Backup } from "./components/recovery/backup";
-import { InPlaceRestore } from "./components/recovery/in-place";
-import { verifyBackup } from "./components/recovery/restore";
-import { ClusterAccess } from "./components/kubernetes/access";
-import { ControlPlane } from "./components/kubernetes/control-plane";
-import { Kubelet } from "./components/kubernetes/kubelet";
-import { apiserverUrl } from "./components/kubernetes/render";
-import { KubeProxy } from "./components/kubernetes/kube-proxy";
-import { Keepalived } from "./components/kubernetes/keepalived";
-import { Node } from "./components/kubernetes/node";
-import { clusterDns, pauseDeployment, webService } from "./components/kubernetes/workloads";
-import { KubernetesPki } from "./components/pki/kubernetes-pki";
-import { clientUrl, placementOf } from "./components/etcd/render";
-import { toolVersions } from "./components/runtime/facts";
-import { hostImages, hostRoles, imageRefs, imagesForRoles, requireImages } from "./components/runtime/images";
-import type { ImageArchive, ImageName } from "./components/runtime/images";
-import { podSubnetOf } from "./components/runtime/render";
-import { NodeRuntime } from "./components/runtime/runtime";
+import * as pulumi from "@pulumi/pulumi";
+import { ConfigError, deployedOutput, loadConfig, upgradeProblems } from "./config";
+import type { Deployed } from "./config";
+import { program } from "./program";
 
 const config = loadConfig();
-const roles = hostRoles(config.kubernetes);
-// The binaries and images the hosts get are built on the workstation: a stack that needs one not built is
-// refused here, saying how to build it, before anything is registered.
-requireBuilt([
-  ...(config.etcd.members.length > 0 ? [{ component: "etcd", version: config.etcd.version } as const] : []),
-  ...(roles.size > 0
-    ? ([
-        { component: "kubernetes", version: config.kubernetes.version },
-        { component: "crictl", version: toolVersions.crictl },
-        { component: "cni-plugins", version: toolVersions.cniPlugins },
-      ] as const)
-    : []),
-]);
-const images =
-  roles.size > 0
-    ? requireImages(config.kubernetes.version, [...new Set([...roles.values()].flatMap(imagesForRoles))])
-    : new Map<ImageName, ImageArchive>();
-// A restore is refused here, before any resource is registered, if its backup fails the integrity check.
-const restore = config.restore && {
-  spec: config.restore,
-  id: restoreId(verifyBackup(config.restore.from, config.restore.method)),
-};
 
-const lab = new Lab("lab", { config, sshPrivateKey: config.sshPrivateKey });
-const members = placementsOf(lab.hosts).filter((p) => config.etcd.members.includes(p.name));
-const pki = config.etcd.tls === "off" ? undefined : new EtcdPki("etcd-pki", { spec: config.pki, members });
-const etcd = new Cluster("etcd", {
-  spec: config.etcd,
-  hosts: lab.hosts,
-  token: config.lab,
-  sshPrivateKey: lab.sshPrivateKey,
-  ...(pki ? { pki } : {}),
-  ...(restore ? { restore } : {}),
-});
-if (restore?.spec.method === "in-place") {
-  new InPlaceRestore("etcd-restore", {
-    from: restore.spec.from,
-    id: restore.id,
-    members: etcd.members,
-    hosts: lab.hosts,
+/**
+ * What the stack's last completed update deployed (its own `deployed` output; nothing on a new stack).
+ * A failed or interrupted update leaves the record as it was: the next one starts from the same place.
+ */
+async function lastDeployed(): Promise<Deployed> {
+  // A read of this stack's own outputs: it changes nothing, and a preview shows it as a read.
+  const self = new pulumi.StackReference("deployed", {
+    name: `${pulumi.getOrganization()}/${config.project}/${config.stack}`,
   });
+  const details = await self.getOutputDetails(deployedOutput);
+  return (details.value ?? {}) as Deployed;
 }
-// Kubernetes on every host with a role: a container runtime with the cluster's binaries and images, and a
-// kubelet; on the control-plane hosts the API server, controller manager and scheduler as its static pods.
-const k8sSpec = config.kubernetes;
-const kubernetesPki =
-  k8sSpec.controlPlane.length > 0
-    ? new KubernetesPki("kubernetes-pki", {
-        spec: config.pki,
-        controlPlane: k8sSpec.controlPlane.map((h) => placementOf(lab.hosts[h]!)),
-        nodes: [...roles.keys()].map((h) => placementOf(lab.hosts[h]!)),
-        serviceIp: kubernetesServiceIp(k8sSpec.serviceCidr),
-        clusterDomain: k8sSpec.clusterDomain,
-        ...(k8sSpec.apiVirtualIp ? { apiVirtualIp: k8sSpec.apiVirtualIp } : {}),
-      })
-    : undefined;
-// The first control-plane host: where nodes are joined and drained from as the admin.
-const firstControlPlane =
-  k8sSpec.controlPlane[0] === undefined ? undefined : lab.hosts[k8sSpec.controlPlane[0]]!;
-// The control plane's stable address: the virtual IP, or the only control-plane host's (validation
-// requires the virtual IP with more than one). Workers and the workstation use it; a control-plane host's
-// kubelet and kube-proxy use their own API server (kubeadm's ControlPlaneKubeletLocalMode), so no host's
-// bootstrap waits on the address and no host loses its API server with another.
-const endpoint = k8sSpec.apiVirtualIp ?? firstControlPlane?.address;
-const apiserverFor = (host: string) =>
-  apiserverUrl(k8sSpec.controlPlane.includes(host) ? lab.hosts[host]!.address : endpoint!);
-const controlPlanes = new Map<string, ControlPlane>();
-const kubelets = new Map<string, Kubelet>();
-// Each node's pod subnet, by its address: every node routes to the others' through their addresses.
-const podSubnet = (host: string) => podSubnetOf(lab.hosts[host]!.address, k8sSpec.podCidr.cidr);
-for (const [host, itsRoles] of roles) {
-  const runtime = new NodeRuntime(`runtime-${host}`, {
-    host: lab.hosts[host]!,
-    kubernetesVersion: k8sSpec.version,
-    podCidr: k8sSpec.podCidr.cidr,
-    images: hostImages(images, itsRoles),
-    routes: [...roles.keys()]
-      .filter((other) => other !== host)
-      .map((other) => ({ subnet: podSubnet(other), gateway: lab.hosts[other]!.address })),
-  });
-  // Validation refuses roles without a control plane and a control plane without etcd over TLS.
-  const kpki = kubernetesPki!;
-  const kubelet = new Kubelet(`kubelet-${host}`, {
-    host: lab.hosts[host]!,
-    version: k8sSpec.version,
-    runtime,
-    caCertPem: kpki.ca.certPem,
-    certificate: kpki.kubelets[host]!,
-    apiserver: apiserverFor(host),
-    clusterDns: clusterDnsIp(k8sSpec.serviceCidr),
-    clusterDomain: k8sSpec.clusterDomain,
-    controlPlaneOnly: !itsRoles.includes("worker"),
-  });
-  kubelets.set(host, kubelet);
-  if (itsRoles.includes("controlPlane")) {
-    const before = [...controlPlanes.values()].at(-1);
-    controlPlanes.set(
-      host,
-      new ControlPlane(`control-plane-${host}`, {
-        host: lab.hosts[host]!,
-        images: imageRefs(k8sSpec.version),
-        pki: kpki,
-        etcdPki: pki!,
-        etcdServers: members.map((m) => clientUrl(m, "on")),
-        serviceCidr: k8sSpec.serviceCidr.cidr,
-        clusterDomain: k8sSpec.clusterDomain,
-        leaderElection: k8sSpec.leaderElection,
-        kubelet,
-        // Joined (a restore is a join from the backup) and running its configuration.
-        etcd: etcd.members.flatMap((m) => [m.joined, m.ready]),
-        ...(restore ? { etcdRestore: restore.id } : {}),
-        ...(before ? { after: before } : {}),
-      }),
-    );
-  }
-}
-// keepalived on every control-plane host, with the virtual IP.
-const virtualIp = k8sSpec.apiVirtualIp;
-const virtualIps = virtualIp
-  ? [...controlPlanes].map(
-      ([host, controlPlane]) =>
-        new Keepalived(`keepalived-${host}`, {
-          host: lab.hosts[host]!,
-          virtualIp,
-          rank: k8sSpec.controlPlane.indexOf(host),
-          peers: [...controlPlanes.keys()].filter((other) => other !== host).map((h) => lab.hosts[h]!),
-          kubelet: kubelets.get(host)!,
-          controlPlane,
-        }).ready,
-    )
-  : [];
-// What answers once the control plane is up: every API server, and the address the others use.
-const controlPlaneReady = [...[...controlPlanes.values()].map((c) => c.ready), ...virtualIps];
-const access =
-  kubernetesPki &&
-  new ClusterAccess("cluster", {
-    lab,
-    driver: config.driver,
-    labName: config.lab,
-    apiserverAddress: endpoint!,
-    pki: kubernetesPki,
-    ready: controlPlaneReady,
-  });
-// Every node: kube-proxy, and its Node object (its pod CIDR; drained and deleted when the host leaves).
-const nodeParts = [...kubelets].flatMap(([host, kubelet]) => {
-  const controlPlane = controlPlaneReady;
-  const kubeProxy = new KubeProxy(`kube-proxy-${host}`, {
-    host: lab.hosts[host]!,
-    version: k8sSpec.version,
-    kubelet,
-    caCertPem: kubernetesPki!.ca.certPem,
-    certificate: kubernetesPki!.kubeProxy,
-    apiserver: apiserverFor(host),
-    podCidr: k8sSpec.podCidr.cidr,
-    controlPlane,
-  });
-  const node = new Node(`node-${host}`, {
-    host: lab.hosts[host]!,
-    podCidr: podSubnet(host),
-    kubelet,
-    kubeProxy,
-    roles: roles.get(host)!.map((r) => (r === "controlPlane" ? "control-plane" : "worker")),
-    admin: firstControlPlane!,
-    controlPlane,
-  });
-  return [kubeProxy.ready, node.ready];
-});
-// The workloads, ordinary resources of the stack through the cluster's provider.
-if (access) {
-  // After the nodes, so a destroy deletes them before it drains any node (no budget blocks it).
-  const workloads = { provider: access.provider, dependsOn: nodeParts };
-  const common = {
-    workers: k8sSpec.workers.length,
-    kubernetesVersion: k8sSpec.version,
-    tolerationSeconds: k8sSpec.tolerationSeconds,
-  };
-  clusterDns(
-    "cluster-dns",
-    {
-      kubernetesVersion: k8sSpec.version,
-      clusterIp: clusterDnsIp(k8sSpec.serviceCidr),
-      clusterDomain: k8sSpec.clusterDomain,
-      tolerationSeconds: k8sSpec.tolerationSeconds,
-    },
-    workloads,
-  );
-  pauseDeployment("pause", { ...common, replicas: k8sSpec.pauseReplicas }, workloads);
-  webService(
-    "web",
-    { ...common, replicas: k8sSpec.webReplicas, minAvailable: k8sSpec.webMinAvailable },
-    workloads,
-  );
-}
-const backup =
-  config.backup &&
-  new Backup("etcd-backup", {
-    spec: config.backup,
-    stack: config.stack,
-    member: etcd.members.find((m) => m.name === config.backup?.member)!,
-    host: lab.hosts[config.backup.member]!,
-    sshPrivateKey: lab.sshPrivateKey,
-  });
 
-// Outputs that do not apply to this stack (no TLS, no backup) are absent rather than undefined.
-export = {
-  labName: config.lab,
-  driver: config.driver,
-  hosts: Object.fromEntries(
-    Object.values(lab.hosts).map((h) => [
-      h.hostName,
-      { address: h.address, state: h.state, ssh: h.sshEndpoint },
-    ]),
-  ),
-  sshPrivateKey: lab.sshPrivateKey,
-  sshPublicKey: lab.sshPublicKey,
-  etcdMembers: config.etcd.members,
-  etcdEndpoints: etcd.endpoints,
-  etcdTls: config.etcd.tls,
-  // The CA and the operator's client certificate, for etcdctl (`--cacert/--cert/--key`).
-  ...(pki
-    ? {
-        etcdCaCert: pki.ca.certPem,
-        etcdOperatorCert: pki.operator.certPem,
-        etcdOperatorKey: pki.operator.privateKeyPem,
-      }
-    : {}),
-  // The admin's kubeconfig, for kubectl (`./rwk kubectl`, or KUBECONFIG from `eval "$(./rwk env)"`).
-  ...(access ? { kubeconfig: access.kubeconfig, apiServer: access.server } : {}),
-  // The last backup taken: the directory to give `restore.from`, and the host's manifest.
-  ...(backup ? { backupDirectory: backup.directory, backupManifest: backup.manifest } : {}),
-};
+// A version change is checked against what runs before anything else is registered: a refused change
+// changes nothing.
+export = lastDeployed().then((deployed) => {
+  const refused = upgradeProblems(deployed, config);
+  if (refused.length > 0) throw new ConfigError(refused);
+  return program(config);
+});

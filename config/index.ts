@@ -22,6 +22,7 @@ export * from "./pki";
 export * from "./problems";
 export * from "./recovery";
 export * from "./safety";
+export * from "./upgrade";
 
 export interface StackConfig {
   project: string;

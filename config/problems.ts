@@ -36,6 +36,11 @@ export class Problems {
     this.found.push(...problems);
   }
 
+  /** Every problem found so far, each naming its key. */
+  list(): string[] {
+    return [...this.found];
+  }
+
   get count(): number {
     return this.found.length;
   }

@@ -5,7 +5,13 @@
 // the address again, halted (`hostStates.core-01: stopped`: keepalived steps down as the host shuts down).
 import { expectNoAcknowledgedWriteLost, longestAckGap, waitFor } from "./checks";
 import type { HttpSample } from "./http-probe";
-import { apiSamples, expectApiWritesReadBack, kubectlOk, leaseHolders, virtualIpHolders } from "./kubernetes";
+import {
+  apiSamples,
+  expectApiWritesReadBack,
+  leaseHolders,
+  nodeReadiness,
+  virtualIpHolders,
+} from "./kubernetes";
 import { apiProbe, httpProbe, httpProbeName } from "./probes";
 import type { StepRecord } from "./report";
 import type { Drill, DrillContext, DrillStep } from "./runner";
@@ -18,13 +24,8 @@ const run = `failover-${Date.now().toString(36)}`;
 const seconds = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
 
 async function nodesReady(ctx: DrillContext): Promise<boolean> {
-  const out = await kubectlOk(ctx, [
-    "get",
-    "nodes",
-    "-o",
-    'jsonpath={.items[*].status.conditions[?(@.type=="Ready")].status}',
-  ]);
-  return out === "True True True";
+  const nodes = [...(await nodeReadiness(ctx)).values()];
+  return nodes.length === 3 && nodes.every((n) => n.status === "True");
 }
 
 /**

@@ -1,6 +1,7 @@
 // Checks shared by drills. Each one asks the real cluster (etcdctl) and either notes what it saw in the
 // report or throws with what it saw instead.
 import type { EtcdMember } from "../workstation/lab";
+import { changed } from "../workstation/stack";
 import type { DrillContext } from "./runner";
 import type { Sample } from "./probes";
 import type { StepRecord } from "./report";
@@ -66,8 +67,7 @@ export async function expectWritesFail(ctx: DrillContext): Promise<string> {
 
 /** The step's `pulumi up` changed nothing at all. */
 export function expectNoChanges(ctx: DrillContext, step: StepRecord): void {
-  const changed = Object.entries(step.changes).filter(([k, v]) => k !== "same" && v > 0);
-  if (changed.length > 0)
+  if (Object.keys(changed(step.changes)).length > 0)
     throw new Error(`expected no changes, pulumi up reported ${JSON.stringify(step.changes)}`);
   ctx.note(
     `a second \`pulumi up\` with unchanged config changed nothing (${step.changes["same"] ?? 0} resources unchanged)`,

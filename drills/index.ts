@@ -1,7 +1,9 @@
 import { apiEtcdOutage } from "./api-etcd-outage";
 import { apiFailover } from "./api-failover";
+import { apiMemberFailure } from "./api-member-failure";
 import { certRotation } from "./cert-rotation";
 import { etcdScale } from "./etcd-scale";
+import { etcdUpgrade } from "./etcd-upgrade";
 import { k8sDataRestore } from "./k8s-data-restore";
 import { leaderFailover } from "./leader-failover";
 import { memberFailure } from "./member-failure";
@@ -24,10 +26,12 @@ export const drills: Record<string, Drill> = Object.fromEntries(
     restoreClassic,
     restoreSnapshot,
     restoreInPlace,
+    etcdUpgrade,
     apiEtcdOutage,
     k8sDataRestore,
     workerFailure,
     apiFailover,
     leaderFailover,
+    apiMemberFailure,
   ].map((d) => [d.name, d]),
 );

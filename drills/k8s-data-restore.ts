@@ -4,7 +4,7 @@
 import { paths as etcdPaths, unit as etcdUnit } from "../components/etcd/facts";
 import { paths as kubePaths } from "../components/kubernetes/facts";
 import { etcdRestoreAnnotation } from "../components/kubernetes/render";
-import { shellCommand } from "../components/host/shell";
+import { shellCommand, shellQuote } from "../components/host/shell";
 import { probeLabel } from "./api-probe";
 import { waitFor } from "./checks";
 import { apiSamples, kubectlOk, listedProbeObjects } from "./kubernetes";
@@ -64,7 +64,7 @@ export const k8sDataRestore: Drill = {
           revisionBeforeDisaster = await listRevision(ctx);
           const disaster = [
             shellCommand("mkdir", "-p", aside),
-            `mv ${kubePaths.manifests}/*.yaml ${aside}/`,
+            `mv ${shellQuote(kubePaths.manifests)}/*.yaml ${shellQuote(aside)}/`,
             shellCommand("systemctl", "stop", etcdUnit),
             shellCommand("rm", "-rf", etcdPaths.dataDir),
           ].join(" && ");

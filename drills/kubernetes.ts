@@ -45,44 +45,102 @@ export interface LeaseView {
   acquired: number;
 }
 
+type LeaseObject = { spec: { holderIdentity?: string; renewTime?: string; acquireTime?: string } };
+
+function leaseView(lease: LeaseObject): LeaseView {
+  const holder = lease.spec.holderIdentity ?? "";
+  return {
+    holder,
+    host: holder.replace(/_.*$/, ""),
+    renewed: Date.parse(lease.spec.renewTime ?? ""),
+    acquired: Date.parse(lease.spec.acquireTime ?? ""),
+  };
+}
+
 export async function readLease(ctx: DrillContext, lease: string): Promise<LeaseView> {
+  const out = await kubectlOk(ctx, ["get", "lease", "-n", "kube-system", lease, "-o", "json"]);
+  return leaseView(JSON.parse(out) as LeaseObject);
+}
+
+export const controlPlaneLeases = ["kube-controller-manager", "kube-scheduler"] as const;
+export type ControlPlaneLease = (typeof controlPlaneLeases)[number];
+
+/** The Leases of kube-controller-manager and kube-scheduler, read in one request. */
+export async function leaseHolders(ctx: DrillContext): Promise<Record<ControlPlaneLease, LeaseView>> {
   const out = await kubectlOk(ctx, [
     "get",
     "lease",
     "-n",
     "kube-system",
-    lease,
+    ...controlPlaneLeases,
     "-o",
-    "jsonpath={.spec.holderIdentity} {.spec.renewTime} {.spec.acquireTime}",
+    "json",
   ]);
-  const [holder = "", renewed = "", acquired = ""] = out.split(" ");
+  const list = JSON.parse(out) as { items: (LeaseObject & { metadata: { name: string } })[] };
+  const view = (name: ControlPlaneLease) => {
+    const lease = list.items.find((l) => l.metadata.name === name);
+    if (!lease) throw new Error(`no Lease ${name} in kube-system`);
+    return leaseView(lease);
+  };
   return {
-    holder,
-    host: holder.replace(/_.*$/, ""),
-    renewed: Date.parse(renewed),
-    acquired: Date.parse(acquired),
+    "kube-controller-manager": view("kube-controller-manager"),
+    "kube-scheduler": view("kube-scheduler"),
   };
 }
 
-/** The Leases of kube-controller-manager and kube-scheduler. */
-export async function leaseHolders(
+/** Each node's Ready condition: its status ("True", "False", "Unknown") and when it last changed (the node controller's own time, ms). */
+export async function nodeReadiness(
   ctx: DrillContext,
-): Promise<Record<"kube-controller-manager" | "kube-scheduler", LeaseView>> {
-  return {
-    "kube-controller-manager": await readLease(ctx, "kube-controller-manager"),
-    "kube-scheduler": await readLease(ctx, "kube-scheduler"),
+): Promise<Map<string, { status: string; since: number }>> {
+  const out = await kubectlOk(ctx, ["get", "nodes", "-o", "json"]);
+  const list = JSON.parse(out) as {
+    items: {
+      metadata: { name: string };
+      status: { conditions?: { type: string; status: string; lastTransitionTime?: string }[] };
+    }[];
   };
+  return new Map(
+    list.items.map((n) => {
+      const ready = n.status.conditions?.find((c) => c.type === "Ready");
+      return [
+        n.metadata.name,
+        { status: ready?.status ?? "", since: Date.parse(ready?.lastTransitionTime ?? "") },
+      ];
+    }),
+  );
+}
+
+/** The node's Ready condition (an error if there is no such node). */
+export async function nodeReadyCondition(
+  ctx: DrillContext,
+  node: string,
+): Promise<{ status: string; since: number }> {
+  const ready = (await nodeReadiness(ctx)).get(node);
+  if (!ready) throw new Error(`no node ${node}`);
+  return ready;
+}
+
+/**
+ * Which of `hosts` hold `address` (a /32 on one of their interfaces), asking each through `ssh` for its
+ * `ip -o -4 addr show`; a host `ssh` gives nothing for holds nothing.
+ */
+export async function hostsHolding(
+  address: string,
+  hosts: string[],
+  ssh: (host: string, command: string) => Promise<string | undefined>,
+): Promise<string[]> {
+  const held = await Promise.all(
+    hosts.map(async (h) => ((await ssh(h, "ip -o -4 addr show"))?.includes(` ${address}/32 `) ? [h] : [])),
+  );
+  return held.flat();
 }
 
 /** The control-plane hosts that hold the API servers' virtual IP now (SSH; a host that does not answer holds nothing). */
 export async function virtualIpHolders(ctx: DrillContext): Promise<string[]> {
   const vip = ctx.config.kubernetes.apiVirtualIp;
   if (!vip) throw new Error("the stack has no apiVirtualIp");
-  const held = await Promise.all(
-    ctx.config.kubernetes.controlPlane.map(async (h) => {
-      const r = await ctx.ssh(h, "ip -o -4 addr show").catch(() => undefined);
-      return r?.code === 0 && r.stdout.includes(` ${vip}/32 `) ? [h] : [];
-    }),
-  );
-  return held.flat();
+  return hostsHolding(vip, ctx.config.kubernetes.controlPlane, async (h, command) => {
+    const r = await ctx.ssh(h, command).catch(() => undefined);
+    return r?.code === 0 ? r.stdout : undefined;
+  });
 }

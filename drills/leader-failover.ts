@@ -7,17 +7,24 @@
 import { defaultLeaderElection } from "../config";
 import type { LeaderElection } from "../config";
 import { expectNoAcknowledgedWriteLost, waitFor } from "./checks";
-import { expectApiWritesReadBack, kubectlOk, leaseHolders, readLease } from "./kubernetes";
+import {
+  controlPlaneLeases,
+  expectApiWritesReadBack,
+  kubectlOk,
+  leaseHolders,
+  readLease,
+} from "./kubernetes";
 import type { LeaseView } from "./kubernetes";
 import { apiProbe } from "./probes";
 import type { StepRecord } from "./report";
 import type { Drill, DrillContext, DrillStep } from "./runner";
 import { imageRefs } from "../components/runtime/images";
+import { shellCommand } from "../components/host/shell";
 
 const name = "leader-failover";
 const all = ["core-01", "core-02", "core-03"];
 const run = `leader-${Date.now().toString(36)}`;
-const leases = ["kube-controller-manager", "kube-scheduler"] as const;
+const leases = controlPlaneLeases;
 /** Tuned for the lab's network: a silent leader is replaced in about 4 s instead of 15. */
 export const tunedLeaderElection: LeaderElection = { leaseDuration: 4, renewDeadline: 3, retryPeriod: 1 };
 const seconds = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
@@ -49,10 +56,8 @@ class Watch {
 
   private async pollLeases(): Promise<void> {
     while (!this.stopped) {
-      for (const l of leases) {
-        const v = await readLease(this.ctx, l).catch(() => undefined);
-        if (v) this.seen[l]!.push(v);
-      }
+      const holders = await leaseHolders(this.ctx).catch(() => undefined);
+      for (const l of leases) if (holders) this.seen[l]!.push(holders[l]);
       await new Promise((r) => setTimeout(r, 250));
     }
   }
@@ -164,7 +169,10 @@ async function leasesTo(ctx: DrillContext, host: string, leaseDuration: number):
     if (elsewhere.length === 0) return true;
     for (const l of elsewhere) {
       const at = holders[l].host;
-      await ctx.ssh(at, `crictl ps --name '^${l}$' -q | xargs -r crictl stop >/dev/null`);
+      await ctx.ssh(
+        at,
+        `${shellCommand("crictl", "ps", "--name", `^${l}$`, "-q")} | xargs -r crictl stop >/dev/null`,
+      );
       moved.push(`${l} on ${at}`);
     }
     await new Promise((r) => setTimeout(r, 2 * leaseDuration * 1000));

@@ -45,7 +45,9 @@ describe("ChildProbe", () => {
     fs.writeFileSync(script, 'process.stderr.write("cannot reach the lab\\n"); process.exit(3);');
     const probe = new ChildProbe("dying", () => [script]);
     probe.start({ access: [], config: {} as StackConfig, tlsDir: dir });
-    await new Promise((r) => setTimeout(r, 3000));
+    // It dies on its own (ts-node's start takes seconds on a busy machine): wait for that, bounded.
+    const deadline = Date.now() + 60_000;
+    while (!probe.exited && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
     await expect(probe.stop()).rejects.toThrow(/probe dying exited 3: cannot reach the lab/);
     fs.rmSync(dir, { recursive: true, force: true });
   });

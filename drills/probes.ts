@@ -42,6 +42,8 @@ export class ChildProbe<S extends Sample> implements Probe<S> {
   private recorded: S[] = [];
   private child: ChildProcessWithoutNullStreams | undefined;
   private done: Promise<Error | undefined> | undefined;
+  /** The child is gone (finished or died), whether stop() was called yet or not. */
+  exited = false;
 
   constructor(
     readonly name: string,
@@ -50,6 +52,7 @@ export class ChildProbe<S extends Sample> implements Probe<S> {
   ) {}
 
   start(env: ProbeEnv): void {
+    this.exited = false;
     const [script, ...args] = this.program(env);
     const argv = [...env.access, process.execPath, "-r", "ts-node/register/transpile-only", script!, ...args];
     const child = spawn(argv[0]!, argv.slice(1), { cwd: projectRoot, stdio: ["pipe", "pipe", "pipe"] });
@@ -68,11 +71,12 @@ export class ChildProbe<S extends Sample> implements Probe<S> {
     child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
     // Settled once the child is gone; a probe that died is reported by stop(), not as an unhandled rejection.
     this.done = new Promise((resolve) => {
-      child.on("close", (code) =>
+      child.on("close", (code) => {
+        this.exited = true;
         resolve(
           code === 0 ? undefined : new Error(`probe ${this.name} exited ${String(code)}: ${stderr.trim()}`),
-        ),
-      );
+        );
+      });
     });
   }
 

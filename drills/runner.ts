@@ -14,7 +14,7 @@ import { builtDir } from "../components/built";
 import { driverScript, Etcdctl, labAccess, projectRoot, run } from "../workstation/lab";
 import type { RunResult } from "../workstation/lab";
 import { sshRun, writeKeyFile } from "../workstation/ssh";
-import { project, throwawayStack } from "../workstation/stack";
+import { project, pulumiDiagnostics, throwawayStack } from "../workstation/stack";
 import { apiClientFiles } from "./api-probe";
 import { etcdWriter } from "./probes";
 import type { Probe, Sample } from "./probes";
@@ -234,7 +234,19 @@ export async function runDrill(drill: Drill, opts: RunOptions = {}): Promise<Dri
         if (step.expectUpError)
           throw new Error(`step "${step.title}" should have been refused, but pulumi up succeeded`);
       } catch (e) {
-        if (!step.expectUpError || !step.expectUpError.test(String(e))) throw e;
+        if (!step.expectUpError || !step.expectUpError.test(String(e))) {
+          // The errors first: the whole output (in the log) is mostly progress lines.
+          const diagnostics = pulumiDiagnostics(stepRecord.output) || pulumiDiagnostics(String(e));
+          if (!diagnostics) throw e;
+          const first =
+            diagnostics
+              .split("\n")
+              .find((l) => /error:/.test(l))
+              ?.trim() ?? "";
+          throw new Error(`step ${index + 1} "${step.title}": pulumi failed: ${first}\n${diagnostics}`, {
+            cause: e,
+          });
+        }
         stepRecord.checks.push(
           `\`pulumi up\` was refused as expected: ${firstMatch(String(e), step.expectUpError)}`,
         );
@@ -272,7 +284,7 @@ export async function runDrill(drill: Drill, opts: RunOptions = {}): Promise<Dri
               color: "never",
               onEvent: (event) => {
                 const m = event.resourcePreEvent?.metadata;
-                if (m && m.op !== "same")
+                if (m && m.op !== "same" && m.op !== "read")
                   planned.push({ op: m.op, type: m.type, name: m.urn.split("::").pop() ?? m.urn });
               },
             });

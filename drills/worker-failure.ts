@@ -5,7 +5,7 @@
 import { defaultTolerationSeconds } from "../config";
 import { expectNoAcknowledgedWriteLost, longestAckGap, waitFor } from "./checks";
 import type { HttpSample } from "./http-probe";
-import { expectApiWritesReadBack, kubectlOk } from "./kubernetes";
+import { expectApiWritesReadBack, kubectlOk, nodeReadyCondition } from "./kubernetes";
 import { apiProbe, httpProbe, httpProbeName } from "./probes";
 import type { StepRecord } from "./report";
 import type { Drill, DrillContext, DrillStep } from "./runner";
@@ -80,22 +80,6 @@ function placement(pods: PodView[]): string {
 
 async function nodeReady(ctx: DrillContext, node: string): Promise<string> {
   return (await nodeReadyCondition(ctx, node)).status;
-}
-
-/** The node's Ready condition: its status, and when it last changed (the controller's own time, ms). */
-async function nodeReadyCondition(
-  ctx: DrillContext,
-  node: string,
-): Promise<{ status: string; since: number }> {
-  const out = await kubectlOk(ctx, [
-    "get",
-    "node",
-    node,
-    "-o",
-    'jsonpath={.status.conditions[?(@.type=="Ready")].status} {.status.conditions[?(@.type=="Ready")].lastTransitionTime}',
-  ]);
-  const [status = "", since = ""] = out.split(" ");
-  return { status, since: Date.parse(since) };
 }
 
 /** The desired replicas of the followed Deployments. */

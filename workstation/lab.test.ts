@@ -109,12 +109,14 @@ describe("parseEndpointStatus", () => {
         memberId: "10276657743932975437",
         leader: "10276657743932975437",
         revision: 17,
+        version: "3.4.23",
       },
       {
         endpoint: "https://172.17.8.102:2379",
         memberId: "9372538179322589801",
         leader: "10276657743932975437",
         revision: 17,
+        version: "3.4.23",
       },
     ]);
   });

@@ -84,6 +84,8 @@ export interface EndpointStatus {
   memberId: string;
   leader: string;
   revision: number;
+  /** The etcd release the member runs. */
+  version: string;
 }
 
 /** Parses `etcdctl endpoint status -w fields` (one block of `"Key" : value` lines per endpoint). */
@@ -97,6 +99,7 @@ export function parseEndpointStatus(text: string): EndpointStatus[] {
         memberId: current["MemberID"] ?? "",
         leader: current["Leader"] ?? "",
         revision: Number(current["Revision"] ?? 0),
+        version: current["Version"] ?? "",
       });
     }
     current = {};

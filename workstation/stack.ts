@@ -14,6 +14,16 @@ import { projectRoot as root, removeLab } from "./lab";
 
 export const project = "real-world-kubernetes";
 
+/**
+ * What an update or a preview changes: its summary without the resources left as they were ("same") and
+ * the reads ("read": the program reads the stack's own last outputs on every run).
+ */
+export function changed(summary: Record<string, number> | undefined): Record<string, number> {
+  return Object.fromEntries(
+    Object.entries(summary ?? {}).filter(([op, n]) => op !== "same" && op !== "read" && n > 0),
+  );
+}
+
 export interface ThrowawayStack {
   stack: Stack;
   /** The stack's lab (labName of its name). */
@@ -63,4 +73,23 @@ export async function throwawayStack(name: string): Promise<ThrowawayStack> {
       }
     },
   };
+}
+
+/**
+ * The "Diagnostics:" section of a failed `pulumi up`/`refresh`/`destroy` (the errors, by resource), at
+ * most `maxLines` lines: what a failed run is about, where the whole output is hundreds of lines of
+ * progress.
+ */
+export function pulumiDiagnostics(output: string, maxLines = 40): string {
+  const lines = output.split("\n");
+  const start = lines.findIndex((l) => /^Diagnostics:\s*$/.test(l));
+  if (start < 0) return "";
+  const section: string[] = [];
+  for (const line of lines.slice(start + 1)) {
+    // The section ends at the next unindented heading (Outputs:, Resources:, Duration:).
+    if (/^\S/.test(line)) break;
+    section.push(line);
+  }
+  const text = section.filter((l) => l.trim() !== "");
+  return (text.length > maxLines ? [...text.slice(0, maxLines), "  […]"] : text).join("\n");
 }

@@ -8,7 +8,7 @@ import { builtDir } from "../../components/built";
 import { waitFor } from "../../drills/checks";
 import { run } from "../../workstation/lab";
 import { sshArgs } from "../../workstation/ssh";
-import { throwawayStack } from "../../workstation/stack";
+import { pulumiDiagnostics, throwawayStack } from "../../workstation/stack";
 import type { ThrowawayStack } from "../../workstation/stack";
 
 /** When each resource's step started and ended during an update, by name (from the engine's events). */
@@ -81,7 +81,13 @@ export class ClusterSession {
 
   /** `pulumi up`; keeps the outputs and writes the credentials they hold. Returns the change counts. */
   async up(onEvent?: (e: EngineEvent) => void): Promise<Record<string, number>> {
-    const result = await this.stack.up({ color: "never", ...(onEvent ? { onEvent } : {}) });
+    const result = await this.stack
+      .up({ color: "never", ...(onEvent ? { onEvent } : {}) })
+      .catch((e: unknown) => {
+        // The errors first: the whole output is mostly progress lines.
+        const diagnostics = pulumiDiagnostics(String(e));
+        throw diagnostics ? new Error(`pulumi up failed:\n${diagnostics}`, { cause: e }) : e;
+      });
     this.outputs = Object.fromEntries(
       Object.entries(await this.stack.outputs()).map(([k, v]) => [k, v.value as unknown]),
     );

@@ -1,3 +1,3 @@
 import { drillTests } from "./drills";
 
-drillTests("ha");
+drillTests("ha-0");

@@ -4,6 +4,9 @@
 // controller manager lead through their Leases; with the host that holds the virtual IP stopped, kubectl
 // through the stable address still works, and the address stays where it went when the host comes back.
 import { kubernetesVersions } from "../../config";
+import { shellCommand } from "../../components/host/shell";
+import { hostsHolding } from "../../drills/kubernetes";
+import { changed } from "../../workstation/stack";
 import { ClusterSession, stepTimer, until } from "./cluster";
 
 const version = kubernetesVersions[0]!;
@@ -27,14 +30,7 @@ afterAll(async () => {
 });
 
 /** The control-plane hosts that hold the virtual IP now. */
-async function holders(controlPlane: string[]): Promise<string[]> {
-  const held = await Promise.all(
-    controlPlane.map(async (h) =>
-      (await s.sshOk(h, "ip -o -4 addr show")).includes(` ${virtualIp}/32 `) ? [h] : [],
-    ),
-  );
-  return held.flat();
-}
+const holders = (controlPlane: string[]) => hostsHolding(virtualIp, controlPlane, (h, c) => s.sshOk(h, c));
 
 /** Who holds each of the two Leases, by host (the holder identity is `<host>_<uuid>`). */
 async function leaseHolders(): Promise<string[]> {
@@ -92,8 +88,12 @@ describe("a control plane that survives a host", () => {
       // Straight at each host's API server, through the cluster's CA: its certificate names the host and
       // the virtual IP.
       const ca = "/etc/kubernetes/pki/ca.crt";
-      expect(await s.sshOk(h, `curl -fsS --cacert ${ca} https://${address(h)}:6443/readyz`)).toBe("ok");
-      expect(await s.sshOk(h, `curl -fsS --cacert ${ca} https://${virtualIp}:6443/readyz`)).toBe("ok");
+      expect(
+        await s.sshOk(h, shellCommand("curl", "-fsS", "--cacert", ca, `https://${address(h)}:6443/readyz`)),
+      ).toBe("ok");
+      expect(
+        await s.sshOk(h, shellCommand("curl", "-fsS", "--cacert", ca, `https://${virtualIp}:6443/readyz`)),
+      ).toBe("ok");
       const servers = await s.kubectl(
         "get",
         "pod",
@@ -106,7 +106,7 @@ describe("a control plane that survives a host", () => {
       expect(servers).toContain(`--etcd-servers=${members.join(",")}`);
       const verbose = await s.sshOk(
         h,
-        `curl -fsS --cacert ${ca} 'https://${address(h)}:6443/readyz?verbose'`,
+        shellCommand("curl", "-fsS", "--cacert", ca, `https://${address(h)}:6443/readyz?verbose`),
       );
       expect(verbose).toContain("[+]etcd ok");
     }
@@ -127,7 +127,7 @@ describe("a control plane that survives a host", () => {
     expect(running.split("\n").filter((l) => l.endsWith(" Running"))).toHaveLength(9);
     // A second up changes nothing.
     const changes = await s.up();
-    expect(Object.keys(changes).filter((k) => k !== "same")).toEqual([]);
+    expect(changed(changes)).toEqual({});
   });
 
   it("keeps kubectl working through the virtual IP with the host that holds it stopped", async () => {

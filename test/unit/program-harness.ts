@@ -35,8 +35,15 @@ function stackConfig(overrides: Record<string, unknown>): Record<string, string>
 }
 
 /** What the mocked providers return: the inputs, and the outputs the program reads of each type. */
-function mockOutputs(type: string, name: string, inputs: Record<string, unknown>): Record<string, unknown> {
+function mockOutputs(
+  type: string,
+  name: string,
+  inputs: Record<string, unknown>,
+  lastOutputs: Record<string, unknown>,
+): Record<string, unknown> {
   const outputs: Record<string, unknown> = { ...inputs };
+  // The stack's own outputs of its last update (index.ts reads what it deployed).
+  if (type === "pulumi:pulumi:StackReference") Object.assign(outputs, { outputs: lastOutputs });
   if (type === "pulumi-nodejs:dynamic/rwk:Machine")
     Object.assign(outputs, { sshPort: 2222, machineId: `id-${name}` });
   if (type === "tls:index/privateKey:PrivateKey") {
@@ -53,17 +60,21 @@ function mockOutputs(type: string, name: string, inputs: Record<string, unknown>
   return outputs;
 }
 
-/** Runs the program (index.ts) on these config keys; `registered` receives every registration, also of a run that throws. */
+/**
+ * Runs the program (index.ts) on these config keys; `registered` receives every registration, also of a
+ * run that throws; `lastOutputs` are the stack's outputs as its last update left them.
+ */
 export async function loadProgram(
   overrides: Record<string, unknown> = {},
   stack = "dev",
   registered: Registered[] = [],
+  lastOutputs: Record<string, unknown> = {},
 ): Promise<Run> {
   const mocks: pulumi.runtime.Mocks = {
     newResource(args) {
       const inputs = args.inputs as Record<string, unknown>;
       registered.push({ type: args.type, name: args.name, inputs });
-      return { id: `${args.name}-id`, state: mockOutputs(args.type, args.name, inputs) };
+      return { id: `${args.name}-id`, state: mockOutputs(args.type, args.name, inputs, lastOutputs) };
     },
     call: (args) => args.inputs as Record<string, unknown>,
   };
@@ -71,14 +82,16 @@ export async function loadProgram(
   // configured before the program is loaded.
   let sdk: typeof pulumi | undefined;
   let ready: Promise<void> = Promise.resolve();
-  let outputs: Record<string, unknown> = {};
+  let exported: unknown;
   jest.isolateModules(() => {
     sdk = require("@pulumi/pulumi") as typeof pulumi;
     sdk.runtime.setAllConfig(stackConfig(overrides));
-    ready = sdk.runtime.setMocks(mocks, project, stack, false);
-    outputs = require(path.join(root, "index.ts")) as Record<string, unknown>;
+    ready = sdk.runtime.setMocks(mocks, project, stack, false, "organization");
+    exported = require(path.join(root, "index.ts"));
   });
   await ready;
+  // The program's exports: a promise of the outputs (it reads the stack's last outputs first).
+  const outputs = (await exported) as Record<string, unknown>;
   // Registrations happen as Outputs resolve: the runtime's own drain of its RPC queue says when they
   // all reached the mock (this SDK instance is this run's alone).
   await sdk!.runtime.disconnect();

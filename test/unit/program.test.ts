@@ -52,6 +52,7 @@ describe("the program under mocks", () => {
       "pulumi-nodejs:dynamic/rwk:Machine lab-core-02-machine",
       "pulumi-nodejs:dynamic/rwk:Machine lab-core-03-machine",
       "pulumi-nodejs:dynamic/rwk:Switch lab-switch",
+      "pulumi:pulumi:StackReference deployed",
       "rwk:etcd:Cluster etcd",
       "rwk:etcd:Member etcd-core-01",
       "rwk:host:Host lab-core-01",
@@ -161,6 +162,7 @@ describe("the program under mocks", () => {
   it("exports only the outputs that apply: no undefined backup or TLS outputs", async () => {
     const plain = await loadProgram({ etcdTls: "off" });
     expect(Object.keys(plain.outputs).sort()).toEqual([
+      "deployed",
       "driver",
       "etcdEndpoints",
       "etcdMembers",
@@ -207,6 +209,22 @@ describe("the program under mocks", () => {
       /driver: "docker" is not one of machines, vagrant, ssh/,
     );
     expect(registered).toEqual([]);
+  });
+
+  it("reads what the last update deployed and refuses a version change it forbids, registering nothing more", async () => {
+    const registered: Registered[] = [];
+    await expect(
+      loadProgram({ etcdVersion: "3.5.35" }, "dev", registered, { deployed: { etcdVersion: "3.6.16" } }),
+    ).rejects.toThrow(/etcdVersion: 3\.6\.16 → 3\.5\.35 goes back a minor version/);
+    expect(registered.map((r) => `${r.type} ${r.name}`)).toEqual(["pulumi:pulumi:StackReference deployed"]);
+    expect(registered[0]!.inputs).toMatchObject({ name: "organization/real-world-kubernetes/dev" });
+  });
+
+  it("records what it deploys for the next update's guard", async () => {
+    const { outputs } = await loadProgram({ etcdVersion: "3.6.16" }, "dev", [], {
+      deployed: { etcdVersion: "3.5.35" },
+    });
+    expect(outputs["deployed"]).toEqual({ etcdVersion: "3.6.16" });
   });
 
   it("takes a backup on the chosen member after it is ready, then pulls it with the stack's key", async () => {

@@ -1,0 +1,3 @@
+import { drillTests } from "./drills";
+
+drillTests("ha-1");
