@@ -13,11 +13,14 @@ import {
 import {
   apiSamples,
   expectApiWritesReadBack,
+  expectPodDeletionCompletes,
   kubectlOk,
   nodeReadiness,
   virtualIpHolders,
 } from "./kubernetes";
 import { apiProbe } from "./probes";
+import { keepalivedUnitName, kubeletUnitName, kubeProxyUnitName } from "../components/kubernetes/facts";
+import { shellCommand } from "../components/host/shell";
 import type { StepRecord } from "./report";
 import type { Drill, DrillContext } from "./runner";
 
@@ -116,6 +119,20 @@ export const apiMemberFailure: Drill = {
           const id = ids.get(lost);
           if (!id || id === lostMember)
             throw new Error(`${lost} should be a new member, its ID is still ${String(id)}`);
+          // Running on the fresh host once the update is done (nothing of the old host's undone on it).
+          const units = [kubeletUnitName, kubeProxyUnitName, keepalivedUnitName];
+          const active = await ctx.ssh(lost, shellCommand("systemctl", "is-active", ...units));
+          if (active.code !== 0)
+            throw new Error(
+              `on the fresh ${lost}, ${units.join(", ")}: ${active.stdout.trim().split("\n").join(", ")}`,
+            );
+          const apiserver = await ctx.ssh(
+            lost,
+            shellCommand("crictl", "ps", "--name", "^kube-apiserver$", "-q"),
+          );
+          if (apiserver.stdout.trim() === "")
+            throw new Error(`no kube-apiserver container runs on the fresh ${lost}`);
+          ctx.note(`on the fresh ${lost}: ${units.join(", ")} active, its kube-apiserver container running`);
           const ready = (await nodeReadiness(ctx)).get(lost);
           if (ready?.status !== "True") throw new Error(`node ${lost} is ${ready?.status ?? "missing"}`);
           const phase = await kubectlOk(ctx, [
@@ -131,6 +148,10 @@ export const apiMemberFailure: Drill = {
           ctx.note(
             `${lost} is a new etcd member (ID ${String(lostMember)} → ${id}), its API server Running, its node Ready`,
           );
+          // Every kubelet still hears of deletions through its API server (etcd's watch streams moved off the
+          // lost member): a pod deleted now goes.
+          const deleted = await expectPodDeletionCompletes(ctx, "kube-system", "k8s-app=kube-dns");
+          ctx.note(`\`kubectl delete -n kube-system ${deleted}\` completes: its kubelet saw the deletion`);
           expectApiAvailable(ctx, step, `${lost} replaced`);
         },
       },

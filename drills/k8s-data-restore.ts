@@ -7,7 +7,7 @@ import { etcdRestoreAnnotation } from "../components/kubernetes/render";
 import { shellCommand, shellQuote } from "../components/host/shell";
 import { probeLabel } from "./api-probe";
 import { waitFor } from "./checks";
-import { apiSamples, kubectlOk, listedProbeObjects } from "./kubernetes";
+import { apiSamples, expectPodDeletionCompletes, kubectlOk, listedProbeObjects } from "./kubernetes";
 import { apiProbe } from "./probes";
 import { checkRestored, newTimeline, takeBackup } from "./recovery";
 import type { Drill, DrillContext } from "./runner";
@@ -131,16 +131,9 @@ export const k8sDataRestore: Drill = {
             throw new Error(
               `the restored API server serves resourceVersion ${revision}, not past ${revisionBeforeDisaster} seen before the disaster: watches resumed there skip events`,
             );
-          const dns = (
-            await kubectlOk(ctx, ["get", "pods", "-n", "kube-system", "-l", "k8s-app=kube-dns", "-o", "name"])
-          )
-            .split("\n")
-            .filter(Boolean);
-          if (dns.length === 0) throw new Error("no CoreDNS pod to delete");
-          // `kubectl delete` waits until the object is gone, which takes the kubelet's word that it stopped.
-          await kubectlOk(ctx, ["delete", "-n", "kube-system", dns[0]!, "--timeout=90s"]);
+          const deleted = await expectPodDeletionCompletes(ctx, "kube-system", "k8s-app=kube-dns");
           ctx.note(
-            `resourceVersion ${revision} after the restore, past ${revisionBeforeDisaster} before the disaster (the restore bumps etcd's revision), and \`kubectl delete -n kube-system ${dns[0]!}\` completes: core-01's kubelet saw the deletion`,
+            `resourceVersion ${revision} after the restore, past ${revisionBeforeDisaster} before the disaster (the restore bumps etcd's revision), and \`kubectl delete -n kube-system ${deleted}\` completes: core-01's kubelet saw the deletion`,
           );
           // API writes: those acknowledged before the backup are there; those after it are gone.
           const listed = await listedProbeObjects(ctx, probeLabel, run);

@@ -144,3 +144,25 @@ export async function virtualIpHolders(ctx: DrillContext): Promise<string[]> {
     return r?.code === 0 ? r.stdout : undefined;
   });
 }
+
+/**
+ * A pod deletion completes: `kubectl delete` waits until the object is gone, which takes the kubelet's
+ * word that the pod stopped (a kubelet whose watch missed the deletion leaves it Terminating). Returns the
+ * pod deleted.
+ */
+export async function expectPodDeletionCompletes(
+  ctx: DrillContext,
+  namespace: string,
+  selector: string,
+): Promise<string> {
+  const pods = (await kubectlOk(ctx, ["get", "pods", "-n", namespace, "-l", selector, "-o", "name"]))
+    .split("\n")
+    .filter(Boolean);
+  if (pods.length === 0) throw new Error(`no pod ${selector} in ${namespace} to delete`);
+  const r = await ctx.kubectl(["delete", "-n", namespace, pods[0]!, "--timeout=90s"], 120_000);
+  if (r.code !== 0)
+    throw new Error(
+      `\`kubectl delete -n ${namespace} ${pods[0]!}\` did not complete within 90 s (its kubelet never confirmed the deletion): ${r.stderr.trim()}`,
+    );
+  return pods[0]!;
+}

@@ -5,6 +5,7 @@
 import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
 import { renderInstallScript, restartHash } from "./files";
+import { onlyOnHost } from "./shell";
 import type { HostFile } from "./files";
 import type { Host } from "./host";
 
@@ -13,7 +14,10 @@ export interface HostCommandArgs {
   create: pulumi.Input<string>;
   /** Run when an input changes; without it a change runs `create` again. */
   update?: pulumi.Input<string>;
-  /** Run when the resource is deleted (not when the host goes: see the file comment). */
+  /**
+   * Run when the resource is deleted (not when the host goes: see the file comment; nor on a host rebuilt
+   * since, see onlyOnHost).
+   */
   delete?: pulumi.Input<string>;
   stdin?: pulumi.Input<string>;
   /** More values whose change re-creates the command, beside the host's identity. */
@@ -40,11 +44,16 @@ export function hostCommand(
   args: HostCommandArgs,
   opts: OnHostOptions,
 ): command.remote.Command {
-  const { triggers, once, ...rest } = args;
+  const { triggers, once, delete: undo, ...rest } = args;
   return new command.remote.Command(
     name,
     {
       ...rest,
+      // What a command bound to the host's identity undoes belongs to that host, not to a rebuilt one; a
+      // command run `once` (on another host, for this one) undoes wherever it runs.
+      ...(undo === undefined
+        ? {}
+        : { delete: once ? undo : pulumi.all([host.identity, undo]).apply(([id, u]) => onlyOnHost(id, u)) }),
       connection: host.connection,
       triggers: [...(once ? [] : [host.identity]), ...(triggers ?? [])],
     },

@@ -1,5 +1,6 @@
 import { execFileSync } from "child_process";
-import { shellCommand, shellQuote, withFacts } from "./shell";
+import * as fs from "fs";
+import { onlyOnHost, shellCommand, shellQuote, withFacts } from "./shell";
 
 /** What bash makes of a command line: its words, each ended by a NUL (printf runs in the same shell). */
 function words(line: string): string[] {
@@ -44,5 +45,23 @@ describe("withFacts", () => {
     expect(lines[0]).toBe("#!/bin/bash");
     expect(lines[1]).toBe("# Facts rendered from facts.ts by real-world-kubernetes.");
     expect(execFileSync("bash", ["-c", script], { encoding: "utf8" })).toBe("/var/lib/x|it's $HOME|2379");
+  });
+});
+
+describe("onlyOnHost", () => {
+  // This machine's own id stands for the host the command was created on.
+  const here = fs.readFileSync("/etc/machine-id", "utf8").trim();
+  const run = (script: string) => execFileSync("bash", ["-c", script], { encoding: "utf8", stdio: "pipe" });
+
+  it("runs the script on the host it was made for", () => {
+    expect(run(onlyOnHost(here, "echo undone"))).toBe("undone\n");
+  });
+
+  it("does nothing, successfully, on a host rebuilt since (another machine-id)", () => {
+    expect(run(onlyOnHost("0123456789abcdef0123456789abcdef", "echo undone; exit 3"))).toBe("");
+  });
+
+  it("quotes the identity as one word", () => {
+    expect(run(onlyOnHost("x'; echo injected; '", "echo undone"))).toBe("");
   });
 });

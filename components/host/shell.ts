@@ -13,6 +13,21 @@ export function shellCommand(...words: string[]): string {
 }
 
 /**
+ * `script`, run only on the host whose machine-id is `identity`. Pulumi deletes a replaced resource after
+ * its replacement exists, so on a rebuilt host (a new machine-id, the same address) the old resource's
+ * undo would take down what the new one just set up: there it does nothing.
+ */
+export function onlyOnHost(identity: string, script: string): string {
+  return [
+    `if [ "$(cat /etc/machine-id)" != ${shellQuote(identity)} ]; then`,
+    `  echo "this host was rebuilt since: nothing of the old one to undo" >&2`,
+    "  exit 0",
+    "fi",
+    script,
+  ].join("\n");
+}
+
+/**
  * A script as pushed to a host: its facts (paths, ports, names defined once in a facts.ts) as read-only
  * shell variables after the shebang line, then the functions of any shared libraries (rwk-unit.sh), then
  * the rest of its body. `source` names where the facts came from.
