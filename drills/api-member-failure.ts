@@ -4,6 +4,7 @@
 // writes through the virtual IP (held by core-01) every 100 ms. core-03 is destroyed (the member listed,
 // unhealthy, quorum 2 of 3), then a fresh core-03 replaces it: a new member, its API server, its node.
 import {
+  etcdLeader,
   expectMembers,
   expectNoAcknowledgedWriteLost,
   expectPutGet,
@@ -60,15 +61,6 @@ function expectApiAvailable(ctx: DrillContext, step: StepRecord, how: string): v
   );
 }
 
-/** etcd's leader, by member name, with the endpoint that answered as the leader. */
-async function etcdLeader(ctx: DrillContext): Promise<{ name: string; endpoint: string }> {
-  const status = await ctx.etcd.status();
-  const leader = status.find((s) => s.memberId === s.leader);
-  const host = ctx.config.hosts.find((h) => leader?.endpoint.includes(`//${h.address}:`));
-  if (!leader || !host) throw new Error(`no etcd leader found: ${JSON.stringify(status)}`);
-  return { name: host.name, endpoint: leader.endpoint };
-}
-
 export const apiMemberFailure: Drill = {
   name,
   title: "member failure under the API: etcd's leader and a control-plane host destroyed, then replaced",
@@ -87,8 +79,7 @@ export const apiMemberFailure: Drill = {
           const before = await etcdLeader(ctx);
           if (before.name !== lost) {
             // The leader hands over to the named member (etcd's own transfer, no election timeout).
-            const id = BigInt(`0x${lostMember!}`).toString(16);
-            await ctx.etcd.ok(["move-leader", id], [before.endpoint]);
+            await ctx.etcd.ok(["move-leader", lostMember!], [before.endpoint]);
           }
           const leader = await etcdLeader(ctx);
           if (leader.name !== lost) throw new Error(`etcd's leader is ${leader.name}, not ${lost}`);

@@ -1,6 +1,6 @@
 // Checks shared by drills. Each one asks the real cluster (etcdctl) and either notes what it saw in the
 // report or throws with what it saw instead.
-import type { EtcdMember } from "../workstation/lab";
+import type { EndpointStatus, EtcdMember } from "../workstation/lab";
 import { changed } from "../workstation/stack";
 import type { DrillContext } from "./runner";
 import type { Sample } from "./probes";
@@ -129,12 +129,22 @@ export function longestAckGap(writes: Pick<Sample, "ok" | "end">[], from: number
  * at once: no graceful leadership transfer). Measures how long the survivors take to elect a new leader
  * and how long writes go unacknowledged.
  */
-export async function crashLeader(ctx: DrillContext): Promise<Failover> {
-  const before = await ctx.etcd.status();
-  const leaderId = before[0]?.leader;
-  const leader = before.find((s) => s.memberId === leaderId);
+/**
+ * etcd's leader: its member ID, its host's name and the endpoint that answered as the leader, with every
+ * endpoint's status it was found in.
+ */
+export async function etcdLeader(
+  ctx: DrillContext,
+): Promise<{ id: string; name: string; endpoint: string; status: EndpointStatus[] }> {
+  const status = await ctx.etcd.status();
+  const leader = status.find((s) => s.memberId === s.leader);
   const host = ctx.config.hosts.find((h) => leader?.endpoint.includes(`//${h.address}:`));
-  if (!leaderId || !host) throw new Error(`no leader found: ${JSON.stringify(before)}`);
+  if (!leader || !host) throw new Error(`no etcd leader found: ${JSON.stringify(status)}`);
+  return { id: leader.memberId, name: host.name, endpoint: leader.endpoint, status };
+}
+
+export async function crashLeader(ctx: DrillContext): Promise<Failover> {
+  const { id: leaderId, status: before, ...host } = await etcdLeader(ctx);
   const survivors = before.filter((s) => s.memberId !== leaderId).map((s) => s.endpoint);
   const crashAt = Date.now();
   await ctx.crash(host.name);

@@ -65,17 +65,14 @@ export async function readLease(ctx: DrillContext, lease: string): Promise<Lease
 export const controlPlaneLeases = ["kube-controller-manager", "kube-scheduler"] as const;
 export type ControlPlaneLease = (typeof controlPlaneLeases)[number];
 
-/** The Leases of kube-controller-manager and kube-scheduler, read in one request. */
-export async function leaseHolders(ctx: DrillContext): Promise<Record<ControlPlaneLease, LeaseView>> {
-  const out = await kubectlOk(ctx, [
-    "get",
-    "lease",
-    "-n",
-    "kube-system",
-    ...controlPlaneLeases,
-    "-o",
-    "json",
-  ]);
+/**
+ * The Leases of kube-controller-manager and kube-scheduler, read in one request through `kubectl` (a
+ * drill's, or an integration test's session).
+ */
+export async function readLeaseHolders(
+  kubectl: (args: string[]) => Promise<string>,
+): Promise<Record<ControlPlaneLease, LeaseView>> {
+  const out = await kubectl(["get", "lease", "-n", "kube-system", ...controlPlaneLeases, "-o", "json"]);
   const list = JSON.parse(out) as { items: (LeaseObject & { metadata: { name: string } })[] };
   const view = (name: ControlPlaneLease) => {
     const lease = list.items.find((l) => l.metadata.name === name);
@@ -86,6 +83,11 @@ export async function leaseHolders(ctx: DrillContext): Promise<Record<ControlPla
     "kube-controller-manager": view("kube-controller-manager"),
     "kube-scheduler": view("kube-scheduler"),
   };
+}
+
+/** The Leases of kube-controller-manager and kube-scheduler, read in one request. */
+export function leaseHolders(ctx: DrillContext): Promise<Record<ControlPlaneLease, LeaseView>> {
+  return readLeaseHolders((args) => kubectlOk(ctx, args));
 }
 
 /** Each node's Ready condition: its status ("True", "False", "Unknown") and when it last changed (the node controller's own time, ms). */

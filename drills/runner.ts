@@ -345,8 +345,12 @@ export async function runDrill(drill: Drill, opts: RunOptions = {}): Promise<Dri
       path.join(reportDir, `${drill.name}.json`),
       JSON.stringify({ ...record, steps: record.steps.map((s) => ({ ...s, output: undefined })) }, null, 1),
     );
+    const teardownStart = Date.now();
     try {
       await throwaway.dispose();
+      log(
+        `\n=== teardown: pulumi destroy and the lab removed in ${((Date.now() - teardownStart) / 1000).toFixed(0)} s\n`,
+      );
     } finally {
       if (keyFile) fs.rmSync(path.dirname(keyFile), { recursive: true, force: true });
       fs.rmSync(tlsDir, { recursive: true, force: true });

@@ -78,10 +78,6 @@ function placement(pods: PodView[]): string {
     .join("; ");
 }
 
-async function nodeReady(ctx: DrillContext, node: string): Promise<string> {
-  return (await nodeReadyCondition(ctx, node)).status;
-}
-
 /** The desired replicas of the followed Deployments. */
 async function desiredReplicas(ctx: DrillContext): Promise<number> {
   const out = await kubectlOk(ctx, [
@@ -186,7 +182,7 @@ function returnStep(last: boolean): DrillStep {
     set: { [`hostStates.${lost}`]: "running" },
     check: async (ctx, step) => {
       const readyAt = await waitFor(`node ${lost} Ready again`, 180_000, async () =>
-        (await nodeReady(ctx, lost)) === "True" ? Date.now() : undefined,
+        (await nodeReadyCondition(ctx, lost)).status === "True" ? Date.now() : undefined,
       );
       const pods = await workloadPods(ctx);
       const back = pods.filter((p) => p.node === lost && !p.deleting);

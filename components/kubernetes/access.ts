@@ -2,6 +2,7 @@ import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import type { Driver } from "../../config";
 import { Forward } from "../host/forward";
+import { ApiAnswers } from "./api-answers";
 import type { Lab } from "../host/lab";
 import type { KubernetesPki } from "../pki/kubernetes-pki";
 import { identities, ports } from "./facts";
@@ -57,14 +58,27 @@ export class ClusterAccess extends pulumi.ComponentResource {
           renderKubeconfig({ server, caPem, user: identities.admin.commonName, certPem, keyPem }),
         ),
     );
+    // The provider's first request must not be the one that finds the API busy: wait until it answers.
+    const answers = new ApiAnswers(
+      `${name}-answers`,
+      {
+        server: this.server,
+        caPem: pki.ca.certPem,
+        certPem: pki.admin.certPem,
+        keyPem: pulumi.secret(pki.admin.privateKeyPem),
+        timeoutSeconds: 300,
+      },
+      // It asks the control plane, once that is ready.
+      { parent: this, dependsOn: args.ready },
+    );
     this.provider = new k8s.Provider(
       `${name}-provider`,
       // Client-side diffs, from the inputs in the state: the drills update the stack while the API server
       // cannot answer (etcd stopped under it), and a server-side dry run would fail every such update on
       // objects that do not even change.
       { kubeconfig: this.kubeconfig, enableServerSideApply: false },
-      // Its objects are created once the API server is ready.
-      { parent: this, dependsOn: args.ready },
+      // Its objects are created once the API server is ready and answers the workstation.
+      { parent: this, dependsOn: [...args.ready, answers] },
     );
     this.registerOutputs({ server: this.server });
   }

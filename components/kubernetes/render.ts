@@ -709,8 +709,15 @@ export interface KeepalivedInput {
  * keepalived on a control-plane host (kubeadm's HA guide, kube-vip's ARP mode): one VRRP router whose
  * master holds the virtual IP; a host holds it only while its own API server answers /readyz. Every
  * instance starts as a backup and none preempts, so the address stays where it is when a host comes
- * back: only a failure moves it. An election goes to the live host listed first in controlPlane. The master advertises every second; the others take over ~3.6 s after
- * it falls silent, or at once when its check fails and it steps down.
+ * back: only a failure moves it. An election goes to the live host listed first in controlPlane. The
+ * master advertises every second; the others take over ~3.6 s after it falls silent, or at once when its
+ * check fails twice and it steps down.
+ *
+ * Slow is not dead: on a busy host (three API servers starting on two cores) /readyz can take seconds,
+ * and a check that gives up after one second moved the address between hosts that were all fine,
+ * breaking the connections through it. A stopped API server refuses at once, so its check fails as fast
+ * with a longer bound; only a hung one takes longer (two checks of up to 3 s). keepalived runs at a high
+ * priority (nice -15, its check too) so that a busy host still advertises on time.
  */
 export function renderKeepalivedConfig(i: KeepalivedInput): string {
   const readyz = `https://127.0.0.1:${ports.apiserver}/readyz`;
@@ -720,11 +727,12 @@ export function renderKeepalivedConfig(i: KeepalivedInput): string {
     `  router_id ${i.host.name}`,
     "  enable_script_security",
     "  script_user root",
+    "  vrrp_priority -15",
     "}",
     "vrrp_script apiserver_ready {",
-    `  script "/usr/bin/curl -fsk --max-time 1 -o /dev/null ${readyz}"`,
+    `  script "/usr/bin/curl -fsk --max-time 3 -o /dev/null ${readyz}"`,
     "  interval 1",
-    "  timeout 2",
+    "  timeout 4",
     "  fall 2",
     "  rise 2",
     "}",

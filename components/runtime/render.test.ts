@@ -124,9 +124,9 @@ describe("container runtime renderers", () => {
         "-c",
         `${helper}\n${stubs}\nunit_start x.service /nonexistent/marker 5 x true && echo "started:\${unit_action:-nothing}"`,
       ],
-      {
-        encoding: "utf8",
-      },
+      // stdin from /dev/null: Node's pipes are sockets, and bash run with a socket for stdin thinks sshd
+      // started it and reads /etc/bash.bashrc (whose $PS1 fails -u) when SHLVL is below 2.
+      { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] },
     );
     expect(r.stderr).toBe("");
     expect(r.stdout).toBe("started:nothing\n");

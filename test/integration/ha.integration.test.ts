@@ -5,7 +5,7 @@
 // through the stable address still works, and the address stays where it went when the host comes back.
 import { kubernetesVersions } from "../../config";
 import { shellCommand } from "../../components/host/shell";
-import { hostsHolding } from "../../drills/kubernetes";
+import { controlPlaneLeases, hostsHolding, readLeaseHolders } from "../../drills/kubernetes";
 import { changed } from "../../workstation/stack";
 import { ClusterSession, stepTimer, until } from "./cluster";
 
@@ -34,13 +34,8 @@ const holders = (controlPlane: string[]) => hostsHolding(virtualIp, controlPlane
 
 /** Who holds each of the two Leases, by host (the holder identity is `<host>_<uuid>`). */
 async function leaseHolders(): Promise<string[]> {
-  return Promise.all(
-    ["kube-controller-manager", "kube-scheduler"].map(async (lease) =>
-      (
-        await s.kubectl("get", "lease", "-n", "kube-system", lease, "-o", "jsonpath={.spec.holderIdentity}")
-      ).replace(/_.*$/, ""),
-    ),
-  );
+  const leases = await readLeaseHolders((args) => s.kubectl(...args));
+  return controlPlaneLeases.map((l) => leases[l].holder.replace(/_.*$/, ""));
 }
 
 describe("a control plane that survives a host", () => {
