@@ -125,11 +125,6 @@ export function longestAckGap(writes: Pick<Sample, "ok" | "end">[], from: number
 }
 
 /**
- * The workshop's lost member, made as hard as it gets: the leader's host crashes (every process killed
- * at once: no graceful leadership transfer). Measures how long the survivors take to elect a new leader
- * and how long writes go unacknowledged.
- */
-/**
  * etcd's leader: its member ID, its host's name and the endpoint that answered as the leader, with every
  * endpoint's status it was found in.
  */
@@ -143,6 +138,11 @@ export async function etcdLeader(
   return { id: leader.memberId, name: host.name, endpoint: leader.endpoint, status };
 }
 
+/**
+ * The workshop's lost member, made as hard as it gets: the leader's host crashes (every process killed
+ * at once: no graceful leadership transfer). Measures how long the survivors take to elect a new leader
+ * and how long writes go unacknowledged.
+ */
 export async function crashLeader(ctx: DrillContext): Promise<Failover> {
   const { id: leaderId, status: before, ...host } = await etcdLeader(ctx);
   const survivors = before.filter((s) => s.memberId !== leaderId).map((s) => s.endpoint);

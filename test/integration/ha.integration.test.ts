@@ -35,7 +35,7 @@ const holders = (controlPlane: string[]) => hostsHolding(virtualIp, controlPlane
 /** Who holds each of the two Leases, by host (the holder identity is `<host>_<uuid>`). */
 async function leaseHolders(): Promise<string[]> {
   const leases = await readLeaseHolders((args) => s.kubectl(...args));
-  return controlPlaneLeases.map((l) => leases[l].holder.replace(/_.*$/, ""));
+  return controlPlaneLeases.map((l) => leases[l].host);
 }
 
 describe("a control plane that survives a host", () => {
