@@ -1,8 +1,11 @@
 // The stack's resources: the workshop's hosts, etcd member set and Kubernetes parts, driven by its
 // validated config (index.ts reads it and checks what the last update deployed first).
+import type * as command from "@pulumi/command";
+import * as pulumi from "@pulumi/pulumi";
 import { clusterDnsIp, deployedBy, deployedOutput, kubernetesServiceIp } from "./config";
 import type { loadConfig } from "./config";
 import { requireBuilt } from "./components/built";
+import { deferred } from "./components/deferred";
 import { Cluster, placementsOf, restoreId } from "./components/etcd/cluster";
 import { Lab } from "./components/host/lab";
 import { EtcdPki } from "./components/pki/etcd-pki";
@@ -15,7 +18,7 @@ import { Kubelet } from "./components/kubernetes/kubelet";
 import { apiserverUrl } from "./components/kubernetes/render";
 import { KubeProxy } from "./components/kubernetes/kube-proxy";
 import { Keepalived } from "./components/kubernetes/keepalived";
-import { Node } from "./components/kubernetes/node";
+import { Node, UpgradeDrain } from "./components/kubernetes/node";
 import { clusterDns, pauseDeployment, webService } from "./components/kubernetes/workloads";
 import { KubernetesPki } from "./components/pki/kubernetes-pki";
 import { clientUrl, placementOf } from "./components/etcd/render";
@@ -97,7 +100,18 @@ export function program(config: ReturnType<typeof loadConfig>): Record<string, u
   const kubelets = new Map<string, Kubelet>();
   // Each node's pod subnet, by its address: every node routes to the others' through their addresses.
   const podSubnet = (host: string) => podSubnetOf(lab.hosts[host]!.address, k8sSpec.podCidr.cidr);
-  for (const [host, itsRoles] of roles) {
+  // Validation refuses roles without a control plane and a control plane without etcd over TLS.
+  const kpki = kubernetesPki!;
+  const admin = firstControlPlane!;
+  // A new release rolls one node at a time in the version-skew policy's order (etcd's members rolled
+  // before: the API servers wait for them): the control-plane hosts in config's order, each drained, its
+  // API server, controller manager and scheduler, then its kubelet and kube-proxy (which talk to that API
+  // server only), Ready and schedulable before the next; then the workers, whose kubelets talk to any API
+  // server, once every one runs the release. Creating the cluster goes through the same order.
+  let previous: Node | undefined;
+  const nodeParts: command.remote.Command[] = [];
+  const addNode = (host: string, apiservers: pulumi.Resource[]) => {
+    const itsRoles = roles.get(host)!;
     const runtime = new NodeRuntime(`runtime-${host}`, {
       host: lab.hosts[host]!,
       kubernetesVersion: k8sSpec.version,
@@ -107,8 +121,10 @@ export function program(config: ReturnType<typeof loadConfig>): Record<string, u
         .filter((other) => other !== host)
         .map((other) => ({ subnet: podSubnet(other), gateway: lab.hosts[other]!.address })),
     });
-    // Validation refuses roles without a control plane and a control plane without etcd over TLS.
-    const kpki = kubernetesPki!;
+    // The kubelet's start waits for what is registered after it: its drain and a control-plane host's
+    // manifests, which need its files (the helper; on the admin host, the drain's too).
+    const drained = deferred<pulumi.Resource>();
+    const manifests = deferred<pulumi.Resource>();
     const kubelet = new Kubelet(`kubelet-${host}`, {
       host: lab.hosts[host]!,
       version: k8sSpec.version,
@@ -119,30 +135,68 @@ export function program(config: ReturnType<typeof loadConfig>): Record<string, u
       clusterDns: clusterDnsIp(k8sSpec.serviceCidr),
       clusterDomain: k8sSpec.clusterDomain,
       controlPlaneOnly: !itsRoles.includes("worker"),
+      after: [drained.promise, manifests.promise],
     });
     kubelets.set(host, kubelet);
-    if (itsRoles.includes("controlPlane")) {
-      const before = [...controlPlanes.values()].at(-1);
-      controlPlanes.set(
-        host,
-        new ControlPlane(`control-plane-${host}`, {
-          host: lab.hosts[host]!,
-          images: imageRefs(k8sSpec.version),
-          pki: kpki,
-          etcdPki: pki!,
-          etcdServers: members.map((m) => clientUrl(m, "on")),
-          serviceCidr: k8sSpec.serviceCidr.cidr,
-          clusterDomain: k8sSpec.clusterDomain,
-          leaderElection: k8sSpec.leaderElection,
-          kubelet,
-          // Joined (a restore is a join from the backup) and running its configuration.
-          etcd: etcd.members.flatMap((m) => [m.joined, m.ready]),
-          ...(restore ? { etcdRestore: restore.id } : {}),
-          ...(before ? { after: before } : {}),
-        }),
-      );
-    }
-  }
+    const drain = new UpgradeDrain(`upgrade-drain-${host}`, {
+      host: lab.hosts[host]!,
+      version: k8sSpec.version,
+      admin,
+      after: [
+        (kubelets.get(admin.hostName) ?? kubelet).files,
+        ...(previous ? [previous.ready] : []),
+        ...apiservers,
+      ],
+    });
+    const before = [...controlPlanes.values()].at(-1);
+    const controlPlane =
+      itsRoles.includes("controlPlane") &&
+      new ControlPlane(`control-plane-${host}`, {
+        host: lab.hosts[host]!,
+        images: imageRefs(k8sSpec.version),
+        pki: kpki,
+        etcdPki: pki!,
+        etcdServers: members.map((m) => clientUrl(m, "on")),
+        serviceCidr: k8sSpec.serviceCidr.cidr,
+        clusterDomain: k8sSpec.clusterDomain,
+        leaderElection: k8sSpec.leaderElection,
+        kubelet,
+        before: [drain.done, ...runtime.images],
+        // Joined (a restore is a join from the backup) and running its configuration.
+        etcd: etcd.members.flatMap((m) => [m.joined, m.ready]),
+        ...(restore ? { etcdRestore: restore.id } : {}),
+        ...(before ? { after: before } : {}),
+      });
+    drained.resolve(drain.done);
+    manifests.resolve(controlPlane ? controlPlane.manifests : drain.done);
+    // A control-plane host's kubelet and kube-proxy talk to its own API server; the admin talks to its.
+    const talksTo = controlPlane
+      ? [controlPlane.ready, ...(host === admin.hostName ? [] : [controlPlanes.get(admin.hostName)!.ready])]
+      : apiservers;
+    if (controlPlane) controlPlanes.set(host, controlPlane);
+    const kubeProxy = new KubeProxy(`kube-proxy-${host}`, {
+      host: lab.hosts[host]!,
+      version: k8sSpec.version,
+      kubelet,
+      caCertPem: kpki.ca.certPem,
+      certificate: kpki.kubeProxy,
+      apiserver: apiserverFor(host),
+      podCidr: k8sSpec.podCidr.cidr,
+      controlPlane: talksTo,
+    });
+    previous = new Node(`node-${host}`, {
+      host: lab.hosts[host]!,
+      podCidr: podSubnet(host),
+      version: k8sSpec.version,
+      kubelet,
+      kubeProxy,
+      roles: itsRoles.map((r) => (r === "controlPlane" ? "control-plane" : "worker")),
+      admin,
+      controlPlane: talksTo,
+    });
+    nodeParts.push(kubeProxy.ready, previous.ready);
+  };
+  for (const host of k8sSpec.controlPlane) addNode(host, []);
   // keepalived on every control-plane host, with the virtual IP.
   const virtualIp = k8sSpec.apiVirtualIp;
   const virtualIps = virtualIp
@@ -170,30 +224,7 @@ export function program(config: ReturnType<typeof loadConfig>): Record<string, u
       pki: kubernetesPki,
       ready: controlPlaneReady,
     });
-  // Every node: kube-proxy, and its Node object (its pod CIDR; drained and deleted when the host leaves).
-  const nodeParts = [...kubelets].flatMap(([host, kubelet]) => {
-    const controlPlane = controlPlaneReady;
-    const kubeProxy = new KubeProxy(`kube-proxy-${host}`, {
-      host: lab.hosts[host]!,
-      version: k8sSpec.version,
-      kubelet,
-      caCertPem: kubernetesPki!.ca.certPem,
-      certificate: kubernetesPki!.kubeProxy,
-      apiserver: apiserverFor(host),
-      podCidr: k8sSpec.podCidr.cidr,
-      controlPlane,
-    });
-    const node = new Node(`node-${host}`, {
-      host: lab.hosts[host]!,
-      podCidr: podSubnet(host),
-      kubelet,
-      kubeProxy,
-      roles: roles.get(host)!.map((r) => (r === "controlPlane" ? "control-plane" : "worker")),
-      admin: firstControlPlane!,
-      controlPlane,
-    });
-    return [kubeProxy.ready, node.ready];
-  });
+  for (const host of roles.keys()) if (!controlPlanes.has(host)) addNode(host, controlPlaneReady);
   // The workloads, ordinary resources of the stack through the cluster's provider.
   if (access) {
     // After the nodes, so a destroy deletes them before it drains any node (no budget blocks it).
@@ -257,7 +288,11 @@ export function program(config: ReturnType<typeof loadConfig>): Record<string, u
     ...(access ? { kubeconfig: access.kubeconfig, apiServer: access.server } : {}),
     // The last backup taken: the directory to give `restore.from`, and the host's manifest.
     ...(backup ? { backupDirectory: backup.directory, backupManifest: backup.manifest } : {}),
-    // What this update deploys: the next update's version guard reads it back (config/upgrade.ts).
-    [deployedOutput]: deployedBy(config),
+    // What this update deploys: the next update's version guard reads it back (config/upgrade.ts). Known
+    // only once every member and node runs it: an update that fails half way leaves the old record, and
+    // the guard keeps comparing with the version some hosts still run.
+    [deployedOutput]: pulumi
+      .all([...etcd.members.map((m) => m.ready.id), ...nodeParts.map((r) => r.id)])
+      .apply(() => deployedBy(config)),
   };
 }

@@ -2,7 +2,8 @@
 // `deployed` output), before anything is registered. What etcd and Kubernetes allow: etcd upgrades one
 // minor version at a time and never goes back a minor in place (its data carries the cluster version);
 // Kubernetes' version-skew policy lets the API servers move one minor at a time, kubelets never newer than
-// the API servers. A version change rolls every member and host, so it needs all of them running.
+// the API servers (program.ts rolls the nodes in that order). A version change rolls every member and
+// host, so it needs all of them running.
 import type { StackConfig } from "./index";
 import { etcdVersions } from "./etcd";
 import { kubernetesVersions } from "./kubernetes";
@@ -65,7 +66,7 @@ export function upgradeProblems(deployed: Deployed, config: StackConfig): string
     from: string | undefined,
     to: string,
     built: readonly string[],
-    rules: { back: string; skip: string; roll?: string },
+    rules: { back: string; skip: string },
   ) => {
     if (from === undefined || from === to) return;
     const a = parse(from);
@@ -82,7 +83,6 @@ export function upgradeProblems(deployed: Deployed, config: StackConfig): string
         key,
         `${from} → ${to} skips a minor version (${minorOf(a)} → ${minorOf(b)}): ${rules.skip}; ${allowed}`,
       );
-    else if (apart === 1 && rules.roll) p.add(key, `${from} → ${to}: ${rules.roll}`);
     if (notRunning.length > 0)
       p.add(
         key,
@@ -98,7 +98,6 @@ export function upgradeProblems(deployed: Deployed, config: StackConfig): string
     check("kubernetesVersion", deployed.kubernetesVersion, config.kubernetes.version, kubernetesVersions, {
       back: "the version-skew policy never takes the API servers back a minor (their stored objects may use the newer one's API versions); patch versions within a minor may go either way",
       skip: "the version-skew policy moves the API servers one minor at a time",
-      roll: "a new minor on a running cluster is refused for now: this project does not yet roll it in the version-skew order (API servers first, kubelets last, each worker drained), and the kubelets would run newer than the API servers. Until it does: `pulumi destroy`, then `pulumi up` at the new version",
     });
   return p.list();
 }

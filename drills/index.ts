@@ -3,7 +3,7 @@ import { apiFailover } from "./api-failover";
 import { apiMemberFailure } from "./api-member-failure";
 import { certRotation } from "./cert-rotation";
 import { etcdScale } from "./etcd-scale";
-import { etcdUpgrade } from "./etcd-upgrade";
+
 import { k8sDataRestore } from "./k8s-data-restore";
 import { leaderFailover } from "./leader-failover";
 import { memberFailure } from "./member-failure";
@@ -12,6 +12,7 @@ import { restoreClassic } from "./restore-classic";
 import { restoreInPlace } from "./restore-in-place";
 import { restoreSnapshot } from "./restore-snapshot";
 import { secureEtcd } from "./secure-etcd";
+import { upgrade } from "./upgrade";
 import { workerFailure } from "./worker-failure";
 import type { Drill } from "./runner";
 
@@ -26,12 +27,12 @@ export const drills: Record<string, Drill> = Object.fromEntries(
     restoreClassic,
     restoreSnapshot,
     restoreInPlace,
-    etcdUpgrade,
     apiEtcdOutage,
     k8sDataRestore,
     workerFailure,
     apiFailover,
     leaderFailover,
     apiMemberFailure,
+    upgrade,
   ].map((d) => [d.name, d]),
 );

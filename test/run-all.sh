@@ -15,16 +15,25 @@ gate() {
 
 mapfile -t shell_scripts < <(git ls-files -- '*.sh' rwk .ci/run)
 
-# The cluster's default releases and their images: only the Kubernetes tests use them (the unit tests use
-# stand-ins). Warm, this takes a second. Cold, about 15 minutes on 2 cores (README, "Benchmarks"), so
-# it runs behind the gates and the etcd half's tests, at the lowest CPU priority, and the Kubernetes tests
-# (control-plane, drills-kubernetes, drills-workers, ha) wait for it. RWK_BUILD_BEHIND=1 takes that order on a warm machine too.
-cluster_build() { lab/toolchain/kubernetes.sh >/dev/null && lab/images/oci/build-images.sh >/dev/null; }
+# The cluster's releases and their images: the defaults, and the versions the upgrade drill starts from
+# (every version versions.json lists). Only the Kubernetes tests use them (the unit tests use stand-ins).
+# Warm, this takes a second. Cold, about 15 minutes on 2 cores per Kubernetes release (README,
+# "Benchmarks"), so it runs behind the gates and the etcd half's tests, at the lowest CPU priority, and the
+# Kubernetes tests (control-plane, drills-kubernetes, drills-workers, ha) wait for it. RWK_BUILD_BEHIND=1
+# takes that order on a warm machine too.
+mapfile -t cluster_releases < <(node -p 'const c = require("./versions.json").cluster;
+  [...c.etcd.map((v) => "etcd@" + v), ...c.kubernetes.map((v) => "kubernetes@" + v),
+   "crictl@" + c.crictl, "cni-plugins@" + c.cniPlugins].join("\n")')
+mapfile -t cluster_images < <(node -p 'require("./versions.json").cluster.kubernetes.join("\n")')
+cluster_build() {
+  lab/toolchain/kubernetes.sh "${cluster_releases[@]}" >/dev/null &&
+    lab/images/oci/build-images.sh "${cluster_images[@]}" >/dev/null
+}
 behind_pid=""
 behind_log=""
 start_cluster_build() {
   [[ ${1:-} == --unit-only ]] && return
-  if [[ ${RWK_BUILD_BEHIND:-} != 1 ]] && lab/toolchain/kubernetes.sh --check; then
+  if [[ ${RWK_BUILD_BEHIND:-} != 1 ]] && lab/toolchain/kubernetes.sh --check "${cluster_releases[@]}"; then
     gate "the cluster's binaries and images (cached)" cluster_build
     return
   fi
@@ -32,7 +41,7 @@ start_cluster_build() {
   printf '\n[test] the cluster'"'"'s binaries and images: building behind the tests (log: %s)\n' "$behind_log" >&2
   # A process group of its own (setsid), so that a failed run stops the whole build and nothing else.
   export -f cluster_build
-  setsid nice -n 19 bash -c cluster_build >"$behind_log" 2>&1 &
+  setsid nice -n 19 bash -c "$(declare -p cluster_releases cluster_images); cluster_build" >"$behind_log" 2>&1 &
   behind_pid=$!
 }
 stop_cluster_build() {

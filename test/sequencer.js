@@ -7,9 +7,9 @@ const Sequencer = require("@jest/test-sequencer").default;
 const expectedSeconds = {
   "drills-2.integration.test.ts": 2050,
   "drills-ha.integration.test.ts": 1700,
-  "drills-ha-2.integration.test.ts": 900,
+  "drills-ha-2.integration.test.ts": 1700,
   "drills-workers.integration.test.ts": 750,
-  "drills-1.integration.test.ts": 850,
+  "drills-1.integration.test.ts": 750,
   "drills-kubernetes.integration.test.ts": 510,
   "control-plane.integration.test.ts": 400,
   "ha.integration.test.ts": 420,

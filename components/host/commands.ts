@@ -81,7 +81,7 @@ export function pushFiles(
  * A service run from pushed files: the files (`<name>-files`, the restart marker set when a restart file
  * changed), then the command that starts it or restarts it if marked (`<name>-start`); its command line
  * carries the restart files' hash, so a change of them runs it again. `stop` runs when it goes. `dependsOn`
- * orders the start, after the files.
+ * orders the start, after the files (which land at once: a service reads them only when it starts).
  */
 export function runFromFiles(
   host: Host,
@@ -93,7 +93,7 @@ export function runFromFiles(
     stop: string;
   },
   opts: OnHostOptions,
-): command.remote.Command {
+): { pushed: command.remote.Command; started: command.remote.Command } {
   const pushed = pushFiles(
     host,
     `${name}-files`,
@@ -102,12 +102,13 @@ export function runFromFiles(
   );
   // A truncated hash reveals nothing of the key it covers: the command stays readable in the log.
   const start = pulumi.unsecret(args.files.apply((f) => args.start(restartHash(f))));
-  return hostCommand(
+  const started = hostCommand(
     host,
     `${name}-start`,
     { create: start, update: start, delete: args.stop },
     { ...opts, dependsOn: [pushed, ...(opts.dependsOn ?? [])] },
   );
+  return { pushed, started };
 }
 
 /** A directory of the workstation copied into `remoteDir` on the host, under its own name (rsync's rule). */

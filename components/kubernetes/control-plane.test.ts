@@ -93,7 +93,8 @@ describe("the control plane under mocks", () => {
     expect(named(rs, "rwk:kubernetes:Node")).toEqual(["node-core-01", "node-core-02", "node-core-03"]);
     const joined = inputsOf(rs, "node-core-02-joined");
     expect(joined).toMatchObject({
-      create: "/usr/local/sbin/rwk-kube node-join --node core-02 --pod-cidr 10.244.102.0/24 --role worker",
+      create:
+        "/usr/local/sbin/rwk-kube node-join --node core-02 --pod-cidr 10.244.102.0/24 --kubelet 1.34.4 --role worker",
       // Run on core-01 (its identity first), again for a rebuilt core-02.
       triggers: ["id-lab-core-01-machine", "id-lab-core-02-machine"],
     });
@@ -105,6 +106,12 @@ describe("the control plane under mocks", () => {
       triggers: [],
     });
     expect(inputsOf(rs, "node-core-01-joined")["create"]).toContain("--role control-plane");
+    // Drained before its kubelet moves to another release, on core-01 and not again for a rebuilt core-01.
+    expect(inputsOf(rs, "upgrade-drain-core-02-drained")).toMatchObject({
+      create: "/usr/local/sbin/rwk-kube node-upgrade-drain --node core-02 --kubelet 1.34.4",
+      update: "/usr/local/sbin/rwk-kube node-upgrade-drain --node core-02 --kubelet 1.34.4",
+      triggers: [],
+    });
     // One kube-proxy identity for every node, bound to system:node-proxier by the API server's defaults.
     const csr = inputsOf(rs, "kubernetes-pki-kube-proxy-csr") as { subject: Record<string, string> };
     expect(csr.subject).toMatchObject({
@@ -150,6 +157,56 @@ describe("the control plane under mocks", () => {
     expect(manifests).toContain("--leader-elect-lease-duration=4s");
     expect(manifests).toContain("--leader-elect-renew-deadline=3s");
     expect(manifests).toContain("--leader-elect-retry-period=1s");
+  });
+
+  it("rolls a new release node by node in the version-skew order: control-plane hosts first, workers after every API server", async () => {
+    const { resources: rs } = await run({
+      etcdMembers: ["core-01", "core-02", "core-03"],
+      controlPlane: ["core-01", "core-02"],
+      workers: ["core-02", "core-03"],
+      apiVirtualIp: "172.17.8.100",
+    });
+    const deps = (name: string) => rs.find((r) => r.name === name)!.dependencies ?? [];
+    // A control-plane host: drained once the node before it is back (Ready at the release, schedulable),
+    // then its manifests (after the control plane before it), then its kubelet, then its pods awaited.
+    expect(deps("upgrade-drain-core-02-drained")).toEqual(
+      expect.arrayContaining(["node-core-01-joined", "kubelet-core-01-files"]),
+    );
+    expect(deps("control-plane-core-02-files")).toEqual(
+      expect.arrayContaining([
+        "upgrade-drain-core-02-drained",
+        "control-plane-core-01-ready",
+        // etcd's members roll first.
+        "etcd-core-01-restart",
+        "etcd-core-03-restart",
+      ]),
+    );
+    expect(deps("kubelet-core-02-start")).toEqual(
+      expect.arrayContaining(["upgrade-drain-core-02-drained", "control-plane-core-02-files"]),
+    );
+    expect(deps("control-plane-core-02-ready")).toContain("kubelet-core-02-start");
+    // Its kube-proxy and node talk to its own API server, the admin to core-01's: not to the later ones.
+    expect(deps("node-core-02-joined")).toEqual(
+      expect.arrayContaining([
+        "kube-proxy-core-02-start",
+        "control-plane-core-02-ready",
+        "control-plane-core-01-ready",
+      ]),
+    );
+    expect(deps("node-core-01-joined")).not.toContain("control-plane-core-02-ready");
+    // A worker's kubelet may talk to any API server: drained only once every one (and the virtual IP)
+    // is up, after the last control-plane host is back.
+    expect(deps("upgrade-drain-core-03-drained")).toEqual(
+      expect.arrayContaining([
+        "node-core-02-joined",
+        "control-plane-core-01-ready",
+        "control-plane-core-02-ready",
+        "keepalived-core-01-start",
+        "keepalived-core-02-start",
+      ]),
+    );
+    expect(deps("kubelet-core-03-start")).toContain("upgrade-drain-core-03-drained");
+    expect(deps("node-core-03-joined")).toContain("kubelet-core-03-start");
   });
 
   it("runs cluster DNS at the tenth service address, and the web service behind a NodePort and a budget", async () => {

@@ -24,12 +24,17 @@ export interface ControlPlaneArgs {
   clusterDomain: string;
   /** The host's kubelet, which runs the static pods. */
   kubelet: Kubelet;
-  /** What must be up before the API server can be: the etcd members. */
+  /**
+   * What must be done before the manifests change: the host's images imported (the kubelet would look for
+   * them in a registry), its node drained for a new release.
+   */
+  before: pulumi.Resource[];
+  /** What must be up before the API server can be, and roll before it: the etcd members. */
   etcd: pulumi.Resource[];
   /**
-   * The control-plane host before this one, if any: its control plane is ready first, so an update goes
-   * through the hosts one at a time (joining, or a change that restarts them) and never takes two API
-   * servers down at once.
+   * The control-plane host before this one, if any: its control plane is ready before this one's
+   * manifests change, so an update goes through the hosts one at a time (joining, or a change that
+   * restarts them) and never takes two API servers down at once.
    */
   after?: ControlPlane;
   /** The controller manager's and scheduler's Lease timings. */
@@ -48,6 +53,8 @@ export class ControlPlane extends pulumi.ComponentResource {
   public readonly ready: command.remote.Command;
   /** The API server's URL on the lab network. */
   public readonly apiserver: string;
+  /** The manifests and the files they read, on the host: the kubelet runs these pods once they land. */
+  public readonly manifests: command.remote.Command;
 
   constructor(name: string, args: ControlPlaneArgs, opts?: pulumi.ComponentResourceOptions) {
     super("rwk:kubernetes:ControlPlane", name, {}, opts);
@@ -84,7 +91,18 @@ export class ControlPlane extends pulumi.ComponentResource {
           ...(args.etcdRestore ? { etcdRestore: args.etcdRestore } : {}),
         }),
       );
-    const pushed = pushFiles(host, `${name}-files`, { files: rendered.files }, { parent: this });
+    const pushed = pushFiles(
+      host,
+      `${name}-files`,
+      { files: rendered.files },
+      // etcd's members roll before the API servers (the version-skew policy's order), and the hosts one
+      // at a time.
+      {
+        parent: this,
+        dependsOn: [...args.before, ...args.etcd, ...(args.after ? [args.after.ready] : [])],
+      },
+    );
+    this.manifests = pushed;
     // The pods each run with what was just pushed: each static pod's inputs label names it.
     // The labels are truncated hashes, which reveal nothing of the keys they cover: the command stays
     // readable in the engine's log.

@@ -72,7 +72,7 @@ export class Keepalived extends pulumi.ComponentResource {
       },
       // A host takes the address only while its API server is ready: that comes first.
       { parent: this, dependsOn: [args.kubelet.ready, args.controlPlane.ready] },
-    );
+    ).started;
     this.registerOutputs({});
   }
 }

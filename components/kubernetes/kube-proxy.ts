@@ -62,7 +62,7 @@ export class KubeProxy extends pulumi.ComponentResource {
       // The helper and the binary come with the kubelet's push and runtime; kube-proxy is in sync only
       // once the API server answers.
       { parent: this, dependsOn: [args.kubelet.ready, ...args.controlPlane] },
-    );
+    ).started;
     this.registerOutputs({});
   }
 }

@@ -25,6 +25,12 @@ export interface KubeletArgs {
   clusterDomain: string;
   /** A control-plane host that is no worker: registered tainted, so workloads stay off it. */
   controlPlaneOnly: boolean;
+  /**
+   * What must be done before the kubelet (re)starts on a new release, after its files landed: its node
+   * drained, a control-plane host's new manifests in place (they may be given as promises: they are
+   * registered after this, and need its files).
+   */
+  after: pulumi.Input<pulumi.Resource>[];
 }
 
 /**
@@ -35,6 +41,8 @@ export interface KubeletArgs {
 export class Kubelet extends pulumi.ComponentResource {
   /** Completes once the kubelet runs its current configuration and answers its health check. */
   public readonly ready: command.remote.Command;
+  /** Its files on the host, the rwk-kube helper with them (the kubelet reads them only when it starts). */
+  public readonly files: command.remote.Command;
 
   constructor(name: string, args: KubeletArgs, opts?: pulumi.ComponentResourceOptions) {
     super("rwk:kubernetes:Kubelet", name, {}, opts);
@@ -58,7 +66,7 @@ export class Kubelet extends pulumi.ComponentResource {
           library,
         }),
       );
-    this.ready = runFromFiles(
+    const { pushed, started } = runFromFiles(
       host,
       name,
       {
@@ -70,8 +78,13 @@ export class Kubelet extends pulumi.ComponentResource {
       },
       // The kubelet's unit runs the release's kubelet against containerd, and its static pods need
       // their images: all of the runtime first.
-      { parent: this, dependsOn: [args.runtime.ready, args.runtime.kubernetes, ...args.runtime.images] },
+      {
+        parent: this,
+        dependsOn: [args.runtime.ready, args.runtime.kubernetes, ...args.runtime.images, ...args.after],
+      },
     );
+    this.files = pushed;
+    this.ready = started;
     this.registerOutputs({});
   }
 }

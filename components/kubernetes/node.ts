@@ -15,6 +15,8 @@ export interface NodeArgs {
   host: Host;
   /** The host's pod subnet (the runtime's bridge hands out its addresses), recorded as the node's. */
   podCidr: string;
+  /** The Kubernetes release its kubelet runs: the node is Ready at it before it counts as joined. */
+  version: string;
   kubelet: Kubelet;
   /** The host's kube-proxy: it keeps serving Services until the node is drained. */
   kubeProxy: KubeProxy;
@@ -22,15 +24,19 @@ export interface NodeArgs {
   roles: NodeRole[];
   /** The control-plane host whose admin kubeconfig (admin.conf) joins and drains nodes. */
   admin: Host;
-  /** The control plane: ready before a node can register, and its admin.conf pushed. */
+  /**
+   * The API servers the node's kubelet and the admin talk to (a control-plane host's own and the admin
+   * host's; for a worker, every one and the virtual IP): ready before a node can register.
+   */
   controlPlane: pulumi.Resource[];
 }
 
 /**
  * A host's Node object: the kubelet registers it; this gives it its pod CIDR (the program's, which the
- * host's bridge hands addresses from) and waits until it is Ready. When the host leaves the cluster, it is
- * cordoned and drained through the eviction API (PodDisruptionBudgets respected) and its Node deleted,
- * before its kubelet stops. Run as the admin from a control-plane host.
+ * host's bridge hands addresses from) and waits until it is Ready with its kubelet at the stack's release,
+ * then makes it schedulable (an upgrade drained it). When the host leaves the cluster, it is cordoned and
+ * drained through the eviction API (PodDisruptionBudgets respected) and its Node deleted, before its
+ * kubelet stops. Run as the admin from a control-plane host.
  */
 export class Node extends pulumi.ComponentResource {
   /** Completes once the node is registered with its pod CIDR and Ready. */
@@ -46,11 +52,14 @@ export class Node extends pulumi.ComponentResource {
       node,
       "--pod-cidr",
       args.podCidr,
+      "--kubelet",
+      args.version,
       ...args.roles.flatMap((r) => ["--role", r]),
     );
     // The node's place in the cluster is joined, and later drained, as the admin from a control-plane
     // host: that host is only where kubectl runs. Joining is idempotent, so a change of that host, or a
-    // rebuilt node host (which registers the same node again), may re-create the join freely.
+    // rebuilt node host (which registers the same node again), may re-create the join freely; a new
+    // release runs it again (its command names the release).
     this.ready = hostCommand(
       args.admin,
       `${name}-joined`,
@@ -71,6 +80,54 @@ export class Node extends pulumi.ComponentResource {
         parent: this,
         dependsOn: [this.ready, args.kubelet.ready, args.kubeProxy.ready, ...args.controlPlane],
       },
+    );
+    this.registerOutputs({});
+  }
+}
+
+export interface UpgradeDrainArgs {
+  /** The node's host. */
+  host: Host;
+  /** The Kubernetes release its kubelet is about to run. */
+  version: string;
+  /** The control-plane host whose admin kubeconfig (admin.conf) drains nodes. */
+  admin: Host;
+  /**
+   * What rolls before: the admin host's rwk-kube helper pushed, the node before this one Ready at the
+   * release and schedulable again (its pods may have to come here), and for a worker every API server
+   * (its kubelet must not run newer than any of them).
+   */
+  after: pulumi.Resource[];
+}
+
+/**
+ * A node drained before its kubelet moves to another release (kubeadm's upgrade: drain, upgrade the
+ * kubelet and kube-proxy, uncordon): cordoned, its pods evicted through the eviction API
+ * (PodDisruptionBudgets respected), its Node kept. Nothing happens for a node not registered yet or whose
+ * kubelet already runs the release (an upgrade interrupted after it). The node's join makes it
+ * schedulable again once its kubelet runs the release.
+ */
+export class UpgradeDrain extends pulumi.ComponentResource {
+  /** Completes once the node is drained, or found with nothing to drain. */
+  public readonly done: command.remote.Command;
+
+  constructor(name: string, args: UpgradeDrainArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("rwk:kubernetes:UpgradeDrain", name, {}, opts);
+    const drain = shellCommand(
+      paths.script,
+      "node-upgrade-drain",
+      "--node",
+      args.host.hostName,
+      "--kubelet",
+      args.version,
+    );
+    // Run again whenever the release changes (its command names it); on the admin host, for this one
+    // (`once`: a rebuilt node host has nothing to drain).
+    this.done = hostCommand(
+      args.admin,
+      `${name}-drained`,
+      { create: drain, update: drain, once: true },
+      { parent: this, dependsOn: args.after },
     );
     this.registerOutputs({});
   }

@@ -20,11 +20,17 @@
 #       changed (a reload: the virtual IP stays where it is); wait until the virtual IP answers /readyz.
 #   rwk-kube stop-vip
 #       stop and disable keepalived: a peer takes the virtual IP at once.
-#   rwk-kube node-join --node NAME --pod-cidr CIDR [--role ROLE]...
-#       (on a control-plane host, as the admin) wait until the node NAME registered and is Ready, give it
-#       its pod CIDR unless it has one (a node's pod CIDR is set once; another one is refused), and label
-#       its roles (node-role.kubernetes.io/ROLE), removing role labels it no longer has; a node that is a
-#       control-plane host and no worker gets kubeadm's control-plane taint, a worker loses it.
+#   rwk-kube node-join --node NAME --pod-cidr CIDR --kubelet VERSION [--role ROLE]...
+#       (on a control-plane host, as the admin) wait until the node NAME registered and is Ready with a
+#       kubelet at VERSION, give it its pod CIDR unless it has one (a node's pod CIDR is set once; another
+#       one is refused), label its roles (node-role.kubernetes.io/ROLE), removing role labels it no longer
+#       has (a node that is a control-plane host and no worker gets kubeadm's control-plane taint, a worker
+#       loses it), and uncordon it (a drain for an upgrade cordoned it).
+#   rwk-kube node-upgrade-drain --node NAME --kubelet VERSION
+#       (on a control-plane host, as the admin) before the node's kubelet moves to VERSION: cordon the node
+#       and evict its pods, as node-drain does, and keep its Node. Nothing to do for a node not registered
+#       (a new one; a first control plane's own host, where admin.conf is not there yet) or whose kubelet
+#       already runs VERSION (an upgrade interrupted after this node).
 #   rwk-kube node-drain --node NAME
 #       (on a control-plane host, as the admin) cordon the node, evict its pods through the eviction API
 #       (PodDisruptionBudgets hold a drain until the evicted pods run elsewhere), then delete its Node.
@@ -163,18 +169,26 @@ cmd_stop_vip() {
 
 admin_kubectl() { kubectl --kubeconfig "$admin_kubeconfig" --request-timeout=10s "$@"; }
 
+# node_state NODE: "<Ready status> <kubelet version>" of a registered node ("True v1.34.4").
+node_state() {
+  admin_kubectl get node "$1" \
+    -o 'jsonpath={.status.conditions[?(@.type=="Ready")].status} {.status.nodeInfo.kubeletVersion}' 2>/dev/null
+}
+
 cmd_node_join() {
-  local node="" cidr="" roles=()
+  local node="" cidr="" kubelet="" roles=()
   while (($#)); do
     case $1 in
       --node) node=$2; shift 2 ;;
       --pod-cidr) cidr=$2; shift 2 ;;
+      --kubelet) kubelet=$2; shift 2 ;;
       --role) roles+=("$2"); shift 2 ;;
       *) die "node-join: unknown argument $1" ;;
     esac
   done
-  [[ -n $node && -n $cidr ]] || die "node-join: --node NAME and --pod-cidr CIDR are required"
-  local deadline=$((SECONDS + wait_seconds)) have="" ready=""
+  [[ -n $node && -n $cidr && -n $kubelet ]] ||
+    die "node-join: --node NAME, --pod-cidr CIDR and --kubelet VERSION are required"
+  local deadline=$((SECONDS + wait_seconds)) have="" state=""
   until have=$(admin_kubectl get node "$node" -o 'jsonpath={.spec.podCIDR}' 2>/dev/null); do
     ((SECONDS < deadline)) || die "node $node did not register within ${wait_seconds}s (journalctl -u $kubelet_unit on $node)"
     sleep 0.5
@@ -185,10 +199,11 @@ cmd_node_join() {
   elif [[ $have != "$cidr" ]]; then
     die "node $node has pod CIDR $have, not $cidr: a node's pod CIDR is set once (delete the Node to change it)"
   fi
-  until [[ $ready == True ]]; do
-    ((SECONDS < deadline)) || die "node $node not Ready within ${wait_seconds}s (kubectl describe node $node)"
+  until [[ $state == "True v$kubelet" ]]; do
+    ((SECONDS < deadline)) ||
+      die "node $node not Ready with kubelet v$kubelet within ${wait_seconds}s: Ready and kubelet are '${state:-unknown}' (kubectl describe node $node)"
     sleep 0.5
-    ready=$(admin_kubectl get node "$node" -o 'jsonpath={.status.conditions[?(@.type=="Ready")].status}' 2>/dev/null || true)
+    state=$(node_state "$node" || true)
   done
   local labels=() role
   for role in control-plane worker; do
@@ -208,7 +223,48 @@ cmd_node_join() {
   elif [[ -z $tainted ]]; then
     admin_kubectl taint node "$node" "$taint_key:$taint_effect" >/dev/null
   fi
-  log "node $node registered and Ready, pod CIDR $cidr, roles: ${roles[*]:-none}"
+  admin_kubectl uncordon "$node" >/dev/null
+  log "node $node registered, Ready and schedulable, kubelet v$kubelet, pod CIDR $cidr, roles: ${roles[*]:-none}"
+}
+
+# drain NODE: cordon the node and evict its pods through the eviction API (PodDisruptionBudgets hold a
+# drain until the evicted pods run elsewhere). A pod of a node whose kubelet is gone is never confirmed
+# deleted: after 30 s it counts as gone.
+drain() {
+  admin_kubectl drain "$1" --ignore-daemonsets --delete-emptydir-data --skip-wait-for-delete-timeout=30 \
+    --timeout="${wait_seconds}s" >&2 ||
+    die "node $1 not drained: refused, or not within ${wait_seconds}s (kubectl's message above; kubectl get pdb -A). It stays cordoned and its kubelet still runs: nothing was stopped"
+}
+
+cmd_node_upgrade_drain() {
+  local node="" kubelet=""
+  while (($#)); do
+    case $1 in
+      --node) node=$2; shift 2 ;;
+      --kubelet) kubelet=$2; shift 2 ;;
+      *) die "node-upgrade-drain: unknown argument $1" ;;
+    esac
+  done
+  [[ -n $node && -n $kubelet ]] || die "node-upgrade-drain: --node NAME and --kubelet VERSION are required"
+  if [[ ! -e $admin_kubeconfig ]]; then
+    log "no $admin_kubeconfig here yet (a first control plane being created): no node to drain"
+    return 0
+  fi
+  # The node must be read: an API that does not answer fails the drain rather than skips it.
+  local deadline=$((SECONDS + wait_seconds)) out
+  until out=$(admin_kubectl get node "$node" --ignore-not-found \
+    -o 'jsonpath={.metadata.name} {.status.nodeInfo.kubeletVersion}' 2>&1); do
+    ((SECONDS < deadline)) || die "node $node could not be read within ${wait_seconds}s: $out"
+    sleep 1
+  done
+  if [[ -z $out ]]; then
+    log "node $node is not registered: nothing to drain"
+  elif [[ ${out#* } == "v$kubelet" ]]; then
+    log "node $node's kubelet already runs v$kubelet: nothing to drain"
+  else
+    drain "$node"
+    log "node $node (kubelet ${out#* }) cordoned and drained for kubelet v$kubelet"
+  fi
 }
 
 cmd_node_drain() {
@@ -224,11 +280,7 @@ cmd_node_drain() {
     log "node $node is not registered: nothing to drain"
     return 0
   fi
-  # Evictions, not deletions: a PodDisruptionBudget holds the drain until enough replicas run elsewhere.
-  # A pod of a node whose kubelet is gone is never confirmed deleted: after 30 s it counts as gone.
-  admin_kubectl drain "$node" --ignore-daemonsets --delete-emptydir-data --skip-wait-for-delete-timeout=30 \
-    --timeout="${wait_seconds}s" >&2 ||
-    die "node $node not drained within ${wait_seconds}s (kubectl get pdb -A; its kubelet still runs: nothing was stopped)"
+  drain "$node"
   admin_kubectl delete node "$node" --wait=true >/dev/null
   log "node $node drained and deleted"
 }
@@ -243,5 +295,6 @@ case ${1:-} in
   stop-vip) shift; cmd_stop_vip "$@" ;;
   node-join) shift; cmd_node_join "$@" ;;
   node-drain) shift; cmd_node_drain "$@" ;;
-  *) die "usage: rwk-kube start-kubelet [--config H] | wait-control-plane --apiserver URL --pod NAME=INPUTS... | stop | start-proxy [--config H] | stop-proxy | start-vip --endpoint URL [--config H] | stop-vip | node-join --node NAME --pod-cidr CIDR [--role ROLE]... | node-drain --node NAME" ;;
+  node-upgrade-drain) shift; cmd_node_upgrade_drain "$@" ;;
+  *) die "usage: rwk-kube start-kubelet [--config H] | wait-control-plane --apiserver URL --pod NAME=INPUTS... | stop | start-proxy [--config H] | stop-proxy | start-vip --endpoint URL [--config H] | stop-vip | node-join --node NAME --pod-cidr CIDR --kubelet VERSION [--role ROLE]... | node-drain --node NAME | node-upgrade-drain --node NAME --kubelet VERSION" ;;
 esac

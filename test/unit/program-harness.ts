@@ -10,6 +10,8 @@ export interface Registered {
   type: string;
   name: string;
   inputs: Record<string, unknown>;
+  /** The names of the resources it depends on (dependsOn, a component's children, its inputs' sources). */
+  dependencies?: string[];
 }
 
 export interface Run {
@@ -19,6 +21,12 @@ export interface Run {
 }
 
 export const project = "real-world-kubernetes";
+
+/** What the harness reads of a registration request. */
+interface RegisterRequest {
+  getName(): string;
+  getDependenciesList(): string[];
+}
 const root = path.join(__dirname, "..", "..");
 
 /**
@@ -83,10 +91,23 @@ export async function loadProgram(
   let sdk: typeof pulumi | undefined;
   let ready: Promise<void> = Promise.resolve();
   let exported: unknown;
+  const dependencies = new Map<string, string[]>();
   jest.isolateModules(() => {
     sdk = require("@pulumi/pulumi") as typeof pulumi;
     sdk.runtime.setAllConfig(stackConfig(overrides));
     ready = sdk.runtime.setMocks(mocks, project, stack, false, "organization");
+    // The mocks see no dependencies: each registration's are read from the request the monitor gets.
+    const monitor = sdk.runtime.getMonitor() as unknown as {
+      registerResource(req: RegisterRequest, callback: unknown): void;
+    };
+    const register = monitor.registerResource.bind(monitor);
+    monitor.registerResource = (req, callback) => {
+      dependencies.set(
+        req.getName(),
+        req.getDependenciesList().map((urn) => urn.split("::").pop()!),
+      );
+      register(req, callback);
+    };
     exported = require(path.join(root, "index.ts"));
   });
   await ready;
@@ -95,6 +116,10 @@ export async function loadProgram(
   // Registrations happen as Outputs resolve: the runtime's own drain of its RPC queue says when they
   // all reached the mock (this SDK instance is this run's alone).
   await sdk!.runtime.disconnect();
+  for (const r of registered) {
+    const deps = dependencies.get(r.name);
+    if (deps) r.dependencies = deps;
+  }
   return { resources: registered, outputs };
 }
 
