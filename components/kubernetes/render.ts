@@ -203,6 +203,7 @@ export function renderHelperScript(body: string, library: string): string {
       vip_reload_pending: paths.keepalivedReloadPending,
       vip_applied_config: paths.keepalivedAppliedConfig,
       admin_kubeconfig: paths.adminKubeconfig,
+      apiserver_manifest: `${paths.manifests}/kube-apiserver.yaml`,
       taint_key: controlPlaneTaint.key,
       taint_effect: controlPlaneTaint.effect,
       controller_manager_port: ports.controllerManager,

@@ -29,14 +29,14 @@
 #   rwk-kube node-upgrade-drain --node NAME --kubelet VERSION
 #       (on a control-plane host, as the admin) before the node's kubelet moves to VERSION: cordon the node
 #       and evict its pods, as node-drain does, and keep its Node. Nothing to do for a node not registered
-#       (a new one; a first control plane's own host, where admin.conf is not there yet) or whose kubelet
-#       already runs VERSION (an upgrade interrupted after this node).
+#       (a new one), on a host whose control plane is not there yet (being created, or joining again), or
+#       for a node whose kubelet already runs VERSION (an upgrade interrupted after this node).
 #   rwk-kube node-drain --node NAME
 #       (on a control-plane host, as the admin) cordon the node, evict its pods through the eviction API
 #       (PodDisruptionBudgets hold a drain until the evicted pods run elsewhere), then delete its Node.
 #
 # The facts (kubelet_unit, restart_pending, applied_config, crictl, ca, kubelet_healthz, the ports, the
-# proxy_* and vip_* facts, admin_kubeconfig, taint_key, taint_effect) are
+# proxy_* and vip_* facts, admin_kubeconfig, apiserver_manifest, taint_key, taint_effect) are
 # rendered from components/kubernetes/facts.ts in front of this body when the program pushes it.
 # start_command (unit_start, record_config) comes from components/host/rwk-unit.sh, rendered in after the
 # facts.
@@ -246,8 +246,10 @@ cmd_node_upgrade_drain() {
     esac
   done
   [[ -n $node && -n $kubelet ]] || die "node-upgrade-drain: --node NAME and --kubelet VERSION are required"
-  if [[ ! -e $admin_kubeconfig ]]; then
-    log "no $admin_kubeconfig here yet (a first control plane being created): no node to drain"
+  # No API server on this host yet (a first control plane being created, or a host joining the control
+  # plane again, with an admin.conf left from before): there is no release to move from here.
+  if [[ ! -e $admin_kubeconfig || ! -e $apiserver_manifest ]]; then
+    log "no control plane on this host yet: no node to drain from here"
     return 0
   fi
   # The node must be read: an API that does not answer fails the drain rather than skips it.

@@ -157,6 +157,8 @@ image "registry.k8s.io/pause:$(pin v.cluster.pause)" \
 
 kube_versions=("$@")
 ((${#kube_versions[@]})) || kube_versions=("$(pin v.cluster.kubernetes.0)")
+# Each version once: one given twice would have its images listed twice.
+mapfile -t kube_versions < <(printf '%s\n' "${kube_versions[@]#v}" | awk '!seen[$0]++')
 coredns=$(pin v.cluster.coredns)
 mapfile -t dirs < <("$root/lab/toolchain/kubernetes.sh" "${kube_versions[@]/#/kubernetes@}" "coredns@$coredns")
 ((${#dirs[@]} == ${#kube_versions[@]} + 1)) || die "lab/toolchain/kubernetes.sh did not give every directory"
