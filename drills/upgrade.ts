@@ -37,7 +37,8 @@ async function expectEtcdVersion(ctx: DrillContext, version: string): Promise<vo
 
 /** What a host runs: `--version` of the binary behind a unit's main process, as it runs now. */
 async function runningVersion(ctx: DrillContext, host: string, unit: string): Promise<string> {
-  const script = `exe=/proc/$(systemctl show -p MainPID --value ${unit})/exe && "$exe" --version`;
+  const pid = shellCommand("systemctl", "show", "-p", "MainPID", "--value", unit);
+  const script = `exe=/proc/$(${pid})/exe && "$exe" --version`;
   const r = await ctx.ssh(host, shellCommand("sh", "-c", script));
   if (r.code !== 0) throw new Error(`${unit}'s version on ${host}: ${r.stderr.trim()}`);
   return r.stdout.trim().split(/\s+/).at(-1)!;
@@ -105,7 +106,8 @@ async function expectKubernetesVersion(ctx: DrillContext, version: string): Prom
 /** When a unit's main process last started on each host (the hosts share the workstation's clock). */
 async function unitStarts(ctx: DrillContext, unit: string): Promise<Map<string, number>> {
   const out = new Map<string, number>();
-  const script = `date -d "$(systemctl show -p ExecMainStartTimestamp --value ${unit})" +%s%3N`;
+  const started = shellCommand("systemctl", "show", "-p", "ExecMainStartTimestamp", "--value", unit);
+  const script = `date -d "$(${started})" +%s%3N`;
   for (const host of all) {
     const r = await ctx.ssh(host, shellCommand("sh", "-c", script));
     if (r.code !== 0) throw new Error(`${unit}'s start on ${host}: ${r.stderr.trim()}`);
