@@ -4,11 +4,32 @@ import { probeLabel } from "./api-probe";
 import { apiProbeName } from "./probes";
 import type { DrillContext } from "./runner";
 
-/** kubectl with the stack's kubeconfig; its output, or an error with what it printed. */
+/** What kubectl prints when a request got no answer: the connection failed, or dropped mid-request. */
+const unanswered =
+  /Unable to connect to the server|unexpected EOF|connection reset by peer|http2: client connection lost/;
+
+/** How long a request that is safe to repeat is tried again while it gets no answer. */
+const unansweredRetryMs = 60_000;
+
+/**
+ * kubectl with the stack's kubeconfig; its output, or an error with what it printed. A check is not a
+ * probe: a read, or a delete that ignores not-found, that got no answer (a connection through the virtual
+ * IP dropped by a busy host, an API server restarting) is tried again for a minute, the probes having
+ * recorded the outage. Anything else fails at once.
+ */
 export async function kubectlOk(ctx: DrillContext, args: string[]): Promise<string> {
-  const r = await ctx.kubectl(args);
-  if (r.code !== 0) throw new Error(`kubectl ${args.join(" ")}: exit ${r.code}: ${r.stderr.trim()}`);
-  return r.stdout.trim();
+  const repeatable = args[0] === "get" || (args[0] === "delete" && args.includes("--ignore-not-found"));
+  const deadline = Date.now() + unansweredRetryMs;
+  for (let attempt = 1; ; attempt++) {
+    const r = await ctx.kubectl(args);
+    if (r.code === 0) return r.stdout.trim();
+    const again = repeatable && unanswered.test(r.stderr) && Date.now() < deadline;
+    if (!again) {
+      const tries = attempt > 1 ? ` (attempt ${attempt}, the others unanswered)` : "";
+      throw new Error(`kubectl ${args.join(" ")}: exit ${r.code}${tries}: ${r.stderr.trim()}`);
+    }
+    await new Promise((done) => setTimeout(done, 1_000));
+  }
 }
 
 /** What the API probe recorded so far. */

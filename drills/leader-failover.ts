@@ -147,11 +147,14 @@ function failoverStep(
       );
       numbers[`${label}: pods created during the step`] = String(pods.length);
       step.numbers = { ...step.numbers, ...numbers };
-      const removed = await ctx.kubectl(
-        ["delete", "pods", "-l", `${podLabel}=${watch!.tag}`, "--wait=false"],
-        120_000,
-      );
-      if (removed.code !== 0) throw new Error(`deleting the probe pods failed: ${removed.stderr.trim()}`);
+      await kubectlOk(ctx, [
+        "delete",
+        "pods",
+        "-l",
+        `${podLabel}=${watch!.tag}`,
+        "--wait=false",
+        "--ignore-not-found",
+      ]);
     },
   };
 }

@@ -131,13 +131,20 @@ async function previewByHost(ctx: DrillContext, changes: Record<string, unknown>
     .join("; ");
 }
 
+/** What each client recorded between two times: the API probe's calls, the Service's requests, etcd's writes. */
+function clientSamples(ctx: DrillContext, from: number, to: number) {
+  const within = <S extends { start: number; end: number }>(s: S[]) =>
+    s.filter((x) => x.start >= from && x.end <= to);
+  return {
+    api: within(apiSamples(ctx)),
+    http: within(ctx.samples(httpProbeName) as HttpSample[]),
+    writes: within(ctx.writes()),
+  };
+}
+
 /** The step's numbers every client sees: the API's longest gap and failed calls, the Service's, etcd's. */
 function clientNumbers(ctx: DrillContext, step: StepRecord): Record<string, string> {
-  const within = <S extends { start: number; end: number }>(s: S[]) =>
-    s.filter((x) => x.start >= step.upStart && x.end <= step.upEnd);
-  const api = within(apiSamples(ctx));
-  const http = within(ctx.samples(httpProbeName) as HttpSample[]);
-  const writes = within(ctx.writes());
+  const { api, http, writes } = clientSamples(ctx, step.upStart, step.upEnd);
   if (api.length === 0 || http.length === 0 || writes.length === 0)
     throw new Error("a probe recorded nothing during the update");
   return {
@@ -243,6 +250,7 @@ export const upgrade: Drill = {
         check: async (ctx, step) => {
           rollStart = step.upStart;
           firstUpMs = step.upEnd - step.upStart;
+          step.numbers = clientNumbers(ctx, step);
           const nodes = await nodeStates(ctx);
           const seen = [...nodes].map(([n, s]) => `${n} ${s.kubelet}${s.cordoned ? " (cordoned)" : ""}`);
           const want = `core-01 v${k8sTo},core-02 v${k8sFrom} (cordoned),core-03 v${k8sFrom}`;
@@ -254,7 +262,7 @@ export const upgrade: Drill = {
           if (/core-01: (?!\d+ delete-replaced(;|$))/.test(left))
             throw new Error(`core-01 is done, yet preview plans: ${left}`);
           ctx.note(`\`pulumi preview\` plans what is left: ${left}`);
-          await kubectlOk(ctx, ["delete", "pod", blocker, "--wait=true"]);
+          await kubectlOk(ctx, ["delete", "pod", blocker, "--wait=true", "--ignore-not-found"]);
           ctx.note(`the unmanaged pod ${blocker} deleted`);
         },
       },
@@ -271,8 +279,11 @@ export const upgrade: Drill = {
               `kubelets restarted in the order ${order.join(", ")} (${restarts.map(([h, t]) => `${h} +${seconds(t - rollStart)}`).join(", ")}), not ${all.join(", ")} after the roll began`,
             );
           ctx.note(`kubelets restarted on ${k8sTo} one node after another: ${order.join(" → ")}`);
+          // From the first update's start to this one's end: the checks and the deleted pod between them too.
+          const rollHttp = clientSamples(ctx, rollStart, step.upEnd).http;
           step.numbers = {
             [`the Kubernetes roll: both updates`]: seconds(firstUpMs + step.upEnd - step.upStart),
+            "the Kubernetes roll: HTTP requests to the Service failed": `${rollHttp.filter((x) => !x.ok).length} of ${rollHttp.length}`,
             ...clientNumbers(ctx, step),
             ...Object.fromEntries(
               restarts.map(([host, t], i) => [

@@ -316,11 +316,19 @@ kill_cgroup() {
   done
 }
 
+# Removes the host's cgroups, deepest first. A killed process leaves cgroup.procs before the kernel lets go
+# of its cgroup: rmdir says EBUSY for a moment after kill_cgroup found none left (seen in a teardown under
+# load, in a pod's scope of the name=systemd hierarchy), so each is tried again, bounded.
 remove_cgroups() {
   [[ -f $DIR/cgroups ]] || return 0
-  local dir
+  local dir deadline=$((SECONDS + 10))
   while read -r dir; do
-    [[ -d $dir ]] && find "$dir" -depth -type d -exec rmdir {} +
+    until [[ ! -d $dir ]] || find "$dir" -depth -type d -exec rmdir {} + 2>/dev/null; do
+      ((SECONDS < deadline)) ||
+        die "cgroup $dir of $LAB/$HOST still busy 10 s after its processes were killed: $(find "$dir" -depth -type d -exec rmdir {} + 2>&1 | head -n 3)"
+      kill_cgroup
+      sleep 0.1
+    done
     # The lab's level goes with its last host.
     rmdir "${dir%/*}" 2>/dev/null || true
   done <"$DIR/cgroups"

@@ -35,6 +35,16 @@ artifact() {
   printf '%s\n' "$store/$1-$2"
 }
 
+# apply_patches <patch dir> <src>: our *.patch files (part of the artifact's cache key) on an upstream module
+# copy. git, not patch(1), which Debian does not always install; the ceiling keeps git from finding a
+# repository above the copy.
+apply_patches() {
+  local p
+  for p in "$root/$1"/*.patch; do
+    (cd "$2" && GIT_CEILING_DIRECTORIES=$(dirname "$2") git apply "$p") || return 1
+  done
+}
+
 build_cli() {
   local out=$1 v src
   v=$(pin v.pulumi); src=$out/src
