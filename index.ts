@@ -24,5 +24,8 @@ async function lastDeployed(): Promise<Deployed> {
 export = lastDeployed().then((deployed) => {
   const refused = upgradeProblems(deployed, config);
   if (refused.length > 0) throw new ConfigError(refused);
-  return program(config);
+  // The components carry the record for the safety policies (policy/), which judge a change at preview.
+  // An update leaves it out: the args it records are then those of what runs, and the next update of an
+  // unchanged config is no change at all (a component whose args differ is an update in the engine's eyes).
+  return program(config, pulumi.runtime.isDryRun() ? deployed : {});
 });

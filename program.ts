@@ -3,7 +3,7 @@
 import type * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
 import { clusterDnsIp, deployedBy, deployedOutput, kubernetesServiceIp } from "./config";
-import type { loadConfig } from "./config";
+import type { Deployed, loadConfig } from "./config";
 import { requireBuilt } from "./components/built";
 import { deferred } from "./components/deferred";
 import { Cluster, placementsOf, restoreId } from "./components/etcd/cluster";
@@ -28,8 +28,14 @@ import type { ImageArchive, ImageName } from "./components/runtime/images";
 import { podSubnetOf } from "./components/runtime/render";
 import { NodeRuntime } from "./components/runtime/runtime";
 
-/** Registers every resource of the stack; returns its outputs. */
-export function program(config: ReturnType<typeof loadConfig>): Record<string, unknown> {
+/**
+ * Registers every resource of the stack; returns its outputs. `deployed` is what the last completed update
+ * ran: the components carry it in their args, for the safety policies (policy/) to compare with.
+ */
+export function program(
+  config: ReturnType<typeof loadConfig>,
+  deployed: Deployed = {},
+): Record<string, unknown> {
   const roles = hostRoles(config.kubernetes);
   // The binaries and images the hosts get are built on the workstation: a stack that needs one not built is
   // refused here, saying how to build it, before anything is registered.
@@ -61,6 +67,7 @@ export function program(config: ReturnType<typeof loadConfig>): Record<string, u
     hosts: lab.hosts,
     token: config.lab,
     sshPrivateKey: lab.sshPrivateKey,
+    deployed,
     ...(pki ? { pki } : {}),
     ...(restore ? { restore } : {}),
   });
@@ -157,6 +164,10 @@ export function program(config: ReturnType<typeof loadConfig>): Record<string, u
         pki: kpki,
         etcdPki: pki!,
         etcdServers: members.map((m) => clientUrl(m, "on")),
+        version: k8sSpec.version,
+        controlPlaneHosts: k8sSpec.controlPlane,
+        deployed,
+        hostStates: Object.fromEntries(config.hosts.map((h) => [h.name, h.state])),
         serviceCidr: k8sSpec.serviceCidr.cidr,
         clusterDomain: k8sSpec.clusterDomain,
         leaderElection: k8sSpec.leaderElection,

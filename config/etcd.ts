@@ -115,3 +115,28 @@ function parseMemberStates(value: unknown, members: string[], p: Problems): stri
   }
   return members.filter((m) => value[m] === "stopped");
 }
+
+/** What a member set of this size can survive, for preview warnings and docs. */
+export function faultTolerance(size: number): { quorum: number; tolerates: number } {
+  const quorum = Math.floor(size / 2) + 1;
+  return { quorum, tolerates: size - quorum };
+}
+
+/** Warnings that `pulumi preview` shows for a member set of this size (the program, and the policy pack). */
+export function sizeWarnings(members: string[]): string[] {
+  const n = members.length;
+  const { quorum, tolerates } = faultTolerance(n);
+  if (n === 2) {
+    return [
+      `etcd has 2 members (${members.join(", ")}): quorum is 2 of 2, so this pair survives no failure; ` +
+        "add a third member (etcdMembers) before relying on it",
+    ];
+  }
+  if (n > 2 && n % 2 === 0) {
+    return [
+      `etcd has ${n} members (${members.join(", ")}): quorum is ${quorum}, so it tolerates ${tolerates} ` +
+        `failure(s), no more than ${n - 1} members would; add or remove one (etcdMembers)`,
+    ];
+  }
+  return [];
+}

@@ -1,4 +1,5 @@
 // Changes that lose etcd data for good, and the one way to allow them.
+import { faultTolerance } from "./etcd";
 import type { EtcdSpec } from "./etcd";
 import type { HostSpec } from "./hosts";
 import type { Problems, RawOf } from "./problems";
@@ -52,7 +53,7 @@ export function dataLossProblems(
     );
   }
   const destroyed = etcd.members.filter((m) => hosts.find((h) => h.name === m)?.state === "destroyed");
-  const quorum = Math.floor(etcd.members.length / 2) + 1;
+  const { quorum } = faultTolerance(etcd.members.length);
   if (etcd.members.length > 0 && destroyed.length >= quorum) {
     problems.push(
       `${key("hostStates")}: destroying ${destroyed.join(", ")} deletes ${destroyed.length} of ` +

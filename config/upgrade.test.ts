@@ -80,12 +80,14 @@ describe("upgradeProblems", () => {
 });
 
 describe("deployedBy", () => {
-  it("records the versions of what the config runs, and nothing of what it does not", () => {
+  it("records the versions and members of what the config runs, and nothing of what it does not", () => {
     expect(deployedBy(validateConfig(cluster, ctx))).toEqual({
       etcdVersion: "3.6.16",
+      etcdMembers: cluster.etcdMembers,
       kubernetesVersion: "1.34.4",
+      controlPlane: cluster.controlPlane,
     });
-    expect(deployedBy(validateConfig({}, ctx))).toEqual({ etcdVersion: "3.6.16" });
+    expect(deployedBy(validateConfig({}, ctx))).toEqual({ etcdVersion: "3.6.16", etcdMembers: ["core-01"] });
     expect(deployedBy(validateConfig({ etcdMembers: [], allowDataLoss: "dev" }, ctx))).toEqual({});
   });
 });

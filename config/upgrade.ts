@@ -13,6 +13,20 @@ import { Problems } from "./problems";
 export interface Deployed {
   etcdVersion?: string;
   kubernetesVersion?: string;
+  /**
+   * The etcd members and control-plane hosts it ran, in config order: the safety policies (policy/)
+   * compare the next update's membership with them (absent in a record made before they were kept).
+   */
+  etcdMembers?: string[];
+  controlPlane?: string[];
+}
+
+/**
+ * Whether a recorded value differs from the config's: what a pending change is made of. Nothing recorded
+ * is no change (a stack whose record predates the field has nothing to compare with).
+ */
+export function changed<T extends string | string[]>(recorded: T | undefined, wanted: T): recorded is T {
+  return recorded !== undefined && JSON.stringify(recorded) !== JSON.stringify(wanted);
 }
 
 /** The stack output that records it. */
@@ -21,23 +35,33 @@ export const deployedOutput = "deployed";
 /** What this config deploys: the record the next update's guard reads back. */
 export function deployedBy(config: StackConfig): Deployed {
   return {
-    ...(config.etcd.members.length > 0 ? { etcdVersion: config.etcd.version } : {}),
-    ...(config.kubernetes.controlPlane.length > 0 ? { kubernetesVersion: config.kubernetes.version } : {}),
+    ...(config.etcd.members.length > 0
+      ? { etcdVersion: config.etcd.version, etcdMembers: config.etcd.members }
+      : {}),
+    ...(config.kubernetes.controlPlane.length > 0
+      ? { kubernetesVersion: config.kubernetes.version, controlPlane: config.kubernetes.controlPlane }
+      : {}),
   };
 }
 
-type Version = [major: number, minor: number, patch: number];
+export type Version = [major: number, minor: number, patch: number];
 
-function parse(version: string): Version {
-  const m = /^(\d+)\.(\d+)\.(\d+)$/.exec(version);
-  if (!m) throw new Error(`not a version: ${version}`);
-  return [Number(m[1]), Number(m[2]), Number(m[3])];
+/** A release's version (`1.34.4`, or `v1.34.4` as a binary reports it); undefined if it is none. */
+export function parseVersion(version: string): Version | undefined {
+  const m = /^v?(\d+)\.(\d+)\.(\d+)$/.exec(version);
+  return m ? [Number(m[1]), Number(m[2]), Number(m[3])] : undefined;
 }
 
-const minorOf = (v: Version) => `${v[0]}.${v[1]}`;
+function parse(version: string): Version {
+  const v = parseVersion(version);
+  if (!v) throw new Error(`not a version: ${version}`);
+  return v;
+}
+
+export const minorOf = (v: Version): string => `${v[0]}.${v[1]}`;
 
 /** Minors apart (1 for 3.5 → 3.6, -1 back, 0 same minor); majors count as far apart. */
-function minorsApart(from: Version, to: Version): number {
+export function minorsApart(from: Version, to: Version): number {
   return from[0] === to[0] ? to[1] - from[1] : (to[0] - from[0]) * 1000;
 }
 

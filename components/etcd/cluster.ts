@@ -1,7 +1,8 @@
 import * as fs from "fs";
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
-import type { EtcdSpec, RestoreSpec } from "../../config";
+import { changed, sizeWarnings } from "../../config";
+import type { Deployed, EtcdSpec, RestoreSpec } from "../../config";
 import type { Host } from "../host/host";
 import type { BackupManifest } from "../recovery/restore";
 import type { EtcdPki } from "../pki/etcd-pki";
@@ -22,6 +23,46 @@ export interface ClusterArgs {
   pki?: EtcdPki;
   /** Start from this backup (verified beforehand); `id` names the restored cluster (see restoreId). */
   restore?: { spec: RestoreSpec; id: string };
+  /**
+   * What the last completed update ran (default: nothing recorded): the safety policies compare with it.
+   * Given in a preview only (index.ts), so that an update records the args of what runs.
+   */
+  deployed?: Deployed;
+}
+
+/**
+ * What the safety policies (policy/) read of a cluster: its component args, plain and known at preview.
+ * The member set as config wants it, what is down, and what the last completed update ran where it differs
+ * (a pending change: the args of a cluster at rest do not change from one update to the next).
+ */
+export interface ClusterFacts {
+  /** Hosts with a member, in join order. */
+  members: string[];
+  /** The members the last completed update ran, in join order (absent: the same, or not recorded). */
+  deployedMembers?: string[];
+  version: string;
+  deployedVersion?: string;
+  learner: boolean;
+  /** Members whose etcd is stopped on purpose (etcdMemberStates). */
+  stopped: string[];
+  /** Every host of the inventory: running, stopped or destroyed. */
+  hostStates: Record<string, string>;
+  restore?: { method: string; id: string };
+}
+
+/** A cluster's facts for the policies. Pure. */
+export function clusterFacts(args: ClusterArgs): ClusterFacts {
+  const deployed = args.deployed ?? {};
+  return {
+    members: args.spec.members,
+    ...(changed(deployed.etcdMembers, args.spec.members) ? { deployedMembers: deployed.etcdMembers } : {}),
+    version: args.spec.version,
+    ...(changed(deployed.etcdVersion, args.spec.version) ? { deployedVersion: deployed.etcdVersion } : {}),
+    learner: args.spec.learner,
+    stopped: args.spec.stopped,
+    hostStates: Object.fromEntries(Object.values(args.hosts).map((h) => [h.hostName, h.state])),
+    ...(args.restore ? { restore: { method: args.restore.spec.method, id: args.restore.id } } : {}),
+  };
 }
 
 /** Where each host would run a member: its name and address. */
@@ -40,37 +81,13 @@ export function restoreId(manifest: Pick<BackupManifest, "id" | "stamp">): strin
   return `restore-${manifest.id}-${manifest.stamp}`.toLowerCase();
 }
 
-/** What a member set of this size can survive, for preview warnings and docs. */
-export function faultTolerance(size: number): { quorum: number; tolerates: number } {
-  const quorum = Math.floor(size / 2) + 1;
-  return { quorum, tolerates: size - quorum };
-}
-
-/** Warnings that `pulumi preview` shows for a member set of this size. */
-export function sizeWarnings(members: string[]): string[] {
-  const n = members.length;
-  const { quorum, tolerates } = faultTolerance(n);
-  if (n === 2) {
-    return [
-      `etcd has 2 members (${members.join(", ")}): quorum is 2 of 2, so this pair survives no failure. ` +
-        "Add a third member before relying on it.",
-    ];
-  }
-  if (n > 2 && n % 2 === 0) {
-    return [
-      `etcd has ${n} members: quorum is ${quorum}, so it tolerates ${tolerates} failure(s), no more than ${n - 1} members would.`,
-    ];
-  }
-  return [];
-}
-
 /** The etcd member set, placed on hosts by config, changed one member at a time. */
 export class Cluster extends pulumi.ComponentResource {
   public readonly members: Member[] = [];
   public readonly endpoints: string[];
 
   constructor(name: string, args: ClusterArgs, opts?: pulumi.ComponentResourceOptions) {
-    super("rwk:etcd:Cluster", name, {}, opts);
+    super("rwk:etcd:Cluster", name, clusterFacts(args), opts);
     const script = fs.readFileSync(path.join(__dirname, "rwk-etcd.sh"), "utf8");
 
     for (const warning of sizeWarnings(args.spec.members)) void pulumi.log.warn(warning, this);

@@ -75,6 +75,35 @@ export function copyBackup(
   return { copy, remoteDir: `${paths.restores}/${path.basename(from)}` };
 }
 
+/** What the safety policies (policy/) read of a member: its component args, plain and known at preview. */
+export interface MemberFacts {
+  name: string;
+  address: string;
+  version: string;
+  bootstrap: boolean;
+  learner: boolean;
+  stopped: boolean;
+  tls: EtcdTlsMode;
+  /** Starts once with ETCD_FORCE_NEW_CLUSTER (the classic restore's data-dir archive). */
+  forceNewCluster: boolean;
+  restore?: { method: string; id: string };
+}
+
+/** A member's facts for the policies. Pure. */
+export function memberFacts(args: MemberArgs): MemberFacts {
+  return {
+    name: args.host.hostName,
+    address: args.host.address,
+    version: args.version,
+    bootstrap: args.bootstrap,
+    learner: args.learner,
+    stopped: args.stopped,
+    tls: args.tls,
+    forceNewCluster: args.restore?.method === "classic",
+    ...(args.restore ? { restore: { method: args.restore.method, id: args.restore.id } } : {}),
+  };
+}
+
 /** One etcd member: its files on the host, its membership in the cluster, and its restarts. */
 export class Member extends pulumi.ComponentResource {
   public readonly name: string;
@@ -88,7 +117,7 @@ export class Member extends pulumi.ComponentResource {
   public readonly leave: command.local.Command;
 
   constructor(name: string, args: MemberArgs, opts?: pulumi.ComponentResourceOptions) {
-    super("rwk:etcd:Member", name, {}, opts);
+    super("rwk:etcd:Member", name, memberFacts(args), opts);
     const { host, tls } = args;
     const m = placementOf(host);
     this.name = m.name;
@@ -235,6 +264,6 @@ export class Member extends pulumi.ComponentResource {
       },
     );
 
-    this.registerOutputs({ clientUrl: this.clientUrl, peerUrl: this.peerUrl });
+    this.registerOutputs({ name: this.name, clientUrl: this.clientUrl, peerUrl: this.peerUrl });
   }
 }

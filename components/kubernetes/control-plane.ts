@@ -10,6 +10,8 @@ import type { ControlPlaneComponent } from "./facts";
 import { apiserverUrl, controlPlaneFiles } from "./render";
 import type { Kubelet } from "./kubelet";
 import type { LeaderElection } from "../../config/kubernetes";
+import { changed } from "../../config/upgrade";
+import type { Deployed } from "../../config/upgrade";
 
 export interface ControlPlaneArgs {
   host: Host;
@@ -20,6 +22,17 @@ export interface ControlPlaneArgs {
   etcdPki: EtcdPki;
   /** Every etcd member's client URL: the API server is pointed at all of them. */
   etcdServers: string[];
+  /** The Kubernetes release (its images are `images`). */
+  version: string;
+  /** Every control-plane host, in config order (this one among them). */
+  controlPlaneHosts: string[];
+  /**
+   * What the last completed update ran (default: nothing recorded): the safety policies compare with it.
+   * Given in a preview only (index.ts), so that an update records the args of what runs.
+   */
+  deployed?: Deployed;
+  /** Every host of the inventory: running, stopped or destroyed. */
+  hostStates: Record<string, string>;
   serviceCidr: string;
   clusterDomain: string;
   /** The host's kubelet, which runs the static pods. */
@@ -44,6 +57,41 @@ export interface ControlPlaneArgs {
 }
 
 /**
+ * What the safety policies (policy/) read of one host's control plane: its component args, plain and
+ * known at preview. The control plane as config wants it, and what the last completed update ran where it
+ * differs (a pending change).
+ */
+export interface ControlPlaneFacts {
+  host: string;
+  version: string;
+  deployedVersion?: string;
+  /** Every control-plane host, in config order. */
+  controlPlane: string[];
+  deployedControlPlane?: string[];
+  /** Every host of the inventory: running, stopped or destroyed. */
+  hostStates: Record<string, string>;
+  etcdServers: string[];
+}
+
+/** One host's control plane's facts for the policies. Pure. */
+export function controlPlaneFacts(args: ControlPlaneArgs): ControlPlaneFacts {
+  const deployed = args.deployed ?? {};
+  return {
+    host: args.host.hostName,
+    version: args.version,
+    ...(changed(deployed.kubernetesVersion, args.version)
+      ? { deployedVersion: deployed.kubernetesVersion }
+      : {}),
+    controlPlane: args.controlPlaneHosts,
+    ...(changed(deployed.controlPlane, args.controlPlaneHosts)
+      ? { deployedControlPlane: deployed.controlPlane }
+      : {}),
+    hostStates: args.hostStates,
+    etcdServers: args.etcdServers,
+  };
+}
+
+/**
  * The control plane on one host, as the workshop ran it: kube-apiserver, kube-controller-manager and
  * kube-scheduler as static pods of the host's kubelet, with their certificates and kubeconfigs. A change
  * of a manifest, or of a file a component reads, replaces that component's pod only.
@@ -57,7 +105,7 @@ export class ControlPlane extends pulumi.ComponentResource {
   public readonly manifests: command.remote.Command;
 
   constructor(name: string, args: ControlPlaneArgs, opts?: pulumi.ComponentResourceOptions) {
-    super("rwk:kubernetes:ControlPlane", name, {}, opts);
+    super("rwk:kubernetes:ControlPlane", name, controlPlaneFacts(args), opts);
     const { host, pki, etcdPki } = args;
     this.apiserver = apiserverUrl(host.address);
     const rendered = pulumi
@@ -133,6 +181,12 @@ export class ControlPlane extends pulumi.ComponentResource {
         dependsOn: [pushed, args.kubelet.ready, ...args.etcd, ...(args.after ? [args.after.ready] : [])],
       },
     );
-    this.registerOutputs({ apiserver: this.apiserver });
+    // What it runs, for the policies that compare it with the kubelets and the etcd members (policy/).
+    this.registerOutputs({
+      apiserver: this.apiserver,
+      host: host.hostName,
+      version: args.version,
+      etcdServers: args.etcdServers,
+    });
   }
 }

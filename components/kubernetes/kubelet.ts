@@ -45,7 +45,9 @@ export class Kubelet extends pulumi.ComponentResource {
   public readonly files: command.remote.Command;
 
   constructor(name: string, args: KubeletArgs, opts?: pulumi.ComponentResourceOptions) {
-    super("rwk:kubernetes:Kubelet", name, {}, opts);
+    // Its host and release: the version-skew policy compares them with the API servers' (policy/).
+    const facts = { host: args.host.hostName, version: args.version };
+    super("rwk:kubernetes:Kubelet", name, facts, opts);
     const { host } = args;
     const script = fs.readFileSync(path.join(__dirname, "rwk-kube.sh"), "utf8");
     const library = fs.readFileSync(unitLibraryFile, "utf8");
@@ -85,6 +87,6 @@ export class Kubelet extends pulumi.ComponentResource {
     );
     this.files = pushed;
     this.ready = started;
-    this.registerOutputs({});
+    this.registerOutputs(facts);
   }
 }

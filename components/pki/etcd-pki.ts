@@ -33,13 +33,13 @@ export class EtcdPki extends pulumi.ComponentResource {
       // Serving certificates also authenticate as clients: etcd's own gateway and etcdctl on the host use them.
       this.servers[m.name] = new Certificate(
         `${name}-${m.name}-server`,
-        { ca: this.ca, commonName: m.name, ...sans, usages: ["server", "client"] },
+        { ca: this.ca, commonName: m.name, ...sans, usages: ["server", "client"], host: m },
         { parent: this },
       );
       // One name for every peer: the peer port accepts no other certificate of this CA (peerCommonName).
       this.peers[m.name] = new Certificate(
         `${name}-${m.name}-peer`,
-        { ca: this.ca, commonName: peerCommonName, ...sans, usages: ["server", "client"] },
+        { ca: this.ca, commonName: peerCommonName, ...sans, usages: ["server", "client"], host: m },
         { parent: this },
       );
     }

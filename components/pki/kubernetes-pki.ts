@@ -87,6 +87,7 @@ export class KubernetesPki extends pulumi.ComponentResource {
         commonName: "kube-apiserver",
         ...apiserverSans({ ...args, host }),
         usages: ["server"],
+        host,
       });
     }
     this.apiserverKubeletClient = leaf("apiserver-kubelet-client", {
@@ -108,6 +109,7 @@ export class KubernetesPki extends pulumi.ComponentResource {
         dnsNames: [node.name],
         ipAddresses: [node.address],
         usages: ["server", "client"],
+        host: node,
       });
     }
     const sa = privateKey(`${name}-service-account`, args.spec, this);

@@ -71,6 +71,33 @@ export interface CertificateArgs {
   dnsNames?: string[];
   ipAddresses?: string[];
   usages: Usage[];
+  /** The host whose service it serves, if any: its SANs must name the host (a policy checks). */
+  host?: { name: string; address: string };
+}
+
+/** What the safety policies (policy/) read of a certificate: its component args, without the CA. */
+export interface CertificateFacts {
+  commonName: string;
+  dnsNames: string[];
+  ipAddresses: string[];
+  usages: Usage[];
+  /** The host whose service it serves, if any. */
+  host?: { name: string; address: string };
+  validityHours: number;
+  earlyRenewalHours: number;
+}
+
+/** A certificate's facts for the policies. Pure. */
+export function certificateFacts(args: CertificateArgs): CertificateFacts {
+  return {
+    commonName: args.commonName,
+    dnsNames: args.dnsNames ?? [],
+    ipAddresses: args.ipAddresses ?? [],
+    usages: args.usages,
+    ...(args.host ? { host: args.host } : {}),
+    validityHours: args.ca.spec.validityHours,
+    earlyRenewalHours: args.ca.spec.earlyRenewalHours,
+  };
 }
 
 /** One leaf certificate: its own key, a request, and the CA's signature. */
@@ -79,7 +106,7 @@ export class Certificate extends pulumi.ComponentResource {
   public readonly privateKeyPem: pulumi.Output<string>;
 
   constructor(name: string, args: CertificateArgs, opts?: pulumi.ComponentResourceOptions) {
-    super("rwk:pki:Certificate", name, {}, opts);
+    super("rwk:pki:Certificate", name, certificateFacts(args), opts);
     const spec = args.ca.spec;
     const key = privateKey(`${name}-key`, spec, this);
     const request = new tls.CertRequest(
@@ -112,6 +139,12 @@ export class Certificate extends pulumi.ComponentResource {
     );
     this.certPem = cert.certPem;
     this.privateKeyPem = pulumi.secret(key.privateKeyPem);
-    this.registerOutputs({ certPem: this.certPem });
+    // Its expiry and renewal window, for the expiry policy (policy/).
+    this.registerOutputs({
+      certPem: this.certPem,
+      validityEndTime: cert.validityEndTime,
+      earlyRenewalHours: spec.earlyRenewalHours,
+      usages: args.usages,
+    });
   }
 }

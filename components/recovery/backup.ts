@@ -61,7 +61,7 @@ export class Backup extends pulumi.ComponentResource {
   public readonly manifest: pulumi.Output<string>;
 
   constructor(name: string, args: BackupArgs, opts?: pulumi.ComponentResourceOptions) {
-    super("rwk:recovery:Backup", name, {}, opts);
+    super("rwk:recovery:Backup", name, { id: args.spec.id, member: args.spec.member }, opts);
     const id = args.spec.id;
     const take = hostCommand(
       args.host,

@@ -12,7 +12,7 @@ import * as path from "path";
 import { kubernetesVersions } from "../../config";
 import { hostImages, imagesForRoles, requireImages } from "../../components/runtime/images";
 import type { ImageArchive, ImageName } from "../../components/runtime/images";
-import { labAccess, labLeftovers, run } from "../../workstation/lab";
+import { labAccess, labLeftovers, projectRoot, run } from "../../workstation/lab";
 import { changed } from "../../workstation/stack";
 import { ClusterSession, stepTimer, until } from "./cluster";
 
@@ -368,6 +368,35 @@ describe("the control plane on a lab host through the real engine", () => {
     console.log(`pulumi up with nothing to do: ${((Date.now() - started) / 1000).toFixed(1)} s`);
     expect(changed(changes)).toEqual({});
     expect(await s.sshOk(cp, invocation)).toBe(before);
+  });
+
+  it("passes the safety rules at rest, and refuses at preview a control-plane host joining while stopped", async () => {
+    // What ./rwk adds to a preview (policy/README.md): the pack and its levels.
+    const safety = {
+      color: "never" as const,
+      policyPacks: [path.join(projectRoot, "policy")],
+      policyPackConfigs: [path.join(projectRoot, "policy-config.json")],
+    };
+    // The Kubernetes rules read the real outputs: kubelet and API server versions, --etcd-servers.
+    const atRest = await s.stack.preview(safety);
+    expect(atRest.stdout).toMatch(/Policies:/);
+    expect(atRest.stdout).not.toMatch(/\[mandatory\]/);
+    s.b.configure({
+      ...withWorkers,
+      controlPlane: [cp, "core-02"],
+      apiVirtualIp: "172.17.8.100",
+      hostStates: { "core-02": "stopped" },
+    });
+    try {
+      const refused = await s.stack.preview(safety).then(
+        () => "the preview passed",
+        (e: unknown) => String(e),
+      );
+      expect(refused).toMatch(/\[mandatory\]\s+control-plane-change-with-host-down/);
+      expect(refused).toMatch(/a control-plane change \(core-02 joining\) while core-02 is stopped/);
+    } finally {
+      s.b.configure(withWorkers);
+    }
   });
 
   it("drains a worker that leaves, then stops it: its pods run on the other, its node is gone", async () => {

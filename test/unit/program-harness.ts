@@ -70,13 +70,15 @@ function mockOutputs(
 
 /**
  * Runs the program (index.ts) on these config keys; `registered` receives every registration, also of a
- * run that throws; `lastOutputs` are the stack's outputs as its last update left them.
+ * run that throws; `lastOutputs` are the stack's outputs as its last update left them; `preview` runs it as
+ * `pulumi preview` does (an update's run otherwise).
  */
 export async function loadProgram(
   overrides: Record<string, unknown> = {},
   stack = "dev",
   registered: Registered[] = [],
   lastOutputs: Record<string, unknown> = {},
+  preview = false,
 ): Promise<Run> {
   const mocks: pulumi.runtime.Mocks = {
     newResource(args) {
@@ -95,7 +97,7 @@ export async function loadProgram(
   jest.isolateModules(() => {
     sdk = require("@pulumi/pulumi") as typeof pulumi;
     sdk.runtime.setAllConfig(stackConfig(overrides));
-    ready = sdk.runtime.setMocks(mocks, project, stack, false, "organization");
+    ready = sdk.runtime.setMocks(mocks, project, stack, preview, "organization");
     // The mocks see no dependencies: each registration's are read from the request the monitor gets.
     const monitor = sdk.runtime.getMonitor() as unknown as {
       registerResource(req: RegisterRequest, callback: unknown): void;

@@ -228,7 +228,7 @@ describe("the program under mocks", () => {
     const deployed = await new Promise((resolve) =>
       (outputs["deployed"] as { apply: (f: (v: unknown) => void) => void }).apply(resolve),
     );
-    expect(deployed).toEqual({ etcdVersion: "3.6.16" });
+    expect(deployed).toEqual({ etcdVersion: "3.6.16", etcdMembers: ["core-01"] });
   });
 
   it("takes a backup on the chosen member after it is ready, then pulls it with the stack's key", async () => {

@@ -24,6 +24,12 @@ describe("versions.json and package.json", () => {
     expect(installed.pulumi?.version).toBe(plugin.version);
   });
 
+  it("gives the policy pack (policy/) the program's own SDK, with no copy of its own", () => {
+    expect(
+      fs.existsSync(path.join(root, "node_modules", "@pulumi", "policy", "node_modules", "@pulumi")),
+    ).toBe(false);
+  });
+
   it("uses exact versions only", () => {
     for (const [name, v] of Object.entries(pkg.dependencies))
       expect([name, v]).toEqual([name, expect.stringMatching(/^\d+\.\d+\.\d+$/) as string]);

@@ -1,4 +1,4 @@
-import { faultTolerance, sizeWarnings } from "./cluster";
+import { faultTolerance, sizeWarnings } from "./etcd";
 
 describe("what a member set survives", () => {
   it.each([
@@ -13,10 +13,10 @@ describe("what a member set survives", () => {
 
   it("warns about the pair and about even sizes, not about odd ones", () => {
     expect(sizeWarnings(["core-01", "core-02"])).toEqual([
-      "etcd has 2 members (core-01, core-02): quorum is 2 of 2, so this pair survives no failure. Add a third member before relying on it.",
+      "etcd has 2 members (core-01, core-02): quorum is 2 of 2, so this pair survives no failure; add a third member (etcdMembers) before relying on it",
     ]);
     expect(sizeWarnings(["a", "b", "c", "d"])).toEqual([
-      "etcd has 4 members: quorum is 3, so it tolerates 1 failure(s), no more than 3 members would.",
+      "etcd has 4 members (a, b, c, d): quorum is 3, so it tolerates 1 failure(s), no more than 3 members would; add or remove one (etcdMembers)",
     ]);
     expect(sizeWarnings(["a"])).toEqual([]);
     expect(sizeWarnings(["a", "b", "c"])).toEqual([]);

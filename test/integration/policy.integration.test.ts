@@ -1,0 +1,145 @@
+// The safety rules at preview time (policy/): `./rwk pulumi` as a user types it, with the rwk-safety pack
+// it adds to a preview or an up, on a real lab stack. A dangerous change is refused at preview, naming the
+// resource, the rule and what to do instead, and an up of it changes nothing; the same change with the rule
+// turned down to advisory in a policy config passes with the warning. A stack at rest passes every rule.
+import { spawnSync } from "child_process";
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+import * as yaml from "js-yaml";
+import { labName } from "../../config";
+import { projectRoot, removeLab } from "../../workstation/lab";
+
+const stackName = "policy-it";
+const project = "real-world-kubernetes";
+const stackFile = path.join(projectRoot, `Pulumi.${stackName}.yaml`);
+const scratch = fs.mkdtempSync(path.join(os.tmpdir(), "rwk-policy-it-"));
+const env = {
+  ...process.env,
+  PULUMI_BACKEND_URL: `file://${scratch}`,
+  PULUMI_CONFIG_PASSPHRASE: "policy-test-passphrase",
+};
+
+/** `./rwk pulumi <args>` on the test's stack: what it printed and its exit code. */
+function rwk(...args: string[]): { code: number; out: string; stdout: string } {
+  const r = spawnSync(
+    path.join(projectRoot, "rwk"),
+    ["pulumi", ...args, "--stack", stackName, "--non-interactive"],
+    {
+      cwd: projectRoot,
+      env,
+      encoding: "utf8",
+      timeout: 600_000,
+    },
+  );
+  return { code: r.status ?? -1, out: `${r.stdout}${r.stderr}`, stdout: r.stdout };
+}
+
+function rwkOk(...args: string[]): { out: string; stdout: string } {
+  const r = rwk(...args);
+  if (r.code !== 0) throw new Error(`./rwk pulumi ${args.join(" ")} failed (exit ${r.code}):\n${r.out}`);
+  return r;
+}
+
+function configure(config: Record<string, unknown>): void {
+  fs.writeFileSync(
+    stackFile,
+    yaml.dump({ config: Object.fromEntries(Object.entries(config).map(([k, v]) => [`${project}:${k}`, v])) }),
+  );
+}
+
+/** A preview with the pack at the repository's levels but this rule's turned down to advisory. */
+function previewTurnedDown(rule: string): ReturnType<typeof rwk> {
+  const file = path.join(scratch, `policy-config-${rule}.json`);
+  const levels = JSON.parse(fs.readFileSync(path.join(projectRoot, "policy-config.json"), "utf8")) as object;
+  fs.writeFileSync(file, JSON.stringify({ ...levels, [rule]: "advisory" }));
+  return rwk("preview", "--policy-pack", path.join(projectRoot, "policy"), "--policy-pack-config", file);
+}
+
+/** The state's resources, as `pulumi stack export` gives them. */
+function resources(): unknown[] {
+  const state = JSON.parse(rwkOk("stack", "export").stdout) as { deployment: { resources?: unknown[] } };
+  return state.deployment.resources ?? [];
+}
+
+/** The policy violations of a preview or an up as the CLI lists them: "[level]  rule  (type: name)" lines. */
+function violations(out: string): string[] {
+  return out
+    .split("\n")
+    .map((l) => /^\s+- \[(mandatory|advisory)\]\s+(\S+)\s+\((\S+: \S+)\)/.exec(l))
+    .filter((m): m is RegExpExecArray => m !== null)
+    .map((m) => `${m[1]} ${m[2]} (${m[3]})`);
+}
+
+beforeAll(() => {
+  rwkOk("stack", "init");
+});
+
+afterAll(async () => {
+  rwk("destroy", "--yes");
+  await removeLab("machines", labName(stackName));
+  rwk("stack", "rm", "--yes", "--force");
+  fs.rmSync(stackFile, { force: true });
+  fs.rmSync(scratch, { recursive: true, force: true });
+});
+
+describe("the safety rules at preview time, through ./rwk pulumi", () => {
+  it("passes a stack at rest, and warns of what is advisory: the member set's backups", () => {
+    configure({ etcdMembers: ["core-01"] });
+    const { out } = rwkOk("up", "--yes");
+    expect(out).toMatch(/Policies:/);
+    // Once for the preview, once for the update.
+    expect(new Set(violations(out))).toEqual(new Set(["advisory recent-backup (rwk:etcd:Cluster: etcd)"]));
+    expect(out).toMatch(/no etcd backup taken in the last 24 h \(the stack holds none\)/);
+  }, 600_000);
+
+  it("refuses membership changes that cannot chain, and lets them through as advisory", () => {
+    configure({ etcdMembers: ["core-02", "core-03"] });
+    const refused = rwk("preview");
+    expect(refused.code).not.toBe(0);
+    expect(violations(refused.out)).toContain("mandatory etcd-membership-chain (rwk:etcd:Cluster: etcd)");
+    expect(refused.out).toMatch(
+      /3 membership changes \(adds: core-02, core-03; removes: core-01\) replace every member at once/,
+    );
+
+    configure({ etcdMembers: ["core-01", "core-02", "core-03"], etcdLearner: false });
+    const voters = rwk("preview");
+    expect(voters.code).not.toBe(0);
+    expect(voters.out).toMatch(
+      /with etcdLearner false: .* set etcdLearner true, or add one member per update/,
+    );
+
+    const advisory = previewTurnedDown("etcd-membership-chain");
+    expect(advisory.code).toBe(0);
+    expect(violations(advisory.out)).toContain("advisory etcd-membership-chain (rwk:etcd:Cluster: etcd)");
+  }, 600_000);
+
+  it("refuses a removal below a healthy quorum at preview, and an up of it changes nothing", () => {
+    configure({ etcdMembers: ["core-01", "core-02", "core-03"] });
+    rwkOk("up", "--yes");
+    const before = resources();
+
+    // core-02's host stops in the same update: after core-03 leaves, one of the two left is healthy.
+    configure({ etcdMembers: ["core-01", "core-02"], hostStates: { "core-02": "stopped" } });
+    const preview = rwk("preview");
+    expect(preview.code).not.toBe(0);
+    expect(violations(preview.out)).toContain("mandatory etcd-quorum-on-removal (rwk:etcd:Cluster: etcd)");
+    expect(preview.out).toMatch(
+      /removing core-03 leaves 2 voting members with 1 healthy, below quorum 2 \(core-02's host is stopped \(hostStates.core-02\)\)/,
+    );
+    const up = rwk("up", "--yes");
+    expect(up.code).not.toBe(0);
+    expect(violations(up.out)).toContain("mandatory etcd-quorum-on-removal (rwk:etcd:Cluster: etcd)");
+    expect(resources()).toEqual(before);
+
+    // Turned down, the same preview passes and warns; the pair it leaves is warned of too.
+    const advisory = previewTurnedDown("etcd-quorum-on-removal");
+    expect(advisory.code).toBe(0);
+    expect(violations(advisory.out)).toEqual(
+      expect.arrayContaining([
+        "advisory etcd-quorum-on-removal (rwk:etcd:Cluster: etcd)",
+        "advisory etcd-odd-member-count (rwk:etcd:Cluster: etcd)",
+      ]),
+    );
+  }, 900_000);
+});
