@@ -152,8 +152,7 @@ const commandFields = ["create", "update", "delete", "triggers", "interpreter"];
 
 export const privateKeyInSecret: ResourceValidationPolicy = {
   name: "private-key-in-secret",
-  description:
-    "A private key only inside a secret: never in a command line, triggers, environment or a component's args.",
+  description: "A private key only inside a secret: never in a command line, triggers or a component's args.",
   enforcementLevel: "mandatory",
   validateResource: (args, reportViolation) => {
     const isCommand = args.type === "command:remote:Command" || args.type === "command:local:Command";

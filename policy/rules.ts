@@ -14,9 +14,10 @@ const list = (names: string[]) => names.join(", ") || "none";
 
 /** Why a member would not count as healthy during the update, or undefined if it would. */
 function down(c: Pick<ClusterFacts, "stopped" | "hostStates">, member: string): string | undefined {
-  const state = c.hostStates[member] ?? "destroyed";
+  // Given with a pending change, the only time a rule asks; a host not in the inventory is gone.
+  const state = c.hostStates ? (c.hostStates[member] ?? "destroyed") : "running";
   if (state !== "running") return `${member}'s host is ${state} (hostStates.${member})`;
-  if (c.stopped.includes(member)) return `${member}'s etcd is stopped (etcdMemberStates.${member})`;
+  if (c.stopped?.includes(member)) return `${member}'s etcd is stopped (etcdMemberStates.${member})`;
   return undefined;
 }
 
@@ -220,8 +221,8 @@ export function controlPlaneChangeWithHostDown(c: ControlPlaneFacts): string[] {
   if (changes.length === 0) return [];
   const hosts = [...new Set([...c.controlPlane, ...(before ?? [])])];
   const notRunning = hosts
-    .filter((h) => (c.hostStates[h] ?? "running") !== "running")
-    .map((h) => `${h} is ${c.hostStates[h]} (hostStates.${h})`);
+    .filter((h) => (c.hostStates?.[h] ?? "running") !== "running")
+    .map((h) => `${h} is ${c.hostStates?.[h]} (hostStates.${h})`);
   if (notRunning.length === 0) return [];
   return [
     `a control-plane change (${changes.join("; ")}) while ${notRunning.join(", ")}: the control plane ` +

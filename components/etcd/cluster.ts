@@ -32,36 +32,44 @@ export interface ClusterArgs {
 
 /**
  * What the safety policies (policy/) read of a cluster: its component args, plain and known at preview.
- * The member set as config wants it, what is down, and what the last completed update ran where it differs
- * (a pending change: the args of a cluster at rest do not change from one update to the next).
+ * The member set as config wants it and, with a pending change only, what the last completed update ran
+ * where it differs and what is down. A cluster at rest, or whose hosts stop and start, keeps its args: the
+ * engine counts a component whose args change as updated.
  */
 export interface ClusterFacts {
   /** Hosts with a member, in join order. */
   members: string[];
+  version: string;
+  learner: boolean;
+  restore?: { method: string; id: string };
   /** The members the last completed update ran, in join order (absent: the same, or not recorded). */
   deployedMembers?: string[];
-  version: string;
   deployedVersion?: string;
-  learner: boolean;
-  /** Members whose etcd is stopped on purpose (etcdMemberStates). */
-  stopped: string[];
-  /** Every host of the inventory: running, stopped or destroyed. */
-  hostStates: Record<string, string>;
-  restore?: { method: string; id: string };
+  /** With a pending change: members whose etcd is stopped on purpose (etcdMemberStates). */
+  stopped?: string[];
+  /** With a pending change: every host of the inventory, running, stopped or destroyed. */
+  hostStates?: Record<string, string>;
 }
 
 /** A cluster's facts for the policies. Pure. */
 export function clusterFacts(args: ClusterArgs): ClusterFacts {
   const deployed = args.deployed ?? {};
+  const pending = {
+    ...(changed(deployed.etcdMembers, args.spec.members) ? { deployedMembers: deployed.etcdMembers } : {}),
+    ...(changed(deployed.etcdVersion, args.spec.version) ? { deployedVersion: deployed.etcdVersion } : {}),
+  };
   return {
     members: args.spec.members,
-    ...(changed(deployed.etcdMembers, args.spec.members) ? { deployedMembers: deployed.etcdMembers } : {}),
     version: args.spec.version,
-    ...(changed(deployed.etcdVersion, args.spec.version) ? { deployedVersion: deployed.etcdVersion } : {}),
     learner: args.spec.learner,
-    stopped: args.spec.stopped,
-    hostStates: Object.fromEntries(Object.values(args.hosts).map((h) => [h.hostName, h.state])),
     ...(args.restore ? { restore: { method: args.restore.spec.method, id: args.restore.id } } : {}),
+    ...(Object.keys(pending).length > 0
+      ? {
+          ...pending,
+          stopped: args.spec.stopped,
+          hostStates: Object.fromEntries(Object.values(args.hosts).map((h) => [h.hostName, h.state])),
+        }
+      : {}),
   };
 }
 

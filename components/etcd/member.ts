@@ -75,15 +75,12 @@ export function copyBackup(
   return { copy, remoteDir: `${paths.restores}/${path.basename(from)}` };
 }
 
-/** What the safety policies (policy/) read of a member: its component args, plain and known at preview. */
+/**
+ * What the safety policies (policy/) read of a member: its component args, plain and known at preview.
+ * Only what a rule reads: a member's other changes (TLS, a stopped etcd, a version) change no args.
+ */
 export interface MemberFacts {
   name: string;
-  address: string;
-  version: string;
-  bootstrap: boolean;
-  learner: boolean;
-  stopped: boolean;
-  tls: EtcdTlsMode;
   /** Starts once with ETCD_FORCE_NEW_CLUSTER (the classic restore's data-dir archive). */
   forceNewCluster: boolean;
   restore?: { method: string; id: string };
@@ -93,12 +90,6 @@ export interface MemberFacts {
 export function memberFacts(args: MemberArgs): MemberFacts {
   return {
     name: args.host.hostName,
-    address: args.host.address,
-    version: args.version,
-    bootstrap: args.bootstrap,
-    learner: args.learner,
-    stopped: args.stopped,
-    tls: args.tls,
     forceNewCluster: args.restore?.method === "classic",
     ...(args.restore ? { restore: { method: args.restore.method, id: args.restore.id } } : {}),
   };

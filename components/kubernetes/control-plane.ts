@@ -58,36 +58,38 @@ export interface ControlPlaneArgs {
 
 /**
  * What the safety policies (policy/) read of one host's control plane: its component args, plain and
- * known at preview. The control plane as config wants it, and what the last completed update ran where it
- * differs (a pending change).
+ * known at preview. The control plane as config wants it and, with a pending change only, what the last
+ * completed update ran where it differs and the hosts' states (a host stopping changes no args).
  */
 export interface ControlPlaneFacts {
   host: string;
   version: string;
-  deployedVersion?: string;
   /** Every control-plane host, in config order. */
   controlPlane: string[];
-  deployedControlPlane?: string[];
-  /** Every host of the inventory: running, stopped or destroyed. */
-  hostStates: Record<string, string>;
   etcdServers: string[];
+  deployedVersion?: string;
+  deployedControlPlane?: string[];
+  /** With a pending change: every host of the inventory, running, stopped or destroyed. */
+  hostStates?: Record<string, string>;
 }
 
 /** One host's control plane's facts for the policies. Pure. */
 export function controlPlaneFacts(args: ControlPlaneArgs): ControlPlaneFacts {
   const deployed = args.deployed ?? {};
-  return {
-    host: args.host.hostName,
-    version: args.version,
+  const pending = {
     ...(changed(deployed.kubernetesVersion, args.version)
       ? { deployedVersion: deployed.kubernetesVersion }
       : {}),
-    controlPlane: args.controlPlaneHosts,
     ...(changed(deployed.controlPlane, args.controlPlaneHosts)
       ? { deployedControlPlane: deployed.controlPlane }
       : {}),
-    hostStates: args.hostStates,
+  };
+  return {
+    host: args.host.hostName,
+    version: args.version,
+    controlPlane: args.controlPlaneHosts,
     etcdServers: args.etcdServers,
+    ...(Object.keys(pending).length > 0 ? { ...pending, hostStates: args.hostStates } : {}),
   };
 }
 
