@@ -400,6 +400,9 @@ wait_for_ssh() {
     note_init
     if [[ $(host_status) != running ]]; then
       tail -n 30 "$DIR/nspawn.log" >&2
+      # An empty log: nspawn ended without a word (a signal), which is worth saying, as the log goes
+      # with the failed create.
+      [[ -s $DIR/nspawn.log ]] || say "nspawn $(read_state nspawn.pid) ended and wrote nothing (killed?)"
       die "host $HOST of lab $LAB stopped while booting (log: $DIR/nspawn.log)"
     fi
     if sshd_answers "$port"; then
@@ -423,8 +426,20 @@ teardown_runtime() {
   rm -rf "/run/systemd/nspawn/propagate/$MACHINE"
 }
 
+# The hosts' systemd, containerd and kubelet run as the workstation's root and share its inotify
+# instances: the kernel's default of 128 runs out with three labs of Kubernetes hosts, and the next host
+# to boot stops at once ("Failed to allocate manager object: Too many open files"). kind documents the
+# same limit. Raised, never lowered: a setting of the whole workstation, which the lab needs.
+inotify_instances=8192
+ensure_inotify_instances() {
+  local have
+  have=$(sysctl -n fs.inotify.max_user_instances)
+  ((have >= inotify_instances)) || sysctl -q -w "fs.inotify.max_user_instances=$inotify_instances"
+}
+
 # Boots an existing host (after create, start, or a kill) and waits for sshd.
 boot() {
+  ensure_inotify_instances
   require_switch
   ensure_host_netns
   ensure_mounted

@@ -370,7 +370,7 @@ describe("the control plane on a lab host through the real engine", () => {
     expect(await s.sshOk(cp, invocation)).toBe(before);
   });
 
-  it("passes the safety rules at rest, and refuses at preview a control-plane host joining while stopped", async () => {
+  it("passes the safety rules at rest, refuses at preview a control-plane host joining while stopped, warns when advisory", async () => {
     // What ./rwk adds to a preview (policy/README.md): the pack and its levels.
     const safety = {
       color: "never" as const,
@@ -394,6 +394,13 @@ describe("the control plane on a lab host through the real engine", () => {
       );
       expect(refused).toMatch(/\[mandatory\]\s+control-plane-change-with-host-down/);
       expect(refused).toMatch(/a control-plane change \(core-02 joining\) while core-02 is stopped/);
+      // Turned down to advisory in a policy config, the same preview passes and warns.
+      const levels = JSON.parse(fs.readFileSync(safety.policyPackConfigs[0]!, "utf8")) as object;
+      const advisoryConfig = path.join(s.work, "policy-config-advisory.json");
+      const rule = "control-plane-change-with-host-down";
+      fs.writeFileSync(advisoryConfig, JSON.stringify({ ...levels, [rule]: "advisory" }));
+      const warned = await s.stack.preview({ ...safety, policyPackConfigs: [advisoryConfig] });
+      expect(warned.stdout).toMatch(/\[advisory\]\s+control-plane-change-with-host-down/);
     } finally {
       s.b.configure(withWorkers);
     }
