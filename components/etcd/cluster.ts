@@ -4,6 +4,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { changed, sizeWarnings } from "../../config";
 import type { Deployed, EtcdSpec, RestoreSpec } from "../../config";
 import type { Host } from "../host/host";
+import { unitLibraryFile } from "../host/shell";
 import type { BackupManifest } from "../recovery/restore";
 import type { EtcdPki } from "../pki/etcd-pki";
 import { Member } from "./member";
@@ -97,6 +98,7 @@ export class Cluster extends pulumi.ComponentResource {
   constructor(name: string, args: ClusterArgs, opts?: pulumi.ComponentResourceOptions) {
     super("rwk:etcd:Cluster", name, clusterFacts(args), opts);
     const script = fs.readFileSync(path.join(__dirname, "rwk-etcd.sh"), "utf8");
+    const library = fs.readFileSync(unitLibraryFile, "utf8");
 
     for (const warning of sizeWarnings(args.spec.members)) void pulumi.log.warn(warning, this);
 
@@ -127,6 +129,7 @@ export class Cluster extends pulumi.ComponentResource {
               }
             : {}),
           script,
+          library,
           previous,
         },
         { parent: this },

@@ -58,6 +58,8 @@ export interface MemberArgs {
   certificates?: MemberCertificates;
   /** The body of the rwk-etcd helper script (components/etcd/rwk-etcd.sh). */
   script: string;
+  /** The functions it asks systemd with (components/host/rwk-unit.sh). */
+  library: string;
   /** Start from a backup (the first member, or every member in place). */
   restore?: MemberRestore;
   /** The member that joined just before this one: changes happen one member at a time. */
@@ -122,6 +124,7 @@ export class Member extends pulumi.ComponentResource {
       tls,
       timings: args.timings,
       script: args.script,
+      library: args.library,
     };
     const noPki: MemberPki = { ca: "", serverCert: "", serverKey: "", peerCert: "", peerKey: "" };
 

@@ -1,6 +1,7 @@
 import * as fs from "fs";
 import * as path from "path";
 import { hashFiles, renderInstallScript, restartHash } from "../host/files";
+import { unitLibraryFile } from "../host/shell";
 import { paths } from "./facts";
 import {
   leaveCommands,
@@ -18,6 +19,7 @@ import type { EtcdTlsMode } from "../../config";
 
 const core01 = { name: "core-01", address: "172.17.8.101" };
 const script = fs.readFileSync(path.join(__dirname, "rwk-etcd.sh"), "utf8");
+const library = fs.readFileSync(unitLibraryFile, "utf8");
 const pki = { ca: "CA\n", serverCert: "SC\n", serverKey: "SK\n", peerCert: "PC\n", peerKey: "PK\n" };
 const modes: EtcdTlsMode[] = ["off", "staged", "on"];
 const timings = { heartbeatIntervalMs: 100, electionTimeoutMs: 1000 };
@@ -72,6 +74,7 @@ describe("etcd renderers", () => {
       timings,
       tls: "on",
       script,
+      library,
       pki,
     });
     expect(renderInstallScript(files)).toContain("  update-ca-certificates --fresh >/dev/null 2>&1\n");
@@ -83,9 +86,16 @@ describe("etcd renderers", () => {
 
   it("gathers one member's files in one map, keys 0600 and owned by etcd", () => {
     expect(
-      memberFiles({ member: core01, version, clusterToken: "rwk-dev", timings, tls: "on", script, pki }).map(
-        (f) => [f.path, f.mode, f.owner],
-      ),
+      memberFiles({
+        member: core01,
+        version,
+        clusterToken: "rwk-dev",
+        timings,
+        tls: "on",
+        script,
+        library,
+        pki,
+      }).map((f) => [f.path, f.mode, f.owner]),
     ).toEqual([
       ["/usr/local/sbin/rwk-etcd", "0755", "root:root"],
       ["/etc/etcd/rwk.env", "0644", "root:root"],
@@ -101,7 +111,7 @@ describe("etcd renderers", () => {
     ]);
     expect(memberFileList("off")).toHaveLength(5);
     expect(() =>
-      memberFiles({ member: core01, version, clusterToken: "t", timings, tls: "staged", script }),
+      memberFiles({ member: core01, version, clusterToken: "t", timings, tls: "staged", script, library }),
     ).toThrow("member core-01: etcdTls is staged but no certificates were given");
   });
 
@@ -113,17 +123,34 @@ describe("etcd renderers", () => {
       timings,
       tls: "off",
       script,
+      library,
     });
     expect(hashFiles([...files].reverse())).toBe(hashFiles(files));
     expect(
       hashFiles(
-        memberFiles({ member: core01, version, clusterToken: "rwk-other", timings, tls: "off", script }),
+        memberFiles({
+          member: core01,
+          version,
+          clusterToken: "rwk-other",
+          timings,
+          tls: "off",
+          script,
+          library,
+        }),
       ),
     ).not.toBe(hashFiles(files));
   });
 
   it("restarts for a new CA or new settings, not for reissued certificates (etcd reloads those)", () => {
-    const base = { member: core01, version, clusterToken: "rwk-dev", timings, tls: "on" as const, script };
+    const base = {
+      member: core01,
+      version,
+      clusterToken: "rwk-dev",
+      timings,
+      tls: "on" as const,
+      script,
+      library,
+    };
     const before = restartHash(memberFiles({ ...base, pki }));
     expect(
       restartHash(memberFiles({ ...base, pki: { ...pki, serverCert: "SC2\n", serverKey: "SK2\n" } })),
@@ -138,7 +165,15 @@ describe("etcd renderers", () => {
   });
 
   it("pushes a new helper script without a restart: etcd never reads it", () => {
-    const base = { member: core01, version, clusterToken: "rwk-dev", timings, tls: "on" as const, pki };
+    const base = {
+      member: core01,
+      version,
+      clusterToken: "rwk-dev",
+      timings,
+      tls: "on" as const,
+      pki,
+      library,
+    };
     expect(restartHash(memberFiles({ ...base, script: `${script}\n# a comment\n` }))).toBe(
       restartHash(memberFiles({ ...base, script })),
     );
@@ -147,9 +182,16 @@ describe("etcd renderers", () => {
   });
 
   it("renders the helper with its facts from facts.ts in front of its body", () => {
-    const helper = renderHelperScript(script, version);
+    const helper = renderHelperScript(script, version, library);
     const lines = helper.split("\n");
-    expect(lines.slice(0, lines.findIndex((l) => l.startsWith("# rwk-etcd:")) + 1)).toMatchSnapshot();
+    // The facts, then the shared library, then the body.
+    expect(
+      lines.slice(
+        0,
+        lines.findIndex((l) => l.startsWith("# Asking systemd")),
+      ),
+    ).toMatchSnapshot();
+    expect(helper.indexOf("\nunit_ctl() {")).toBeLessThan(helper.indexOf("\n# rwk-etcd:"));
     expect(helper.startsWith("#!/bin/bash\n")).toBe(true);
     expect(helper).toContain(`readonly data_dir=${paths.dataDir}\n`);
     expect(helper).toContain("readonly client_port=2379\n");

@@ -171,7 +171,10 @@ export interface MemberFilesInput {
   clusterToken: string;
   tls: EtcdTlsMode;
   timings: RaftTimings;
+  /** The body of the rwk-etcd helper (components/etcd/rwk-etcd.sh). */
   script: string;
+  /** The functions it asks systemd with (components/host/rwk-unit.sh). */
+  library: string;
   /** Certificates; required unless tls is off. */
   pki?: MemberPki;
 }
@@ -180,7 +183,7 @@ export interface MemberFilesInput {
  * The helper as pushed: the facts it works with (paths, ports) rendered from facts.ts in front of its
  * body, so they are written down once.
  */
-export function renderHelperScript(body: string, version: string): string {
+export function renderHelperScript(body: string, version: string, library: string): string {
   const facts: Record<string, string | number> = {
     unit,
     etcd_user: user,
@@ -197,7 +200,7 @@ export function renderHelperScript(body: string, version: string): string {
     applied_config: paths.appliedConfig,
     client_port: ports.client,
   };
-  return withFacts(body, facts, "components/etcd/facts.ts");
+  return withFacts(body, facts, "components/etcd/facts.ts", [library]);
 }
 
 /** Everything one member's host needs, as one list of remote path → file. */
@@ -210,7 +213,7 @@ export function memberFiles(input: MemberFilesInput): HostFile[] {
       path: paths.script,
       mode: "0755",
       owner: root,
-      content: renderHelperScript(input.script, input.version),
+      content: renderHelperScript(input.script, input.version, input.library),
       onChange: "none",
     },
     {
@@ -271,6 +274,7 @@ export function memberFileList(tls: EtcdTlsMode): Pick<HostFile, "path" | "after
     tls,
     timings: { heartbeatIntervalMs: 0, electionTimeoutMs: 0 },
     script: "",
+    library: "",
     pki: { ca: "", serverCert: "", serverKey: "", peerCert: "", peerKey: "" },
   }).map(({ path, afterChange }) => ({ path, ...(afterChange ? { afterChange } : {}) }));
 }

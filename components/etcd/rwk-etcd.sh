@@ -24,7 +24,9 @@
 # The unit, the account and the release (unit, etcd_user, etcd_bin: where etcd, etcdctl and etcdutl are),
 # paths and ports (data_dir, backups, restores, force_new_dropin, join_env, bootstrap_env, member_env,
 # etcdctl_env, restart_pending, applied_config, client_port) are not set here: the program renders them from
-# components/etcd/facts.ts in front of this body when it pushes the helper (renderHelperScript).
+# components/etcd/facts.ts in front of this body when it pushes the helper (renderHelperScript). The calls
+# to systemd (unit_ctl, unit_active, unit_halt, unit_retire) and record_config come from components/host/rwk-unit.sh,
+# rendered in after the facts.
 # shellcheck disable=SC2154
 set -euo pipefail
 
@@ -106,11 +108,6 @@ voter_health() {
 cluster_members() { retry 30 "listing the members at $1" members "$1"; }
 cluster_health() { retry 30 "asking the voting members at $1 for their health" voter_health "$1"; }
 
-# systemd <systemctl arguments...>: systemctl, retried within a bound, its output dropped. A lab host's
-# systemd re-executes itself once containerd's prerequisites ran (lab/images/image.sh), which may fall in
-# the middle of a join on the same host and fail one call.
-systemd() { retry 30 "systemctl $*" systemctl "$@" >/dev/null; }
-
 # retry <seconds> <what> <command...>: bounded retry, for steps etcd refuses while it settles.
 retry() {
   local deadline=$((SECONDS + $1)) what=$2 out
@@ -133,10 +130,10 @@ remove_member() {
 }
 
 start_etcd() {
-  systemd daemon-reload
-  systemd enable "$unit"
+  unit_ctl daemon-reload
+  unit_ctl enable "$unit"
   # The unit is Type=notify and reports ready only with quorum: never block on it.
-  systemd start --no-block "$unit"
+  unit_ctl start --no-block "$unit"
   # It starts with the files as they are now: no restart is due for them.
   rm -f "$restart_pending"
 }
@@ -205,7 +202,7 @@ restore_snapshot() {
   local name=$1 peer_url=$2 dir=$3 cluster=$4 token=$5
   # Checked before etcd is stopped: a bad backup leaves the member running.
   verify_backup "$dir" snapshot.db
-  systemctl stop "$unit" 2>/dev/null || true
+  unit_halt "$unit"
   rm -rf "$data_dir" "$join_env"
   utl snapshot restore "$dir/snapshot.db" --name "$name" \
     --initial-cluster "${cluster:-$name=$peer_url}" --initial-advertise-peer-urls "$peer_url" \
@@ -229,7 +226,7 @@ restore_first() {
       # The workshop's way: the data dir as it was, started once with force-new-cluster so that it
       # forgets the other members; the setting is a runtime drop-in, removed as soon as etcd runs.
       verify_backup "$dir" data-dir.tar.gz
-      systemctl stop "$unit" 2>/dev/null || true
+      unit_halt "$unit"
       rm -rf "$data_dir"
       mkdir -p "$data_dir"
       tar -xzf "$dir/data-dir.tar.gz" -C "$data_dir"
@@ -240,7 +237,7 @@ restore_first() {
       wait_local voter
       check_restored "$dir"
       rm -f "$force_new_dropin"
-      systemd daemon-reload
+      unit_ctl daemon-reload
       local here=$local_endpoint list id current
       list=$(members "$here")
       id=$(member_field "$list" "$name" 1)
@@ -334,7 +331,7 @@ cmd_backup() {
   read -r voters healthy < <(voter_health "$here")
   ctl --endpoints="$here" endpoint health >/dev/null 2>&1 && me=1
   if ((voters > 1 && healthy - me >= $(quorum "$voters"))); then
-    systemctl stop "$unit"
+    unit_halt "$unit"
     tar -C "$data_dir" -czf "$dir.tmp/data-dir.tar.gz" member
     start_etcd
     wait_local voter
@@ -387,13 +384,13 @@ cmd_join() {
     [[ -z $restore ]] ||
       die "$name is a running member with its data: a $restore restore starts from a lost member (its host destroyed, or etcd stopped and its data gone); to replace a running cluster's data use the in-place method"
     log "$name is already a member; nothing to do"
-    systemd enable "$unit"
+    unit_ctl enable "$unit"
     return 0
   fi
 
   # Half-joined data (an earlier join that failed, a member removed while its host was down) must not
   # survive, or this host silently stays a cluster alone or rejoins as a member the cluster removed.
-  systemctl stop "$unit" 2>/dev/null || true
+  unit_halt "$unit"
   rm -rf "$data_dir" "$join_env"
 
   endpoints=$(reachable "$endpoints")
@@ -522,7 +519,7 @@ cmd_leave() {
   elif [[ -d $data_dir ]]; then
     die "cannot reach the cluster at ${all:-<none>} to remove $name; refusing to wipe its data"
   fi
-  systemctl disable --now "$unit" >/dev/null 2>&1 || true
+  unit_retire "$unit"
   case $removal in
     last)
       # The cluster ends with its last member; its data is kept, never deleted by a config change.
@@ -558,12 +555,6 @@ cmd_evict() {
   esac
 }
 
-# record_config <hash>: what etcd runs now, for people (the decision to restart is restart_pending's).
-record_config() {
-  mkdir -p "${applied_config%/*}"
-  printf '%s\n' "$1" >"$applied_config"
-}
-
 cmd_restart() {
   local name="" peer_url="" config=""
   while (($#)); do
@@ -578,8 +569,8 @@ cmd_restart() {
   # Pushing a changed file that etcd reads only at start leaves restart_pending behind (see the install
   # script); without it etcd already runs its files: just started by join, or nothing it reads changed.
   # A member that was stopped on purpose (stop) starts again with its files as they are.
-  if [[ -n $config && ! -e $restart_pending ]] && systemctl is-active --quiet "$unit"; then
-    record_config "$config"
+  if [[ -n $config && ! -e $restart_pending ]] && unit_active "$unit"; then
+    record_config "$applied_config" "$config"
     log "$name already runs its configuration ($config); no restart"
     return 0
   fi
@@ -600,13 +591,13 @@ cmd_restart() {
       log "$name: peer URL $current → $peer_url"
     fi
   fi
-  systemd daemon-reload
-  systemd enable --quiet "$unit"
-  systemd restart --no-block "$unit"
+  unit_ctl daemon-reload
+  unit_ctl enable --quiet "$unit"
+  unit_ctl restart --no-block "$unit"
   rm -f "$restart_pending"
   wait_local voter
   wait_quorum "$local_endpoint"
-  if [[ -n $config ]]; then record_config "$config"; fi
+  if [[ -n $config ]]; then record_config "$applied_config" "$config"; fi
   log "$name restarted${config:+ with configuration $config} and the cluster has quorum"
 }
 
@@ -621,7 +612,7 @@ cmd_stop() {
     esac
   done
   [[ -n $name ]] || die "stop needs --name"
-  systemctl disable --quiet --now "$unit"
+  unit_retire "$unit"
   log "$name stopped (its data and membership kept)"
 }
 

@@ -1,7 +1,70 @@
 # shellcheck shell=bash
-# Starting a service of ours one way on every host: the program renders these functions into the helpers
-# that start services (rwk-runtime: containerd; rwk-kube: the kubelet, kube-proxy), after their facts.
-# The helpers define log.
+# Asking systemd, and starting a service of ours, one way on every host: the program renders these
+# functions into the helpers that start services (rwk-runtime: containerd; rwk-kube: the kubelet,
+# kube-proxy; rwk-etcd: etcd), after their facts. The helpers define log.
+#
+# Every call to systemd here is asked again when it is cut off, within a bound: a lab host's systemd
+# re-executes itself once containerd's prerequisites ran (lab/images/image.sh), and another helper's
+# daemon-reload may fall at the same moment; either cuts a client's call off ("Message recipient
+# disconnected from message bus without replying"). A query cut off is no answer: a CI run once read it
+# as "etcd is not running" and refused a restart that was not due.
+
+unit_bound=30
+
+# unit_ctl <systemctl arguments...>: systemctl, asked again until it succeeds (within unit_bound seconds,
+# or the helper ends saying why), its output dropped.
+unit_ctl() {
+  local out deadline=$((SECONDS + unit_bound))
+  until out=$(systemctl "$@" 2>&1); do
+    if ((SECONDS >= deadline)); then
+      log "systemctl $* did not succeed within ${unit_bound}s: $out"
+      exit 1
+    fi
+    sleep 1
+  done
+}
+
+# unit_show <unit> <property>: sets unit_shown to the unit's property as systemd tells it (ActiveState
+# inactive, LoadState not-found for a unit that is not there).
+unit_show() {
+  local out deadline=$((SECONDS + unit_bound))
+  # Its value is what it prints, never what it says on stderr; that is asked once more to say why.
+  until out=$(systemctl show --property "$2" --value "$1" 2>/dev/null); do
+    if ((SECONDS >= deadline)); then
+      log "systemd did not tell $1's $2 within ${unit_bound}s: $(systemctl show --property "$2" --value "$1" 2>&1 >/dev/null)"
+      exit 1
+    fi
+    sleep 1
+  done
+  unit_shown=$out
+}
+
+# unit_active <unit>: the unit runs (systemd says active).
+unit_active() {
+  unit_show "$1" ActiveState
+  [[ $unit_shown == active ]]
+}
+
+# unit_halt <unit>: stops the unit and returns once systemd says it is stopped (a unit that is not there
+# is): what follows may remove the files it runs on.
+unit_halt() {
+  local deadline=$((SECONDS + unit_bound))
+  until systemctl stop "$1" >/dev/null 2>&1 || true; unit_show "$1" ActiveState; [[ $unit_shown =~ ^(inactive|failed)$ ]]; do
+    if ((SECONDS >= deadline)); then
+      log "$1 did not stop within ${unit_bound}s (systemd says $unit_shown)"
+      exit 1
+    fi
+    sleep 1
+  done
+}
+
+# unit_retire <unit>: disabled and halted, so that it stays stopped across boots; a unit that is not
+# there already is.
+unit_retire() {
+  unit_show "$1" LoadState
+  [[ $unit_shown == not-found ]] || unit_ctl disable --quiet "$1"
+  unit_halt "$1"
+}
 
 unit_invocation() { systemctl show --property InvocationID --value "$1" 2>/dev/null || true; }
 
@@ -13,10 +76,10 @@ unit_start() {
   # svc, not unit: a helper's facts may hold a readonly `unit` of their own (rwk-runtime's).
   local svc=$1 marker=$2 seconds=$3 what=$4 before deadline
   shift 4
-  systemctl enable --quiet "$svc"
+  unit_ctl enable --quiet "$svc"
   before=$(unit_invocation "$svc")
   unit_action=""
-  if ! systemctl is-active --quiet "$svc"; then
+  if ! unit_active "$svc"; then
     unit_action=start
   elif [[ -e $marker ]]; then
     unit_action=restart
@@ -25,12 +88,12 @@ unit_start() {
     # Nothing waits on the job: starting containerd starts the host's container mounts first, which
     # re-executes systemd in a system container (lab/images/image.sh) and would cut a waiting client's
     # D-Bus connection. The loop below waits.
-    systemctl "$unit_action" --no-block "$svc"
+    unit_ctl "$unit_action" --no-block "$svc"
     # It starts with the files as they are now: no restart is due for them.
     rm -f "$marker"
   fi
   deadline=$((SECONDS + seconds))
-  until [[ -z $unit_action || $(unit_invocation "$svc") != "$before" ]] && systemctl is-active --quiet "$svc" &&
+  until [[ -z $unit_action || $(unit_invocation "$svc") != "$before" ]] && unit_active "$svc" &&
     "$@"; do
     if ((SECONDS >= deadline)); then
       printf '%s was not ready within %ss (journalctl -u %s)\n' "$what" "$seconds" "$svc" >&2
@@ -53,7 +116,7 @@ start_command() {
     esac
   done
   # Units and drop-ins are files of ours: systemd reads them again before anything starts.
-  systemctl daemon-reload
+  unit_ctl daemon-reload
   unit_start "$svc" "$marker" "$seconds" "$what" "$ready" || exit 1
   [[ -z $config ]] || record_config "$applied" "$config"
   log "$label ${unit_action:+${unit_action}ed and }$state${config:+ with configuration $config}"

@@ -105,7 +105,7 @@ cmd_wait_control_plane() {
 }
 
 cmd_stop() {
-  systemctl disable --now "$kubelet_unit" >/dev/null 2>&1 || true
+  unit_retire "$kubelet_unit"
   local pods
   pods=$("$crictl" pods -q 2>/dev/null || true)
   if [[ -n $pods ]]; then
@@ -123,7 +123,7 @@ cmd_start_proxy() {
 }
 
 cmd_stop_proxy() {
-  systemctl disable --now "$proxy_unit" >/dev/null 2>&1 || true
+  unit_retire "$proxy_unit"
   if command -v kube-proxy >/dev/null; then kube-proxy --cleanup >/dev/null 2>&1 || true; fi
   log "kube-proxy stopped, its rules removed"
 }
@@ -140,19 +140,19 @@ cmd_start_vip() {
     esac
   done
   [[ -n $endpoint ]] || die "start-vip: --endpoint URL is required"
-  systemctl enable --quiet "$vip_unit"
+  unit_ctl enable --quiet "$vip_unit"
   local action=""
-  if ! systemctl is-active --quiet "$vip_unit"; then
+  if ! unit_active "$vip_unit"; then
     action=start
-    systemctl start "$vip_unit"
+    unit_ctl start "$vip_unit"
   elif [[ -e $vip_reload_pending ]]; then
     action=reload
-    systemctl reload "$vip_unit"
+    unit_ctl reload "$vip_unit"
   fi
   rm -f "$vip_reload_pending"
   deadline=$((SECONDS + wait_seconds))
   # Through the cluster's CA: the API server's certificate must name the virtual IP.
-  until systemctl is-active --quiet "$vip_unit" && healthy "$endpoint/readyz" --cacert "$ca"; do
+  until unit_active "$vip_unit" && healthy "$endpoint/readyz" --cacert "$ca"; do
     ((SECONDS < deadline)) ||
       die "the virtual IP ($endpoint) did not answer /readyz within ${wait_seconds}s (journalctl -u $vip_unit on the control-plane hosts)"
     sleep 0.5
@@ -163,7 +163,7 @@ cmd_start_vip() {
 
 cmd_stop_vip() {
   # Stopping sends VRRP's priority 0: a peer takes the address at once.
-  systemctl disable --now "$vip_unit" >/dev/null 2>&1 || true
+  unit_retire "$vip_unit"
   log "keepalived stopped: this host no longer holds the virtual IP"
 }
 

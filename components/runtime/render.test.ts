@@ -115,7 +115,8 @@ describe("container runtime renderers", () => {
   it("starts its unit with the shared library, whose variables do not clash with its facts", () => {
     // The facts hold a readonly `unit`; the library's unit_start must not declare one of its own.
     const helper = renderHelperScript("", library);
-    const stubs = "systemctl() { case $1 in show) echo id-1 ;; *) return 0 ;; esac; }";
+    const stubs =
+      "systemctl() { case $1 in show) if [[ $3 == ActiveState ]]; then echo active; else echo id-1; fi ;; *) return 0 ;; esac; }";
     const r = spawnSync(
       "bash",
       [
