@@ -2,7 +2,7 @@
 # The safety rules' cost: `pulumi preview` of the default stack's config (a new stack: nothing to reach,
 # every resource to create) with the rwk-safety pack (policy/, as ./rwk adds it) against the same preview
 # without it, alternated, 5 of each; prints both medians and their ratio.
-#   bench/policy.sh
+#   ./rwk bench policy   (or bench/policy.sh)
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
@@ -10,7 +10,8 @@ now() { date +%s.%N; }
 since() { awk -v a="$(now)" -v b="$1" 'BEGIN { print a - b }'; }
 median() { printf '%s\n' "$@" | sort -n | sed -n "$((($# + 1) / 2))p"; }
 
-eval "$(./rwk env 2>/dev/null)"
+# ./rwk bench has set up the toolchain and its environment; run alone, the script asks ./rwk for it.
+[[ -n ${RWK_CACHE:-} ]] || eval "$(./rwk env 2>/dev/null)"
 export PULUMI_CONFIG_PASSPHRASE=bench
 work=$(mktemp -d)
 stack=bench-policy

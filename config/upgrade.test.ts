@@ -1,4 +1,4 @@
-import { deployedBy, upgradeProblems, validateConfig } from "./index";
+import { deployedBy, pendingFacts, upgradeProblems, validateConfig } from "./index";
 import type { RawConfig } from "./index";
 
 const ctx = { project: "real-world-kubernetes", stack: "dev" };
@@ -89,5 +89,27 @@ describe("deployedBy", () => {
     });
     expect(deployedBy(validateConfig({}, ctx))).toEqual({ etcdVersion: "3.6.16", etcdMembers: ["core-01"] });
     expect(deployedBy(validateConfig({ etcdMembers: [], allowDataLoss: "dev" }, ctx))).toEqual({});
+  });
+});
+
+describe("pendingFacts", () => {
+  const context = { hostStates: { "core-02": "stopped" } };
+
+  it("gives the record's side of each field that differs, with the context", () => {
+    expect(
+      pendingFacts(
+        { deployedVersion: ["3.5.21", "3.6.16"], deployedMembers: [["core-01"], ["core-01"]] },
+        context,
+      ),
+    ).toEqual({ deployedVersion: "3.5.21", ...context });
+    expect(pendingFacts({ deployedMembers: [["core-01"], ["core-01", "core-02"]] }, context)).toEqual({
+      deployedMembers: ["core-01"],
+      ...context,
+    });
+  });
+
+  it("gives nothing at rest, or with nothing recorded: the component's args stay as they were", () => {
+    expect(pendingFacts({ deployedVersion: ["3.6.16", "3.6.16"] }, context)).toEqual({});
+    expect(pendingFacts({ deployedVersion: [undefined, "3.6.16"] }, context)).toEqual({});
   });
 });

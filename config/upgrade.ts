@@ -29,6 +29,22 @@ export function changed<T extends string | string[]>(recorded: T | undefined, wa
   return recorded !== undefined && JSON.stringify(recorded) !== JSON.stringify(wanted);
 }
 
+/**
+ * A component's facts of a pending change: for each compared field whose record differs from the config
+ * (changed), the record's value under the field's name, and with any of them `context` (what a rule reads
+ * of the moment, e.g. the hosts' states). Nothing at rest: the engine counts a component whose args change
+ * as updated, so a stack at rest, or whose hosts stop and start, must keep its args.
+ */
+export function pendingFacts<T extends Record<string, string | string[]>, C extends object>(
+  compared: { [F in keyof T]: readonly [recorded: T[F] | undefined, wanted: T[F]] },
+  context: C,
+): Partial<T & C> {
+  const pending = Object.entries<readonly [string | string[] | undefined, string | string[]]>(compared)
+    .filter(([, [recorded, wanted]]) => changed(recorded, wanted))
+    .map(([field, [recorded]]) => [field, recorded] as const);
+  return pending.length > 0 ? { ...Object.fromEntries(pending), ...context } : {};
+}
+
 /** The stack output that records it. */
 export const deployedOutput = "deployed";
 

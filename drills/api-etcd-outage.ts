@@ -3,7 +3,7 @@
 // what it held before.
 import { expectNoAcknowledgedWriteLost, waitFor } from "./checks";
 import { apiSamples, kubectlOk, listedProbeObjects } from "./kubernetes";
-import { apiProbe } from "./probes";
+import { apiProbe, failedOf } from "./probes";
 import { probeLabel } from "./api-probe";
 import type { Drill, DrillContext } from "./runner";
 
@@ -139,7 +139,7 @@ export const apiEtcdOutage: Drill = {
           step.numbers = {
             "etcd start → first API write acknowledged": seconds(firstWrite.end - started),
             "etcd start → /readyz ok": seconds(firstReady.end - started),
-            "API calls failed while etcd was down": `${outage.filter((s) => !s.ok).length} of ${outage.length}`,
+            "API calls failed while etcd was down": failedOf(outage),
           };
         },
       },

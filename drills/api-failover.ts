@@ -12,7 +12,7 @@ import {
   nodeReadiness,
   virtualIpHolders,
 } from "./kubernetes";
-import { apiProbe, httpProbe, httpProbeName } from "./probes";
+import { apiProbe, failedOf, httpProbe, httpProbeName } from "./probes";
 import type { StepRecord } from "./report";
 import type { Drill, DrillContext, DrillStep } from "./runner";
 import { keepalivedUnitName } from "../components/kubernetes/facts";
@@ -62,7 +62,7 @@ async function measureOutage(ctx: DrillContext, step: StepRecord, from: number, 
       longestAckGap(api, from, until),
     ),
     [`${how}: API calls failed`]: `${failed.length} of ${api.length}`,
-    [`${how}: HTTP requests to the Service failed`]: `${http.filter((s) => !s.ok).length} of ${http.length}`,
+    [`${how}: HTTP requests to the Service failed`]: failedOf(http),
     [`${how}: HTTP longest time without an answer`]: seconds(longestAckGap(http, from, until)),
   };
 }

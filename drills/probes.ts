@@ -19,6 +19,11 @@ export interface Sample {
   error?: string;
 }
 
+/** How many of some observations failed, as a report says it: "3 of 1374". */
+export function failedOf(observations: { ok: boolean }[]): string {
+  return `${observations.filter((o) => !o.ok).length} of ${observations.length}`;
+}
+
 /** Where a probe runs: the lab network (a command prefix), the stack's config, the operator's TLS files. */
 export interface ProbeEnv {
   access: string[];

@@ -8,7 +8,7 @@
 import { expectMembers, expectNoAcknowledgedWriteLost, expectPutGet, longestAckGap } from "./checks";
 import type { HttpSample } from "./http-probe";
 import { apiSamples, expectApiWritesReadBack, kubectlOk } from "./kubernetes";
-import { apiProbe, httpProbe, httpProbeName } from "./probes";
+import { apiProbe, failedOf, httpProbe, httpProbeName } from "./probes";
 import type { StepRecord } from "./report";
 import type { Drill, DrillContext } from "./runner";
 import { kubeletUnitName, kubeProxyUnitName, paths, ports } from "../components/kubernetes/facts";
@@ -158,9 +158,9 @@ function clientNumbers(ctx: DrillContext, step: StepRecord): Record<string, stri
     "API: longest time without an acknowledged write (virtual IP)": seconds(
       longestAckGap(api, step.upStart, step.upEnd),
     ),
-    "API calls failed": `${api.filter((s) => !s.ok).length} of ${api.length}`,
-    "HTTP requests to the Service failed": `${http.filter((s) => !s.ok).length} of ${http.length}`,
-    "etcd writes failed": `${writes.filter((w) => !w.ok).length} of ${writes.length}`,
+    "API calls failed": failedOf(api),
+    "HTTP requests to the Service failed": failedOf(http),
+    "etcd writes failed": failedOf(writes),
   };
 }
 
@@ -289,7 +289,7 @@ export const upgrade: Drill = {
           const rollHttp = clientSamples(ctx, rollStart, step.upEnd).http;
           step.numbers = {
             [`the Kubernetes roll: both updates`]: seconds(firstUpMs + step.upEnd - step.upStart),
-            "the Kubernetes roll: HTTP requests to the Service failed": `${rollHttp.filter((x) => !x.ok).length} of ${rollHttp.length}`,
+            "the Kubernetes roll: HTTP requests to the Service failed": failedOf(rollHttp),
             ...clientNumbers(ctx, step),
             ...Object.fromEntries(
               restarts.map(([host, t], i) => [

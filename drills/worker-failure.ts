@@ -6,7 +6,7 @@ import { defaultTolerationSeconds } from "../config";
 import { expectNoAcknowledgedWriteLost, longestAckGap, waitFor } from "./checks";
 import type { HttpSample } from "./http-probe";
 import { expectApiWritesReadBack, kubectlOk, nodeReadyCondition } from "./kubernetes";
-import { apiProbe, httpProbe, httpProbeName } from "./probes";
+import { apiProbe, failedOf, httpProbe, httpProbeName } from "./probes";
 import type { StepRecord } from "./report";
 import type { Drill, DrillContext, DrillStep } from "./runner";
 
@@ -154,15 +154,14 @@ async function measureFailure(ctx: DrillContext, step: StepRecord, tolerationSec
   if (errors.length > 0) ctx.note(`HTTP errors a client saw: ${errors.map((e) => `\`${e}\``).join("; ")}`);
   const before = http.filter((s) => s.start < notReadyAt);
   const after = http.filter((s) => s.start >= notReadyAt);
-  const share = (xs: HttpSample[]) => `${xs.filter((s) => !s.ok).length} of ${xs.length}`;
   const run = tolerationSeconds === defaultTolerationSeconds ? "defaults" : `tuned ${tolerationSeconds} s`;
   step.numbers = {
     [`${run}: host halt (the step's \`pulumi up\`)`]: seconds(halted - step.upStart),
     [`${run}: last node heartbeat (lease renewal) → node NotReady`]: seconds(notReadyAt - lastRenew),
     [`${run}: node NotReady → its pods marked for eviction`]: seconds(evictedAt - notReadyAt),
     [`${run}: node NotReady → every replica ready on ${kept}`]: seconds(movedAt - notReadyAt),
-    [`${run}: HTTP requests failed, halt → NotReady`]: share(before),
-    [`${run}: HTTP requests failed, NotReady → replicas moved`]: share(after),
+    [`${run}: HTTP requests failed, halt → NotReady`]: failedOf(before),
+    [`${run}: HTTP requests failed, NotReady → replicas moved`]: failedOf(after),
     [`${run}: HTTP longest time without an answer`]: seconds(longestAckGap(http, step.upStart, movedAt)),
   };
 }

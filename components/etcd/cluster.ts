@@ -1,7 +1,7 @@
 import * as fs from "fs";
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
-import { changed, sizeWarnings } from "../../config";
+import { pendingFacts, sizeWarnings } from "../../config";
 import type { Deployed, EtcdSpec, RestoreSpec } from "../../config";
 import type { Host } from "../host/host";
 import { unitLibraryFile } from "../host/shell";
@@ -55,22 +55,21 @@ export interface ClusterFacts {
 /** A cluster's facts for the policies. Pure. */
 export function clusterFacts(args: ClusterArgs): ClusterFacts {
   const deployed = args.deployed ?? {};
-  const pending = {
-    ...(changed(deployed.etcdMembers, args.spec.members) ? { deployedMembers: deployed.etcdMembers } : {}),
-    ...(changed(deployed.etcdVersion, args.spec.version) ? { deployedVersion: deployed.etcdVersion } : {}),
-  };
   return {
     members: args.spec.members,
     version: args.spec.version,
     learner: args.spec.learner,
     ...(args.restore ? { restore: { method: args.restore.spec.method, id: args.restore.id } } : {}),
-    ...(Object.keys(pending).length > 0
-      ? {
-          ...pending,
-          stopped: args.spec.stopped,
-          hostStates: Object.fromEntries(Object.values(args.hosts).map((h) => [h.hostName, h.state])),
-        }
-      : {}),
+    ...pendingFacts(
+      {
+        deployedMembers: [deployed.etcdMembers, args.spec.members],
+        deployedVersion: [deployed.etcdVersion, args.spec.version],
+      },
+      {
+        stopped: args.spec.stopped,
+        hostStates: Object.fromEntries(Object.values(args.hosts).map((h) => [h.hostName, h.state])),
+      },
+    ),
   };
 }
 

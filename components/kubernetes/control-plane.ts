@@ -10,7 +10,7 @@ import type { ControlPlaneComponent } from "./facts";
 import { apiserverUrl, controlPlaneFiles } from "./render";
 import type { Kubelet } from "./kubelet";
 import type { LeaderElection } from "../../config/kubernetes";
-import { changed } from "../../config/upgrade";
+import { pendingFacts } from "../../config/upgrade";
 import type { Deployed } from "../../config/upgrade";
 
 export interface ControlPlaneArgs {
@@ -76,20 +76,18 @@ export interface ControlPlaneFacts {
 /** One host's control plane's facts for the policies. Pure. */
 export function controlPlaneFacts(args: ControlPlaneArgs): ControlPlaneFacts {
   const deployed = args.deployed ?? {};
-  const pending = {
-    ...(changed(deployed.kubernetesVersion, args.version)
-      ? { deployedVersion: deployed.kubernetesVersion }
-      : {}),
-    ...(changed(deployed.controlPlane, args.controlPlaneHosts)
-      ? { deployedControlPlane: deployed.controlPlane }
-      : {}),
-  };
   return {
     host: args.host.hostName,
     version: args.version,
     controlPlane: args.controlPlaneHosts,
     etcdServers: args.etcdServers,
-    ...(Object.keys(pending).length > 0 ? { ...pending, hostStates: args.hostStates } : {}),
+    ...pendingFacts(
+      {
+        deployedVersion: [deployed.kubernetesVersion, args.version],
+        deployedControlPlane: [deployed.controlPlane, args.controlPlaneHosts],
+      },
+      { hostStates: args.hostStates },
+    ),
   };
 }
 

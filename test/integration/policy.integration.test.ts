@@ -2,64 +2,23 @@
 // it adds to a preview or an up, on a real lab stack. A dangerous change is refused at preview, naming the
 // resource, the rule and what to do instead, and an up of it changes nothing; the same change with the rule
 // turned down to advisory in a policy config passes with the warning. A stack at rest passes every rule.
-import { spawnSync } from "child_process";
 import * as fs from "fs";
-import * as os from "os";
 import * as path from "path";
-import * as yaml from "js-yaml";
-import { labName } from "../../config";
-import { projectRoot, removeLab } from "../../workstation/lab";
+import { projectRoot } from "../../workstation/lab";
+import { CliStack } from "./cli-stack";
 
-const stackName = "policy-it";
-const project = "real-world-kubernetes";
-const stackFile = path.join(projectRoot, `Pulumi.${stackName}.yaml`);
-const scratch = fs.mkdtempSync(path.join(os.tmpdir(), "rwk-policy-it-"));
-const env = {
-  ...process.env,
-  PULUMI_BACKEND_URL: `file://${scratch}`,
-  PULUMI_CONFIG_PASSPHRASE: "policy-test-passphrase",
-};
-
+const stack = new CliStack("policy-it", [path.join(projectRoot, "rwk"), "pulumi"], 600_000);
 /** `./rwk pulumi <args>` on the test's stack: what it printed and its exit code. */
-function rwk(...args: string[]): { code: number; out: string; stdout: string } {
-  const r = spawnSync(
-    path.join(projectRoot, "rwk"),
-    ["pulumi", ...args, "--stack", stackName, "--non-interactive"],
-    {
-      cwd: projectRoot,
-      env,
-      encoding: "utf8",
-      timeout: 600_000,
-    },
-  );
-  return { code: r.status ?? -1, out: `${r.stdout}${r.stderr}`, stdout: r.stdout };
-}
-
-function rwkOk(...args: string[]): { out: string; stdout: string } {
-  const r = rwk(...args);
-  if (r.code !== 0) throw new Error(`./rwk pulumi ${args.join(" ")} failed (exit ${r.code}):\n${r.out}`);
-  return r;
-}
-
-function configure(config: Record<string, unknown>): void {
-  fs.writeFileSync(
-    stackFile,
-    yaml.dump({ config: Object.fromEntries(Object.entries(config).map(([k, v]) => [`${project}:${k}`, v])) }),
-  );
-}
+const rwk = (...args: string[]) => stack.run(...args);
+const rwkOk = (...args: string[]) => stack.ok(...args);
+const configure = (config: Record<string, unknown>) => stack.configure(config);
 
 /** A preview with the pack at the repository's levels but this rule's turned down to advisory. */
 function previewTurnedDown(rule: string): ReturnType<typeof rwk> {
-  const file = path.join(scratch, `policy-config-${rule}.json`);
+  const file = path.join(stack.scratch, `policy-config-${rule}.json`);
   const levels = JSON.parse(fs.readFileSync(path.join(projectRoot, "policy-config.json"), "utf8")) as object;
   fs.writeFileSync(file, JSON.stringify({ ...levels, [rule]: "advisory" }));
   return rwk("preview", "--policy-pack", path.join(projectRoot, "policy"), "--policy-pack-config", file);
-}
-
-/** The state's resources, as `pulumi stack export` gives them. */
-function resources(): unknown[] {
-  const state = JSON.parse(rwkOk("stack", "export").stdout) as { deployment: { resources?: unknown[] } };
-  return state.deployment.resources ?? [];
 }
 
 /** The policy violations of a preview or an up as the CLI lists them: "[level]  rule  (type: name)" lines. */
@@ -75,13 +34,7 @@ beforeAll(() => {
   rwkOk("stack", "init");
 });
 
-afterAll(async () => {
-  rwk("destroy", "--yes");
-  await removeLab("machines", labName(stackName));
-  rwk("stack", "rm", "--yes", "--force");
-  fs.rmSync(stackFile, { force: true });
-  fs.rmSync(scratch, { recursive: true, force: true });
-});
+afterAll(() => stack.remove());
 
 describe("the safety rules at preview time, through ./rwk pulumi", () => {
   it("passes a stack at rest, and warns of what is advisory: the member set's backups", () => {
@@ -117,7 +70,7 @@ describe("the safety rules at preview time, through ./rwk pulumi", () => {
   it("refuses a removal below a healthy quorum at preview, and an up of it changes nothing", () => {
     configure({ etcdMembers: ["core-01", "core-02", "core-03"] });
     rwkOk("up", "--yes");
-    const before = resources();
+    const before = stack.resources();
 
     // core-02's host stops in the same update: after core-03 leaves, one of the two left is healthy.
     configure({ etcdMembers: ["core-01", "core-02"], hostStates: { "core-02": "stopped" } });
@@ -130,7 +83,7 @@ describe("the safety rules at preview time, through ./rwk pulumi", () => {
     const up = rwk("up", "--yes");
     expect(up.code).not.toBe(0);
     expect(violations(up.out)).toContain("mandatory etcd-quorum-on-removal (rwk:etcd:Cluster: etcd)");
-    expect(resources()).toEqual(before);
+    expect(stack.resources()).toEqual(before);
 
     // Turned down, the same preview passes and warns; the pair it leaves is warned of too.
     const advisory = previewTurnedDown("etcd-quorum-on-removal");

@@ -1,40 +1,11 @@
 // What a user sees when the program refuses a stack's config: the real CLI, as typed, on a throwaway
 // stack. A refusal is a clean list (no "unhandled exception", no stack trace, no colour codes), exits
 // non-zero and creates nothing; a valid preview prints no warning about outputs that do not apply.
-import { spawnSync } from "child_process";
-import * as fs from "fs";
-import * as os from "os";
-import * as path from "path";
-import * as yaml from "js-yaml";
-import { labName } from "../../config";
-import { projectRoot, removeLab } from "../../workstation/lab";
+import { CliStack } from "./cli-stack";
 
-const stackName = "refusals-it";
-const project = "real-world-kubernetes";
-const stackFile = path.join(projectRoot, `Pulumi.${stackName}.yaml`);
-const backend = fs.mkdtempSync(path.join(os.tmpdir(), "rwk-refusals-state-"));
-const env = {
-  ...process.env,
-  PULUMI_BACKEND_URL: `file://${backend}`,
-  PULUMI_CONFIG_PASSPHRASE: "refusals-test-passphrase",
-};
-
-function pulumi(...args: string[]): { code: number; out: string } {
-  const r = spawnSync("pulumi", [...args, "--stack", stackName, "--non-interactive"], {
-    cwd: projectRoot,
-    env,
-    encoding: "utf8",
-    timeout: 300_000,
-  });
-  return { code: r.status ?? -1, out: `${r.stdout}${r.stderr}` };
-}
-
-function configure(config: Record<string, unknown>): void {
-  fs.writeFileSync(
-    stackFile,
-    yaml.dump({ config: Object.fromEntries(Object.entries(config).map(([k, v]) => [`${project}:${k}`, v])) }),
-  );
-}
+const stack = new CliStack("refusals-it", ["pulumi"], 300_000);
+const pulumi = (...args: string[]) => stack.run(...args);
+const configure = (config: Record<string, unknown>) => stack.configure(config);
 
 /** The program's diagnostics block, as the CLI prints it. */
 function diagnostics(out: string): string[] {
@@ -55,14 +26,7 @@ beforeAll(() => {
   expect(pulumi("stack", "init").code).toBe(0);
 });
 
-afterAll(async () => {
-  // Should a refusal fail to happen, whatever it made goes too.
-  pulumi("destroy", "--yes");
-  await removeLab("machines", labName(stackName));
-  pulumi("stack", "rm", "--yes", "--force");
-  fs.rmSync(stackFile, { force: true });
-  fs.rmSync(backend, { recursive: true, force: true });
-});
+afterAll(() => stack.remove());
 
 describe("refusals through the real CLI", () => {
   it("lists every config problem, naming the key and what is allowed, and nothing else", () => {
@@ -90,14 +54,7 @@ describe("refusals through the real CLI", () => {
         "leaves; its data directory is kept on its host, renamed); set real-world-kubernetes:allowDataLoss " +
         'to "refusals-it" (this stack\'s name) to do it anyway',
     ]);
-    const state = JSON.parse(
-      spawnSync("pulumi", ["stack", "export", "--stack", stackName], {
-        cwd: projectRoot,
-        env,
-        encoding: "utf8",
-      }).stdout,
-    ) as { deployment: { resources?: unknown[] } };
-    expect(state.deployment.resources ?? []).toEqual([]);
+    expect(stack.resources()).toEqual([]);
   });
 
   it("refuses a control plane it cannot place, at preview, naming each key", () => {
@@ -107,7 +64,7 @@ describe("refusals through the real CLI", () => {
       kubernetesVersion: "1.35.0",
       pauseReplicas: -1,
       etcdMembers: [],
-      allowDataLoss: stackName,
+      allowDataLoss: stack.name,
     });
     const { code, out } = pulumi("preview");
     expect(code).not.toBe(0);
