@@ -4,6 +4,7 @@ import type { EtcdSpec, EtcdTlsMode } from "../../config";
 import type { HostFile } from "../host/files";
 import { renderRemoveScript } from "../host/files";
 import { shellCommand, shellQuote, withFacts } from "../host/shell";
+import { systemctlCommand } from "../host/systemd";
 import { renderSshPreamble } from "../host/ssh";
 import { etcdBinDir, paths, ports, unit, user } from "./facts";
 
@@ -237,7 +238,7 @@ export function memberFiles(input: MemberFilesInput): HostFile[] {
       owner: root,
       content: renderUnit(input.version),
       onChange: "restart",
-      afterChange: "systemctl daemon-reload",
+      afterChange: systemctlCommand("daemon-reload"),
     },
   ];
   if (tls !== "off") {

@@ -1,5 +1,6 @@
 // systemd's unit-file format, written once: sections of key=value lines, in order, a key repeated where
 // systemd reads it more than once (ExecStart= clearing the list in a drop-in). Pure, for snapshot tests.
+import { shellCommand } from "./shell";
 
 /** One section's settings, in order; a value that is a list repeats its key. */
 export type UnitSection = [key: string, value: string | string[]][];
@@ -20,4 +21,22 @@ export function renderUnitFile(sections: Record<string, UnitSection>): string {
     out.push("");
   }
   return out.join("\n");
+}
+
+/**
+ * `systemctl <args>` as a host command, asked again for up to 30 s until it succeeds: a lab host's systemd
+ * re-executes itself once containerd's prerequisites ran (lab/images/image.sh), which cuts off a call at
+ * that moment ("Message recipient disconnected from message bus without replying"); the helpers' own
+ * calls are rwk-unit.sh's unit_ctl.
+ */
+export function systemctlCommand(...args: string[]): string {
+  return shellCommand(
+    "timeout",
+    "30",
+    "sh",
+    "-c",
+    'until systemctl "$@" >/dev/null; do sleep 1; done',
+    "systemctl",
+    ...args,
+  );
 }

@@ -7,6 +7,7 @@ import { copyToHost, hostCommand, pushFiles } from "../host/commands";
 import { hashFiles, restartHash } from "../host/files";
 import type { Host } from "../host/host";
 import { shellCommand, unitLibraryFile } from "../host/shell";
+import { systemctlCommand } from "../host/systemd";
 import { paths, podRoutesUnitName, toolVersions } from "./facts";
 import type { Release } from "./facts";
 import type { ImageArchive, ImageName } from "./images";
@@ -114,8 +115,8 @@ export class NodeRuntime extends pulumi.ComponentResource {
     );
 
     const routes = [
-      shellCommand("systemctl", "daemon-reload"),
-      shellCommand("systemctl", "enable", "--quiet", podRoutesUnitName),
+      systemctlCommand("daemon-reload"),
+      systemctlCommand("enable", "--quiet", podRoutesUnitName),
       shellCommand(paths.script, "routes"),
     ].join(" && ");
     this.routes = hostCommand(

@@ -40,8 +40,13 @@ export class CliStack {
 
   /** The command with `args`, on this stack, non-interactive: what it printed and its exit code. */
   run(...args: string[]): CliResult {
+    return this.typed(...args, "--stack", this.name, "--non-interactive");
+  }
+
+  /** The command with `args` and nothing added: a user's own order of flags and verb. */
+  typed(...args: string[]): CliResult {
     const [bin, ...pre] = this.command;
-    const r = spawnSync(bin, [...pre, ...args, "--stack", this.name, "--non-interactive"], {
+    const r = spawnSync(bin, [...pre, ...args], {
       cwd: projectRoot,
       env: this.env,
       encoding: "utf8",

@@ -55,6 +55,11 @@ describe("the safety rules at preview time, through ./rwk pulumi", () => {
       /3 membership changes \(adds: core-02, core-03; removes: core-01\) replace every member at once/,
     );
 
+    // Typed with the stack before the verb, the preview still gets the rules.
+    const flagsFirst = stack.typed("--stack", stack.name, "--non-interactive", "preview");
+    expect(flagsFirst.code).not.toBe(0);
+    expect(violations(flagsFirst.out)).toContain("mandatory etcd-membership-chain (rwk:etcd:Cluster: etcd)");
+
     configure({ etcdMembers: ["core-01", "core-02", "core-03"], etcdLearner: false });
     const voters = rwk("preview");
     expect(voters.code).not.toBe(0);
