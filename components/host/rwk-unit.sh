@@ -66,7 +66,12 @@ unit_retire() {
   unit_halt "$1"
 }
 
-unit_invocation() { systemctl show --property InvocationID --value "$1" 2>/dev/null || true; }
+# unit_new_invocation <unit> <invocation>: the unit runs another invocation than the one given (or runs
+# none at all and had one).
+unit_new_invocation() {
+  unit_show "$1" InvocationID
+  [[ $unit_shown != "$2" ]]
+}
 
 # unit_start <unit> <restart marker> <seconds> <what> <ready command...>: enables the unit, starts it if
 # it is not running or restarts it when a file it reads only at start changed (the restart marker the
@@ -77,7 +82,8 @@ unit_start() {
   local svc=$1 marker=$2 seconds=$3 what=$4 before deadline
   shift 4
   unit_ctl enable --quiet "$svc"
-  before=$(unit_invocation "$svc")
+  unit_show "$svc" InvocationID
+  before=$unit_shown
   unit_action=""
   if ! unit_active "$svc"; then
     unit_action=start
@@ -93,7 +99,7 @@ unit_start() {
     rm -f "$marker"
   fi
   deadline=$((SECONDS + seconds))
-  until [[ -z $unit_action || $(unit_invocation "$svc") != "$before" ]] && unit_active "$svc" &&
+  until { [[ -z $unit_action ]] || unit_new_invocation "$svc" "$before"; } && unit_active "$svc" &&
     "$@"; do
     if ((SECONDS >= deadline)); then
       printf '%s was not ready within %ss (journalctl -u %s)\n' "$what" "$seconds" "$svc" >&2

@@ -8,15 +8,25 @@ import { unitLibraryFile } from "./shell";
 const library = fs.readFileSync(unitLibraryFile, "utf8");
 /**
  * Runs `commands` after the library with a systemctl that answers from `replies` (systemctlStub), the
- * bound cut to 2 s. Returns what the helper printed and every call systemctl got.
+ * bound cut to `bound` seconds (a case that must give up: 2; one that must not: 60, which it never waits
+ * out, whatever the machine's load). Returns what the helper printed and every call systemctl got.
  */
-function run(commands: string, replies: string[]): { status: number | null; out: string; calls: string[] } {
+function run(
+  commands: string,
+  replies: string[],
+  bound = 60,
+): { status: number | null; out: string; calls: string[] } {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "rwk-unit-"));
   try {
     const stub = systemctlStub(dir, replies);
     const r = spawnSync(
       "bash",
-      ["-euo", "pipefail", "-c", `log() { echo "$*"; }\n${library}\nunit_bound=2\n${stub}\n${commands}`],
+      [
+        "-euo",
+        "pipefail",
+        "-c",
+        `log() { echo "$*"; }\n${library}\nunit_bound=${bound}\n${stub}\n${commands}`,
+      ],
       // stdin from /dev/null: bash with a socket for stdin reads /etc/bash.bashrc (see runtime's test).
       { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] },
     );
@@ -40,7 +50,7 @@ describe("the shared systemd calls (rwk-unit.sh)", () => {
   });
 
   it("ends the helper, saying what it asked, when systemd never answers within the bound", () => {
-    const r = run("unit_active x.service; echo unreachable", ["cut"]);
+    const r = run("unit_active x.service; echo unreachable", ["cut"], 2);
     expect(r.status).toBe(1);
     expect(r.out).toContain(`systemd did not tell x.service's ActiveState within 2s: Failed: ${cutOff}`);
     expect(r.out).not.toContain("unreachable");
@@ -67,7 +77,7 @@ describe("the shared systemd calls (rwk-unit.sh)", () => {
   });
 
   it("ends the helper when a unit does not stop within the bound", () => {
-    const r = run("unit_halt x.service; echo unreachable", ["ok", "active"]);
+    const r = run("unit_halt x.service; echo unreachable", ["ok", "active"], 2);
     expect(r.status).toBe(1);
     expect(r.out).toContain("x.service did not stop within 2s (systemd says active)");
   });
