@@ -25,8 +25,8 @@
 # paths and ports (data_dir, backups, restores, force_new_dropin, join_env, bootstrap_env, member_env,
 # etcdctl_env, restart_pending, applied_config, client_port) are not set here: the program renders them from
 # components/etcd/facts.ts in front of this body when it pushes the helper (renderHelperScript). The calls
-# to systemd (unit_ctl, unit_active, unit_halt, unit_retire) and record_config come from components/host/rwk-unit.sh,
-# rendered in after the facts.
+# to systemd (unit_ctl, unit_active, unit_halt, unit_retire) and record_config come from
+# components/host/rwk-unit.sh, rendered in after the facts.
 # shellcheck disable=SC2154
 set -euo pipefail
 

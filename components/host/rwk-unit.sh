@@ -49,7 +49,11 @@ unit_active() {
 # is): what follows may remove the files it runs on.
 unit_halt() {
   local deadline=$((SECONDS + unit_bound))
-  until systemctl stop "$1" >/dev/null 2>&1 || true; unit_show "$1" ActiveState; [[ $unit_shown =~ ^(inactive|failed)$ ]]; do
+  until
+    systemctl stop "$1" >/dev/null 2>&1 || true
+    unit_show "$1" ActiveState
+    [[ $unit_shown =~ ^(inactive|failed)$ ]]
+  do
     if ((SECONDS >= deadline)); then
       log "$1 did not stop within ${unit_bound}s (systemd says $unit_shown)"
       exit 1
