@@ -24,6 +24,17 @@ const pki = { ca: "CA\n", serverCert: "SC\n", serverKey: "SK\n", peerCert: "PC\n
 const modes: EtcdTlsMode[] = ["off", "staged", "on"];
 const timings = { heartbeatIntervalMs: 100, electionTimeoutMs: 1000 };
 const version = "3.6.16";
+/** One member's input with TLS on; a test changes what it is about. */
+const input = {
+  member: core01,
+  version,
+  clusterToken: "rwk-dev",
+  timings,
+  tls: "on" as const,
+  script,
+  library,
+  pki,
+};
 
 describe("etcd renderers", () => {
   it.each(modes)("renders the member env file with tls %s, one sorted ETCD_ setting per line", (tls) => {
@@ -67,16 +78,7 @@ describe("etcd renderers", () => {
   });
 
   it("puts the CA in the host's trust store and takes it out again", () => {
-    const files = memberFiles({
-      member: core01,
-      version,
-      clusterToken: "rwk-dev",
-      timings,
-      tls: "on",
-      script,
-      library,
-      pki,
-    });
+    const files = memberFiles(input);
     expect(renderInstallScript(files)).toContain("  update-ca-certificates --fresh >/dev/null 2>&1\n");
     expect(leaveCommands("core-01", "e", "on").leave).toMatch(
       /&& update-ca-certificates --fresh >\/dev\/null 2>&1$/,
@@ -85,18 +87,7 @@ describe("etcd renderers", () => {
   });
 
   it("gathers one member's files in one map, keys 0600 and owned by etcd", () => {
-    expect(
-      memberFiles({
-        member: core01,
-        version,
-        clusterToken: "rwk-dev",
-        timings,
-        tls: "on",
-        script,
-        library,
-        pki,
-      }).map((f) => [f.path, f.mode, f.owner]),
-    ).toEqual([
+    expect(memberFiles(input).map((f) => [f.path, f.mode, f.owner])).toEqual([
       ["/usr/local/sbin/rwk-etcd", "0755", "root:root"],
       ["/etc/etcd/rwk.env", "0644", "root:root"],
       ["/etc/etcd/rwk-bootstrap.env", "0644", "root:root"],
@@ -110,74 +101,38 @@ describe("etcd renderers", () => {
       ["/etc/etcd/pki/peer.key", "0600", "etcd:etcd"],
     ]);
     expect(memberFileList("off")).toHaveLength(5);
-    expect(() =>
-      memberFiles({ member: core01, version, clusterToken: "t", timings, tls: "staged", script, library }),
-    ).toThrow("member core-01: etcdTls is staged but no certificates were given");
+    expect(() => memberFiles({ ...input, tls: "staged", pki: undefined })).toThrow(
+      "member core-01: etcdTls is staged but no certificates were given",
+    );
   });
 
   it("hashes a file set independently of order, and changes with any byte", () => {
-    const files = memberFiles({
-      member: core01,
-      version,
-      clusterToken: "rwk-dev",
-      timings,
-      tls: "off",
-      script,
-      library,
-    });
+    const files = memberFiles({ ...input, tls: "off", pki: undefined });
     expect(hashFiles([...files].reverse())).toBe(hashFiles(files));
     expect(
-      hashFiles(
-        memberFiles({
-          member: core01,
-          version,
-          clusterToken: "rwk-other",
-          timings,
-          tls: "off",
-          script,
-          library,
-        }),
-      ),
+      hashFiles(memberFiles({ ...input, clusterToken: "rwk-other", tls: "off", pki: undefined })),
     ).not.toBe(hashFiles(files));
   });
 
   it("restarts for a new CA or new settings, not for reissued certificates (etcd reloads those)", () => {
-    const base = {
-      member: core01,
-      version,
-      clusterToken: "rwk-dev",
-      timings,
-      tls: "on" as const,
-      script,
-      library,
-    };
-    const before = restartHash(memberFiles({ ...base, pki }));
+    const before = restartHash(memberFiles(input));
     expect(
-      restartHash(memberFiles({ ...base, pki: { ...pki, serverCert: "SC2\n", serverKey: "SK2\n" } })),
+      restartHash(memberFiles({ ...input, pki: { ...pki, serverCert: "SC2\n", serverKey: "SK2\n" } })),
     ).toBe(before);
-    expect(restartHash(memberFiles({ ...base, pki: { ...pki, ca: "CA2\n" } }))).not.toBe(before);
-    expect(restartHash(memberFiles({ ...base, tls: "staged", pki }))).not.toBe(before);
+    expect(restartHash(memberFiles({ ...input, pki: { ...pki, ca: "CA2\n" } }))).not.toBe(before);
+    expect(restartHash(memberFiles({ ...input, tls: "staged", pki }))).not.toBe(before);
     expect(
       restartHash(
-        memberFiles({ ...base, timings: { heartbeatIntervalMs: 50, electionTimeoutMs: 500 }, pki }),
+        memberFiles({ ...input, timings: { heartbeatIntervalMs: 50, electionTimeoutMs: 500 }, pki }),
       ),
     ).not.toBe(before);
   });
 
   it("pushes a new helper script without a restart: etcd never reads it", () => {
-    const base = {
-      member: core01,
-      version,
-      clusterToken: "rwk-dev",
-      timings,
-      tls: "on" as const,
-      pki,
-      library,
-    };
-    expect(restartHash(memberFiles({ ...base, script: `${script}\n# a comment\n` }))).toBe(
-      restartHash(memberFiles({ ...base, script })),
+    expect(restartHash(memberFiles({ ...input, script: `${script}\n# a comment\n` }))).toBe(
+      restartHash(memberFiles(input)),
     );
-    const helper = memberFiles({ ...base, script }).find((f) => f.path === paths.script)!;
+    const helper = memberFiles(input).find((f) => f.path === paths.script)!;
     expect(helper.onChange).toBe("none");
   });
 
