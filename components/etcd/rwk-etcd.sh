@@ -25,7 +25,7 @@
 # paths and ports (data_dir, backups, restores, force_new_dropin, join_env, bootstrap_env, member_env,
 # etcdctl_env, restart_pending, applied_config, client_port) are not set here: the program renders them from
 # components/etcd/facts.ts in front of this body when it pushes the helper (renderHelperScript). The calls
-# to systemd (unit_ctl, unit_active, unit_halt, unit_retire) and record_config come from
+# to systemd (unit_ctl, unit_active, unit_halt, unit_retire), retry and record_config come from
 # components/host/rwk-unit.sh, rendered in after the facts.
 # shellcheck disable=SC2154
 set -euo pipefail
@@ -107,17 +107,6 @@ voter_health() {
 # bound: a member busy on a loaded host may miss one call, which must not end a join without a word.
 cluster_members() { retry 30 "listing the members at $1" members "$1"; }
 cluster_health() { retry 30 "asking the voting members at $1 for their health" voter_health "$1"; }
-
-# retry <seconds> <what> <command...>: bounded retry, for steps etcd refuses while it settles.
-retry() {
-  local deadline=$((SECONDS + $1)) what=$2 out
-  shift 2
-  until out=$("$@" 2>&1); do
-    ((SECONDS < deadline)) || die "$what did not succeed within the bound: $out"
-    sleep 1
-  done
-  printf '%s\n' "$out"
-}
 
 # remove_member <endpoints> <id>: `member remove`; a member that is already gone counts as removed (a
 # retry after a reply that got lost).

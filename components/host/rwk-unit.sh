@@ -11,18 +11,24 @@
 
 unit_bound=30
 
-# unit_ctl <systemctl arguments...>: systemctl, asked again until it succeeds (within unit_bound seconds,
-# or the helper ends saying why), its output dropped.
-unit_ctl() {
-  local out deadline=$((SECONDS + unit_bound))
-  until out=$(systemctl "$@" 2>&1); do
+# retry <seconds> <what> <command...>: runs the command until it succeeds and prints its output; after
+# <seconds> the helper ends saying what did not succeed and what the command said last.
+retry() {
+  local bound=$1 what=$2 deadline=$((SECONDS + $1)) out
+  shift 2
+  until out=$("$@" 2>&1); do
     if ((SECONDS >= deadline)); then
-      log "systemctl $* did not succeed within ${unit_bound}s: $out"
+      log "$what did not succeed within ${bound}s: $out"
       exit 1
     fi
     sleep 1
   done
+  printf '%s\n' "$out"
 }
+
+# unit_ctl <systemctl arguments...>: systemctl, asked again until it succeeds (within unit_bound seconds),
+# its output dropped.
+unit_ctl() { retry "$unit_bound" "systemctl $*" systemctl "$@" >/dev/null; }
 
 # unit_show <unit> <property>: sets unit_shown to the unit's property as systemd tells it (ActiveState
 # inactive, LoadState not-found for a unit that is not there).
